@@ -1,0 +1,120 @@
+/*
+ * budget.c - reservations, synchronous eviction and the reclaimer's
+ * eviction rounds (see budget.h, invariant I11).
+ *
+ * The reclaimer visits shards round robin and sweeps about 1/32 of a
+ * shard's ring per visit, so each visit is a short lock hold and every
+ * entry of every shard is examined at the same rate whatever the shard
+ * sizes (sharding by first token can put nearly everything in one shard).
+ */
+#include "budget.h"
+
+#include "clock.h"
+
+static int over(uint64_t used, int64_t delta, uint64_t limit)
+{
+	return limit && delta > 0 && used > limit;
+}
+
+int pce_budget_reserve(struct pce_cache *c, const struct pce_delta *d)
+{
+	struct pce_delta undo = {-d->kv, -d->index, -d->entries, -d->nodes, -d->tokens};
+	uint64_t kv, index, entries;
+
+	kv = __atomic_add_fetch(&c->use.kv, (uint64_t)d->kv, __ATOMIC_RELAXED);
+	index = __atomic_add_fetch(&c->use.index, (uint64_t)d->index, __ATOMIC_RELAXED);
+	entries = __atomic_add_fetch(&c->use.entries, (uint64_t)d->entries, __ATOMIC_RELAXED);
+	pce_add_relaxed(&c->use.nodes, (uint64_t)d->nodes);
+	pce_add_relaxed(&c->use.tokens, (uint64_t)d->tokens);
+	if (over(kv, d->kv, c->cfg.kv_budget) || over(index, d->index, c->cfg.index_budget) ||
+	    over(entries, d->entries, c->cfg.max_entries)) {
+		pce_usage_apply(c, &undo);
+		return PCE_ENOSPC;
+	}
+	return 0;
+}
+
+int pce_budget_never_fits(const struct pce_cache *c, const struct pce_delta *d)
+{
+	return over((uint64_t)PCE_MAX(d->kv, 0), d->kv, c->cfg.kv_budget) ||
+	       over((uint64_t)PCE_MAX(d->index, 0), d->index, c->cfg.index_budget) ||
+	       over((uint64_t)PCE_MAX(d->entries, 0), d->entries, c->cfg.max_entries);
+}
+
+static int fits(struct pce_cache *c, void *arg)
+{
+	const struct pce_delta *d = arg;
+
+	return !over(pce_load_relaxed(&c->use.kv) + (uint64_t)d->kv, d->kv, c->cfg.kv_budget) &&
+	       !over(pce_load_relaxed(&c->use.index) + (uint64_t)d->index, d->index,
+		     c->cfg.index_budget) &&
+	       !over(pce_load_relaxed(&c->use.entries) + (uint64_t)d->entries, d->entries,
+		     c->cfg.max_entries);
+}
+
+/* Evict in one locked shard: a CLOCK sweep that gives every entry its
+ * second chance, then, if that was not enough, any unpinned entry. */
+static uint64_t sweep_until_fits(struct pce_cache *c, struct pce_shard *s,
+				 const struct pce_delta *d)
+{
+	uint64_t n = s->entries;
+	uint64_t steps = c->cfg.policy == PCE_POLICY_CLOCK_LFU ? (PCE_CLOCK_FREQ_MAX + 1) * n
+							       : 2 * n;
+	uint64_t evicted = pce_shard_sweep_locked(c, s, steps + 1, 0, fits, (void *)d);
+
+	if (!fits(c, (void *)d))
+		evicted += pce_shard_sweep_locked(c, s, s->entries, 1, fits, (void *)d);
+	pce_store_relaxed(&s->ctr.sync_evictions, s->ctr.sync_evictions + evicted);
+	return evicted;
+}
+
+uint64_t pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s,
+			       const struct pce_delta *d)
+{
+	uint64_t evicted = sweep_until_fits(c, s, d);
+
+	for (uint32_t i = 1; i <= c->shard_mask && !fits(c, (void *)d); i++) {
+		struct pce_shard *o = &c->shard[(s->index + i) & c->shard_mask];
+		if (pthread_mutex_trylock(&o->lock) != 0)
+			continue;
+		evicted += sweep_until_fits(c, o, d);
+		pthread_mutex_unlock(&o->lock);
+	}
+	return evicted;
+}
+
+int pce_budget_over_high(const struct pce_cache *c)
+{
+	return (c->kv_high && pce_load_relaxed(&c->use.kv) > c->kv_high) ||
+	       (c->index_high && pce_load_relaxed(&c->use.index) > c->index_high) ||
+	       (c->entries_high && pce_load_relaxed(&c->use.entries) > c->entries_high);
+}
+
+static int below_low(struct pce_cache *c, void *unused)
+{
+	(void)unused;
+	return !(c->kv_high && pce_load_relaxed(&c->use.kv) > c->kv_low) &&
+	       !(c->index_high && pce_load_relaxed(&c->use.index) > c->index_low) &&
+	       !(c->entries_high && pce_load_relaxed(&c->use.entries) > c->entries_low);
+}
+
+void pce_budget_evict_to_low(struct pce_cache *c)
+{
+	uint64_t entries = pce_load_relaxed(&c->use.entries);
+	/* Enough hand moves to age every entry to a victim, then stop: what
+	 * is left above the low watermark is pinned. */
+	uint64_t work = (PCE_CLOCK_FREQ_MAX + 2) * entries + c->shard_mask + 1;
+
+	if (!pce_budget_over_high(c))
+		return;
+	while (work && !below_low(c, NULL)) {
+		struct pce_shard *s = &c->shard[c->evict_cursor++ & c->shard_mask];
+		uint64_t steps;
+
+		pthread_mutex_lock(&s->lock);
+		steps = PCE_MIN(PCE_MAX(s->entries / 32, 8), work);
+		pce_shard_sweep_locked(c, s, steps, 0, below_low, NULL);
+		pthread_mutex_unlock(&s->lock);
+		work -= steps;
+	}
+}

@@ -1,0 +1,37 @@
+/*
+ * budget.h - holding the three budgets (KV bytes, index bytes, entries).
+ *
+ * Hard limit: a store reserves its whole delta on the atomic gauges before
+ * it publishes anything and rolls back if a budget would be exceeded, so the
+ * gauges never exceed a budget except for a reservation that is rolled back
+ * at once (I11).  Soft limits: above the high watermark the reclaimer is
+ * woken and evicts down to the low watermark.  A store that finds no room
+ * evicts synchronously, in its own shard (whose lock it holds) and then in
+ * the others it can trylock, so two stores never wait for each other's
+ * shards.
+ */
+#ifndef PCE_BUDGET_H
+#define PCE_BUDGET_H
+
+#include "shard.h"
+
+/* Apply @d if every budget still holds afterwards.  Return: 0 or PCE_ENOSPC
+ * (nothing applied). */
+int pce_budget_reserve(struct pce_cache *c, const struct pce_delta *d);
+
+/* Is @d larger than a whole budget (so no eviction can ever make room)? */
+int pce_budget_never_fits(const struct pce_cache *c, const struct pce_delta *d);
+
+/* Evict (capacity) until @d would fit.  @s is the caller's locked shard.
+ * Returns the number of entries evicted. */
+uint64_t pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s,
+			       const struct pce_delta *d);
+
+/* Is any gauge above its high watermark? */
+int pce_budget_over_high(const struct pce_cache *c);
+
+/* Reclaimer: if above a high watermark, evict down to the low watermarks
+ * (a bounded amount of work per call). */
+void pce_budget_evict_to_low(struct pce_cache *c);
+
+#endif /* PCE_BUDGET_H */

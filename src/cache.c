@@ -1,0 +1,362 @@
+/*
+ * cache.c - the public cache object: create, destroy, store, remove, clear,
+ * reclaim, statistics.  Lookups are in lookup.c.
+ *
+ * Writers (store, remove, clear) take exactly one shard lock, the shard of
+ * (namespace, first token), except clear and destroy, which visit every
+ * shard one at a time, and a store's synchronous eviction, which only
+ * trylocks other shards (budget.c).  No function here holds two shard
+ * locks while waiting for one.
+ */
+#include <string.h>
+
+#include "alloc.h"
+#include "budget.h"
+#include "expiry.h"
+#include "pin.h"
+#include "reclaim.h"
+#include "shard.h"
+#include "thread.h"
+#include "trie.h"
+
+static uint64_t share(uint64_t budget, uint32_t pct)
+{
+	return (uint64_t)((unsigned __int128)budget * pct / 100);
+}
+
+static void free_cache(struct pce_cache *c)
+{
+	if (c->shard) {
+		for (uint32_t i = 0; i <= c->shard_mask; i++) {
+			pce_free(c->shard[i].roots);
+			pce_free(c->shard[i].expiry.item);
+			pthread_mutex_destroy(&c->shard[i].lock);
+		}
+	}
+	pce_free(c->shard);
+	pce_free(c->stripe);
+	pce_pintable_fini(&c->pins);
+	pthread_mutex_destroy(&c->reclaim_lock);
+	pthread_mutex_destroy(&c->wake_lock);
+	pce_free(c);
+}
+
+int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
+{
+	struct pce_cache *c;
+	uint64_t pin_bytes = 0;
+	size_t shard_bytes, stripe_bytes;
+	int rc;
+
+	if (!out)
+		return PCE_EINVAL;
+	*out = NULL;
+	if (pce_config_error(cfg))
+		return PCE_EINVAL;
+	c = pce_zalloc_aligned(sizeof(*c));
+	if (!c)
+		return PCE_ENOMEM;
+	c->cfg = *cfg;
+	if (!c->cfg.clock)
+		c->cfg.clock = pce__clock_monotonic;
+	c->shard_mask = cfg->shards - 1;
+	c->kv_high = share(cfg->kv_budget, cfg->high_watermark_pct);
+	c->kv_low = share(cfg->kv_budget, cfg->low_watermark_pct);
+	c->index_high = share(cfg->index_budget, cfg->high_watermark_pct);
+	c->index_low = share(cfg->index_budget, cfg->low_watermark_pct);
+	c->entries_high = share(cfg->max_entries, cfg->high_watermark_pct);
+	c->entries_low = share(cfg->max_entries, cfg->low_watermark_pct);
+	pthread_mutex_init(&c->reclaim_lock, NULL);
+	pthread_mutex_init(&c->wake_lock, NULL);
+
+	shard_bytes = (size_t)cfg->shards * sizeof(struct pce_shard);
+	stripe_bytes = PCE_STAT_STRIPES * sizeof(struct pce_stripe);
+	c->shard = pce_zalloc_aligned(shard_bytes);
+	c->stripe = pce_zalloc_aligned(stripe_bytes);
+	rc = c->shard && c->stripe ? pce_pintable_init(&c->pins, cfg->max_pins, &pin_bytes)
+				   : PCE_ENOMEM;
+	if (c->shard) {
+		for (uint32_t i = 0; i < cfg->shards; i++) {
+			pthread_mutex_init(&c->shard[i].lock, NULL);
+			c->shard[i].index = i;
+		}
+	}
+	if (rc == 0 && cfg->background_reclaim)
+		rc = pce_reclaim_start(c);
+	if (rc) {
+		free_cache(c);
+		return rc;
+	}
+	c->fixed_bytes = sizeof(*c) + shard_bytes + stripe_bytes + pin_bytes;
+	*out = c;
+	return 0;
+}
+
+int pce_cache_destroy(struct pce_cache *c)
+{
+	if (!c)
+		return 0;
+	pce_add_relaxed(&c->pins_forced, pce_pin_expire(&c->pins, pce_now(c)));
+	if (pce_pin_live(&c->pins))
+		return PCE_EBUSY;
+	pce_reclaim_stop(c);
+	for (uint32_t i = 0; i <= c->shard_mask; i++) {
+		struct pce_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		pce_shard_clear_locked(c, s, 0, 1, PCE_REASON_DESTROYED);
+		pce_shard_collect_zombies_locked(s);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pce_reclaim_free_retired(c);
+	free_cache(c);
+	return 0;
+}
+
+static int check_seq(const uint32_t *q, size_t n)
+{
+	if (!q || n == 0)
+		return PCE_EINVAL;
+	if (n > PCE_MAX_TOKENS)
+		return PCE_E2BIG;
+	return 0;
+}
+
+static uint64_t expiry_of(const struct pce_cache *c, uint64_t ttl)
+{
+	uint64_t now;
+
+	if (ttl == 0)
+		ttl = c->cfg.default_ttl_ns;
+	if (ttl == 0 || ttl == PCE_NEVER)
+		return PCE_NEVER;
+	now = pce_now(c);
+	return now > PCE_NEVER - 1 - ttl ? PCE_NEVER - 1 : now + ttl;
+}
+
+static int expired(const struct pce_cache *c, const struct pce_entry *e)
+{
+	return e->expires_at != PCE_NEVER && e->expires_at <= pce_now(c);
+}
+
+/* Prepare, reserve and if need be evict, until the store fits or cannot.
+ * On 0, *ch and *grow are prepared and the delta is reserved. */
+static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns,
+				const uint32_t *q, size_t n, const struct pce_entry *e,
+				unsigned flags, struct pce_trie_change *ch,
+				struct pce_heap_grow *grow, uint64_t *existing_value)
+{
+	for (;;) {
+		const struct pce_entry *old;
+		struct pce_delta d;
+		int64_t heap_bytes = 0;
+		int rc = pce_trie_prepare_insert(s, ns, q, n, ch);
+
+		if (rc)
+			return rc;
+		old = ch->existing;
+		if (old && !(flags & PCE_STORE_REPLACE) && !expired(c, old)) {
+			*existing_value = old->value;
+			pce_trie_abort(ch);
+			return PCE_EEXIST;
+		}
+		if (e->expires_at != PCE_NEVER &&
+		    (rc = pce_heap_prepare(&s->expiry, grow, &heap_bytes)) != 0) {
+			pce_trie_abort(ch);
+			return rc;
+		}
+		d.kv = c->cfg.kv_mode == PCE_KV_DECLARED
+			       ? (int64_t)e->kv_bytes - (old ? (int64_t)old->kv_bytes : 0)
+			       : ch->tokens_delta * (int64_t)c->cfg.kv_bytes_per_token;
+		d.index = ch->index_delta + heap_bytes + (old ? 0 : (int64_t)sizeof(*e));
+		d.entries = old ? 0 : 1;
+		d.nodes = ch->nodes_delta;
+		d.tokens = ch->tokens_delta;
+		if (!pce_budget_never_fits(c, &d) && pce_budget_reserve(c, &d) == 0)
+			return 0;
+		pce_trie_abort(ch);
+		pce_heap_abort(grow);
+		/* Evictions change the trie under the prepared change: redo it. */
+		if (pce_budget_never_fits(c, &d) || pce_budget_evict_sync(c, s, &d) == 0)
+			return PCE_ENOSPC;
+	}
+}
+
+int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
+		    uint64_t value, uint64_t kv_bytes, const struct pce_store_opts *opts,
+		    struct pce_store_result *res)
+{
+	unsigned flags = opts ? opts->flags : 0;
+	struct pce_store_result dummy;
+	struct pce_trie_change ch;
+	struct pce_heap_grow grow = {NULL, 0};
+	struct pce_entry *e, *old;
+	struct pce_shard *s;
+	int rc;
+
+	if (!res)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	if (!c || (flags & ~(unsigned)PCE_STORE_REPLACE))
+		return PCE_EINVAL;
+	if ((rc = check_seq(q, n)) != 0)
+		return rc;
+	if (n < c->cfg.min_prefix_len)
+		return PCE_ESHORT;
+	if (c->cfg.kv_mode == PCE_KV_DECLARED ? kv_bytes > PCE_MAX_KV_BYTES : 0)
+		return PCE_EINVAL;
+	if (c->cfg.kv_mode == PCE_KV_PER_TOKEN)
+		kv_bytes = n * c->cfg.kv_bytes_per_token;
+
+	s = pce_shard_of(c, ns, q[0]);
+	e = pce_entry_new(ns, n, value, kv_bytes, expiry_of(c, opts ? opts->ttl_ns : 0),
+			  s->index);
+	if (!e)
+		return PCE_ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	rc = store_prepare_locked(c, s, ns, q, n, e, flags, &ch, &grow, &res->existing_value);
+	if (rc) {
+		if (rc == PCE_EEXIST)
+			pce_store_relaxed(&s->ctr.stores_existing, s->ctr.stores_existing + 1);
+		else if (rc == PCE_ENOSPC)
+			pce_store_relaxed(&s->ctr.stores_refused, s->ctr.stores_refused + 1);
+		pthread_mutex_unlock(&s->lock);
+		pce_entry_free(e);
+		return rc;
+	}
+	old = ch.existing;
+	pce_trie_commit_insert(s, &ch, e);
+	if (old) {
+		/* An expired entry is gone already as far as lookups know. */
+		enum pce_reason why = expired(c, old) ? PCE_REASON_TTL : PCE_REASON_REPLACED;
+		res->replaced = why == PCE_REASON_REPLACED;
+		res->existing_value = old->value;
+		if (res->replaced)
+			pce_store_relaxed(&s->ctr.stores_existing, s->ctr.stores_existing + 1);
+		old->node = NULL;
+		pce_store_relaxed(&s->entries, s->entries - 1);
+		pce_shard_unlink_locked(c, s, old, why);
+	}
+	pce_shard_link_locked(c, s, e, &grow, q);
+	res->new_tokens = (size_t)ch.tokens_delta;
+	pthread_mutex_unlock(&s->lock);
+	if (pce_budget_over_high(c))
+		pce_reclaim_wake(c);
+	return 0;
+}
+
+int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
+		     uint64_t *value)
+{
+	struct pce_shard *s;
+	struct pce_node *node;
+	struct pce_entry *e;
+	int rc;
+
+	if (!c)
+		return PCE_EINVAL;
+	if ((rc = check_seq(q, n)) != 0)
+		return rc;
+	s = pce_shard_of(c, ns, q[0]);
+	pthread_mutex_lock(&s->lock);
+	node = pce_trie_find_exact_locked(s, ns, q, n);
+	e = node ? node->entry : NULL;
+	if (!e) {
+		rc = PCE_ENOENT;
+	} else if (expired(c, e)) {
+		/* Expired entries are misses: reclaim it, report it absent. */
+		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_TTL);
+		rc = rc ? rc : PCE_ENOENT;
+	} else {
+		if (value)
+			*value = e->value;
+		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_REMOVED);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int clear(struct pce_cache *c, uint64_t ns, int all, uint64_t *removed)
+{
+	uint64_t n = 0;
+
+	if (!c)
+		return PCE_EINVAL;
+	for (uint32_t i = 0; i <= c->shard_mask; i++) {
+		struct pce_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		n += pce_shard_clear_locked(c, s, ns, all, PCE_REASON_CLEARED);
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (removed)
+		*removed = n;
+	return 0;
+}
+
+int pce_cache_clear_ns(struct pce_cache *c, uint64_t ns, uint64_t *removed)
+{
+	return clear(c, ns, 0, removed);
+}
+
+int pce_cache_clear(struct pce_cache *c, uint64_t *removed)
+{
+	return clear(c, 0, 1, removed);
+}
+
+int pce_cache_reclaim(struct pce_cache *c)
+{
+	if (!c)
+		return PCE_EINVAL;
+	pce_reclaim_pass(c, 1);
+	return 0;
+}
+
+int pce_cache_stats(struct pce_cache *c, struct pce_stats *out)
+{
+	if (!c || !out)
+		return PCE_EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (uint32_t i = 0; i < PCE_STAT_STRIPES; i++) {
+		const struct pce_stripe *st = &c->stripe[i];
+		out->lookups += pce_load_relaxed(&st->lookups);
+		out->hits += pce_load_relaxed(&st->hits);
+		out->query_tokens += pce_load_relaxed(&st->query_tokens);
+		out->hit_tokens += pce_load_relaxed(&st->hit_tokens);
+		out->pins += pce_load_relaxed(&st->pins);
+	}
+	out->misses = out->lookups - out->hits;
+	for (uint32_t i = 0; i <= c->shard_mask; i++) {
+		struct pce_shard *s = &c->shard[i];
+		out->stores += pce_load_relaxed(&s->ctr.stores);
+		out->stores_existing += pce_load_relaxed(&s->ctr.stores_existing);
+		out->stores_refused += pce_load_relaxed(&s->ctr.stores_refused);
+		out->sync_evictions += pce_load_relaxed(&s->ctr.sync_evictions);
+		for (int r = 0; r < PCE_REASON_COUNT; r++)
+			out->removed[r] += pce_load_relaxed(&s->ctr.removed[r]);
+		out->retired_bytes += pce_load_relaxed(&s->retired_bytes);
+		out->pinned_unlinked += pce_load_relaxed(&s->zombie_count);
+	}
+	out->pins_forced = pce_load_relaxed(&c->pins_forced);
+	out->released = pce_load_relaxed(&c->released);
+	out->reclaim_passes = pce_load_relaxed(&c->reclaim_passes);
+	out->entries = pce_load_relaxed(&c->use.entries);
+	out->nodes = pce_load_relaxed(&c->use.nodes);
+	out->tokens = pce_load_relaxed(&c->use.tokens);
+	out->kv_bytes = pce_load_relaxed(&c->use.kv);
+	out->index_bytes = pce_load_relaxed(&c->use.index);
+	out->fixed_bytes = c->fixed_bytes;
+	out->live_pins = pce_pin_live(&c->pins);
+	out->kv_budget = c->cfg.kv_budget;
+	out->index_budget = c->cfg.index_budget;
+	out->max_entries = c->cfg.max_entries;
+	out->shards = c->shard_mask + 1;
+	return 0;
+}
+
+int pce_cache_shard_entries(struct pce_cache *c, uint64_t *counts, size_t n)
+{
+	if (!c || (!counts && n))
+		return PCE_EINVAL;
+	for (size_t i = 0; i < n && i <= c->shard_mask; i++)
+		counts[i] = pce_load_relaxed(&c->shard[i].entries);
+	return (int)(c->shard_mask + 1);
+}

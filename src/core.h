@@ -1,0 +1,202 @@
+/*
+ * core.h - the objects every libpce module shares: trie nodes, entries,
+ * shards and the cache.  The full invariant list (I1...) and the protocol
+ * table live in docs/design.md; each field below carries its row as
+ * "W: who writes (under which lock)  R: who reads (how)".
+ *
+ *   cache
+ *    +- shard[0..S-1]            chosen by mix64(ns, first token) & (S-1)
+ *    |   +- roots: ctable ns -> root node (edge of 0 tokens)
+ *    |   |           +- children: ctable first token -> node (edge run) ...
+ *    |   +- CLOCK ring of the shard's live entries, expiry heap, retire lists
+ *    +- pin table, statistics stripes, reclaimer
+ *
+ * Example (I3, I4: no node without an entry has fewer than two children):
+ *   store A=[7 9 4 2], then B=[7 9 5]          (x y) edge tokens, [] entry
+ *     before:  root -7-> (7 9 4 2)[A]
+ *     after:   root -7-> (7 9) -+-4-> (4 2)[A]       split at edge offset 2
+ *                               +-5-> (5)[B]
+ *   remove B:  root -7-> (7 9 4 2)[A]               merged back
+ */
+#ifndef PCE_CORE_H
+#define PCE_CORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ctable.h"
+#include "internal.h"
+
+struct pce_entry;
+
+struct pce_node {
+	struct pce_ctable *children; /* W: shard lock, release  R: RCU acquire; NULL = none */
+	struct pce_entry *entry;     /* W: shard lock, release  R: RCU acquire; entry ending here */
+	struct pce_entry *hint;      /* W: shard lock, release  R: RCU acquire; latest-expiring
+	                              * entry of the subtree (I6); unused on roots */
+	union {
+		struct pce_node *parent;      /* W/R: shard lock; NULL on roots */
+		struct pce_node *retire_next; /* once unlinked: retire list / clear worklist */
+	};
+	uint32_t depth;   /* immutable: tokens from the root to the end of this edge */
+	uint32_t len;     /* immutable: edge length; 0 only on roots */
+	uint32_t tokens[]; /* immutable */
+};
+
+static inline size_t pce_node_size(size_t len)
+{
+	return sizeof(struct pce_node) + len * sizeof(uint32_t);
+}
+
+/* Entry pin word: (pins << 1) | PCE_ENTRY_DEAD.  DEAD is set once, when the
+ * entry is unlinked; a pin is only taken while DEAD is clear. */
+#define PCE_ENTRY_DEAD 1ULL
+#define PCE_ENTRY_PIN 2ULL
+
+#define PCE_CLOCK_FREQ_MAX 15
+
+struct pce_entry {
+	/* immutable after publication */
+	uint64_t value;
+	uint64_t kv_bytes;
+	uint64_t expires_at; /* monotonic ns; PCE_NEVER = no TTL */
+	uint64_t ns;
+	uint32_t len;
+	uint32_t shard;
+	/* CLOCK state.  W: readers set ref / raise freq (relaxed, only when
+	 * it changes); the CLOCK hand clears / ages them (shard lock).  */
+	uint8_t ref;
+	uint8_t freq;
+	uint8_t reason;      /* W: shard lock, at unlink; R: reclaimer */
+	uint8_t pad_;
+	uint32_t heap_idx;   /* W/R: shard lock; index in the expiry heap, or NO_HEAP */
+	uint64_t pinword;    /* atomic: lookups add/sub PCE_ENTRY_PIN, pin release subs,
+	                      * writers set DEAD (see pin.c) */
+	struct pce_node *node; /* W/R: shard lock; the node this entry ends at */
+	struct pce_entry *clk_prev, *clk_next; /* W/R: shard lock; CLOCK ring while live,
+	                                        * clk_next = retire/zombie link after */
+};
+
+#define PCE_NO_HEAP UINT32_MAX
+
+static inline uint64_t pce_entry_pins(uint64_t pinword)
+{
+	return pinword >> 1;
+}
+
+/* Per-shard expiry heap: a binary min-heap on expires_at (expiry.c). */
+struct pce_heap {
+	struct pce_entry **item;
+	uint32_t size;
+	uint32_t cap;
+};
+
+/* Monotonic per-shard counters.  W: shard lock, relaxed atomic adds
+ * R: pce_cache_stats(), relaxed loads, no lock. */
+struct pce_shard_counters {
+	uint64_t stores;
+	uint64_t stores_existing;
+	uint64_t stores_refused;
+	uint64_t removed[PCE_REASON_COUNT];
+	uint64_t sync_evictions;
+};
+
+struct pce_shard {
+	pthread_mutex_t lock;        /* the writer lock: serialises every change below */
+	struct pce_ctable *roots;    /* W: lock, release  R: RCU acquire; may be NULL */
+	struct pce_entry *hand;      /* W/R: lock; CLOCK hand, NULL when no entry */
+	struct pce_heap expiry;      /* W/R: lock */
+	/* Unlinked objects waiting for a grace period.  W: lock (push); the
+	 * reclaimer takes the lists whole under the lock. */
+	struct pce_node *retired_nodes;
+	struct pce_ctable *retired_tables;
+	struct pce_entry *retired_entries;
+	/* The lists as the reclaimer took them, freed after its grace period.
+	 * W/R: the cache's reclaim_lock. */
+	struct pce_node *taken_nodes;
+	struct pce_ctable *taken_tables;
+	struct pce_entry *taken_entries;
+	struct pce_entry *zombies;   /* unlinked entries still pinned (W/R: lock) */
+	uint64_t retired_bytes;      /* atomic: retire adds, the reclaimer subtracts */
+	uint64_t zombie_count;       /* W: lock; R: relaxed */
+	uint64_t entries;            /* W: lock; R: relaxed (gauge) */
+	uint32_t index;              /* immutable */
+	struct pce_shard_counters ctr;
+} pce_cacheline_aligned;
+
+/* Lookup statistics, one cache line per stripe (thread.h). */
+struct pce_stripe {
+	uint64_t lookups;
+	uint64_t hits;
+	uint64_t query_tokens;
+	uint64_t hit_tokens;
+	uint64_t pins;
+} pce_cacheline_aligned;
+
+/* Pin table (pin.c). */
+struct pce_pin_slot {
+	uint64_t tag;                /* atomic: generation << 2 | state */
+	struct pce_entry *entry;     /* W: the slot's owner while BUSY */
+	uint64_t deadline;           /* W: owner while BUSY (relaxed); R: reclaimer (relaxed);
+	                              * PCE_NEVER = no lease */
+	uint64_t pad_;
+};
+
+struct pce_pintable {
+	struct pce_pin_slot *slot;
+	uint32_t cap;
+};
+
+/* Gauges every shard updates: one cache line, apart from read-mostly data. */
+struct pce_usage {
+	uint64_t kv;      /* KV bytes held */
+	uint64_t index;   /* index bytes reachable */
+	uint64_t entries;
+	uint64_t nodes;
+	uint64_t tokens;  /* sum of edge lengths */
+} pce_cacheline_aligned;
+
+struct pce_cache {
+	/* read-mostly */
+	struct pce_config cfg;
+	uint32_t shard_mask;
+	uint64_t kv_high, kv_low;       /* watermarks in bytes (0: no budget) */
+	uint64_t index_high, index_low;
+	uint64_t entries_high, entries_low;
+	uint64_t fixed_bytes;
+	struct pce_shard *shard;
+	struct pce_stripe *stripe;      /* [PCE_STAT_STRIPES] */
+	struct pce_pintable pins;
+
+	struct pce_usage use;
+
+	/* reclaimer (reclaim.c) */
+	pthread_mutex_t reclaim_lock;   /* serialises reclaim passes */
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake_cond;
+	int wake;                       /* W: anyone (atomic); R: reclaimer */
+	int stop;                       /* W: destroy, under wake_lock */
+	int thread_started;
+	pthread_t thread;
+	uint32_t evict_cursor;          /* W/R: reclaim_lock; next shard to sweep */
+	uint64_t released;              /* W: reclaim_lock; R: relaxed */
+	uint64_t reclaim_passes;        /* W: reclaim_lock; R: relaxed */
+	uint64_t pins_forced;           /* relaxed atomic */
+};
+
+/* The default clock: CLOCK_MONOTONIC in nanoseconds (config.c). */
+uint64_t pce__clock_monotonic(void *ctx);
+
+static inline uint64_t pce_now(const struct pce_cache *c)
+{
+	return c->cfg.clock(c->cfg.clock_ctx);
+}
+
+static inline struct pce_shard *pce_shard_of(const struct pce_cache *c, uint64_t ns,
+					     uint32_t first_token)
+{
+	return &c->shard[pce_mix64(ns ^ ((uint64_t)first_token << 32 | first_token)) &
+			 c->shard_mask];
+}
+
+#endif /* PCE_CORE_H */

@@ -1,0 +1,155 @@
+/*
+ * lookup.c - pce_cache_lookup(): the wait-free read path.
+ *
+ *   1. rcu_read_lock (a per-thread counter; no shared write).
+ *   2. Walk the shard's trie (trie.c): one table probe and one edge compare
+ *      per node, O(query length).
+ *   3. Pick the entry: the hint of the node where the match ended (latest-
+ *      expiring entry extending the match, I6), or with PCE_LOOKUP_WHOLE the
+ *      deepest entry wholly inside the query.  If that entry has expired,
+ *      walk once more checking expiry at every node (trie_match_live).
+ *   4. Round down to whole blocks; below min_prefix_len is a miss.
+ *   5. Touch the entry's CLOCK state (only if it changes), pin it if asked.
+ *   6. rcu_read_unlock, then count into this thread's statistics stripe.
+ *
+ * No lock, no allocation (after the thread's first call), no loop that
+ * waits for another thread: the walk is bounded by the query, each table
+ * probe by the table size (T3), the pin-slot search by the table of pins.
+ * The clock is read only when an entry has a TTL or a pin has a lease.
+ */
+#include "clock.h"
+#include "core.h"
+#include "pin.h"
+#include "rcu.h"
+#include "thread.h"
+#include "trie.h"
+
+/* Single writer (owned stripe): a plain relaxed read-modify-write.
+ * Shared stripe (more live threads than stripes): an atomic add. */
+static inline void stat_add(uint64_t *ctr, uint64_t v, int owned)
+{
+	if (owned)
+		pce_store_relaxed(ctr, pce_load_relaxed(ctr) + v);
+	else
+		pce_add_relaxed(ctr, v);
+}
+
+static uint64_t deadline_of(const struct pce_cache *c, uint64_t lease, uint64_t *now)
+{
+	if (lease == 0)
+		lease = c->cfg.default_pin_lease_ns;
+	if (lease == 0 || lease == PCE_NEVER)
+		return PCE_NEVER;
+	if (*now == 0)
+		*now = pce_now(c);
+	return *now > PCE_NEVER - lease ? PCE_NEVER - 1 : *now + lease;
+}
+
+/* The entry a lookup reports and how many tokens it matched; NULL: miss. */
+static struct pce_entry *choose_rcu(const struct pce_cache *c, const struct pce_shard *s,
+				    uint64_t ns, const uint32_t *q, size_t n, int whole,
+				    uint64_t *now, size_t *depth)
+{
+	struct pce_walk w;
+	struct pce_entry *e;
+
+	pce_trie_walk_rcu(s, ns, q, n, &w);
+	if (!w.end)
+		return NULL;
+	if (whole) {
+		if (!w.last_entry)
+			return NULL;
+		e = pce_rcu_deref(w.last_entry->entry);
+		*depth = w.last_entry->depth;
+	} else {
+		e = pce_rcu_deref(w.end->hint);
+		*depth = w.depth;
+	}
+	if (!e)
+		return NULL; /* a concurrent remove emptied the node */
+	if (e->expires_at == PCE_NEVER)
+		return e;
+	if (*now == 0)
+		*now = pce_now(c);
+	if (e->expires_at > *now)
+		return e;
+	return pce_trie_match_live_rcu(s, ns, q, n, whole, *now, depth);
+}
+
+int pce_cache_lookup(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
+		     const struct pce_lookup_opts *opts, struct pce_match *out)
+{
+	unsigned flags = opts ? opts->flags : 0;
+	struct pce_thread *t;
+	struct pce_shard *s;
+	struct pce_entry *e;
+	size_t depth = 0, matched = 0;
+	uint64_t now = 0;
+	int rc = 0;
+
+	if (!out)
+		return PCE_EINVAL;
+	*out = (struct pce_match){0};
+	if (!c || (!q && n) ||
+	    (flags & ~(unsigned)(PCE_LOOKUP_PIN | PCE_LOOKUP_WHOLE | PCE_LOOKUP_PEEK)) ||
+	    ((flags & PCE_LOOKUP_PIN) && (flags & PCE_LOOKUP_PEEK)))
+		return PCE_EINVAL;
+	if (n > PCE_MAX_TOKENS)
+		return PCE_E2BIG;
+	t = pce_thread_enter();
+	if (!t)
+		return PCE_ENOMEM;
+	if (n == 0)
+		goto count;
+
+	s = pce_shard_of(c, ns, q[0]);
+	pce_rcu_read_lock();
+	e = choose_rcu(c, s, ns, q, n, flags & PCE_LOOKUP_WHOLE, &now, &depth);
+	if (e) {
+		matched = depth - depth % c->cfg.block_size;
+		if (matched < c->cfg.min_prefix_len)
+			matched = 0;
+	}
+	if (matched) {
+		if (!(flags & PCE_LOOKUP_PEEK))
+			pce_clock_touch(e, c->cfg.policy);
+		if (flags & PCE_LOOKUP_PIN) {
+			uint64_t deadline = deadline_of(c, opts->pin_lease_ns, &now);
+			rc = pce_pin_take_rcu(&c->pins, e, deadline, &t->pin_hint, &out->pin.id);
+			if (rc == PCE_ENOENT)
+				rc = 0; /* evicted under our feet: a miss */
+			if (out->pin.id == 0)
+				matched = 0;
+		}
+	}
+	if (matched) {
+		out->tokens = matched;
+		out->blocks = matched / c->cfg.block_size;
+		out->value = e->value;
+		out->entry_len = e->len;
+		out->kv_bytes = e->kv_bytes;
+	}
+	pce_rcu_read_unlock();
+count:
+	if (!(flags & PCE_LOOKUP_PEEK)) {
+		struct pce_stripe *st = &c->stripe[t->stripe];
+		int owned = t->stripe_owned;
+
+		stat_add(&st->lookups, 1, owned);
+		stat_add(&st->query_tokens, n, owned);
+		if (matched) {
+			stat_add(&st->hits, 1, owned);
+			stat_add(&st->hit_tokens, matched, owned);
+			if (out->pin.id)
+				stat_add(&st->pins, 1, owned);
+		}
+	}
+	return rc;
+}
+
+int pce_pin_release(struct pce_cache *c, struct pce_pin pin)
+{
+	if (!c)
+		return PCE_EINVAL;
+	return pce_pin_put(&c->pins, pin.id);
+}

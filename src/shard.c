@@ -1,0 +1,246 @@
+/*
+ * shard.c - entry life cycle inside one shard (see shard.h).
+ *
+ * Everything here runs under the shard's writer lock.  Gauges (cache->use)
+ * are atomic because shards update them concurrently; the shard's own
+ * counters are written under its lock with relaxed stores so that
+ * pce_cache_stats() can read them without it.
+ *
+ * An entry leaves in one of two ways, decided here and only here:
+ *   unpinned   DEAD set, pushed on the retire list; released after the
+ *              next grace period (reclaim.c).
+ *   pinned     DEAD set, parked on the zombie list; moved to the retire list
+ *              by the first reclaim pass that finds its pin count at zero.
+ * A capacity eviction claims the entry with CAS(pinword: 0 -> DEAD), so it
+ * can never take a pinned entry.
+ */
+#include "shard.h"
+
+#include "alloc.h"
+#include "clock.h"
+#include "expiry.h"
+#include "retire.h"
+
+static void ctr_add(uint64_t *ctr, uint64_t v)
+{
+	pce_store_relaxed(ctr, *ctr + v);
+}
+
+void pce_usage_apply(struct pce_cache *c, const struct pce_delta *d)
+{
+	if (d->kv)
+		pce_add_relaxed(&c->use.kv, (uint64_t)d->kv);
+	if (d->index)
+		pce_add_relaxed(&c->use.index, (uint64_t)d->index);
+	if (d->entries)
+		pce_add_relaxed(&c->use.entries, (uint64_t)d->entries);
+	if (d->nodes)
+		pce_add_relaxed(&c->use.nodes, (uint64_t)d->nodes);
+	if (d->tokens)
+		pce_add_relaxed(&c->use.tokens, (uint64_t)d->tokens);
+}
+
+struct pce_entry *pce_entry_new(uint64_t ns, size_t n, uint64_t value, uint64_t kv_bytes,
+				uint64_t expires_at, uint32_t shard)
+{
+	struct pce_entry *e = pce_zalloc(sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->value = value;
+	e->kv_bytes = kv_bytes;
+	e->expires_at = expires_at;
+	e->ns = ns;
+	e->len = (uint32_t)n;
+	e->shard = shard;
+	/* Being stored counts as a use: one second chance. */
+	e->ref = 1;
+	e->freq = 1;
+	e->heap_idx = PCE_NO_HEAP;
+	return e;
+}
+
+void pce_entry_free(struct pce_entry *e)
+{
+	pce_free(e);
+}
+
+static void emit(struct pce_cache *c, enum pce_event_kind kind, enum pce_reason reason,
+		 const struct pce_entry *e, const uint32_t *tokens)
+{
+	struct pce_event ev;
+
+	if (!c->cfg.on_event)
+		return;
+	ev.kind = kind;
+	ev.reason = reason;
+	ev.ns = e->ns;
+	ev.value = e->value;
+	ev.kv_bytes = e->kv_bytes;
+	ev.len = e->len;
+	ev.tokens = tokens;
+	c->cfg.on_event(c->cfg.event_ctx, &ev);
+}
+
+void pce_shard_link_locked(struct pce_cache *c, struct pce_shard *s, struct pce_entry *e,
+			   struct pce_heap_grow *grow, const uint32_t *tokens)
+{
+	pce_clock_insert(s, e);
+	if (e->expires_at != PCE_NEVER)
+		pce_heap_push(&s->expiry, grow, e);
+	pce_store_relaxed(&s->entries, s->entries + 1);
+	ctr_add(&s->ctr.stores, 1);
+	emit(c, PCE_EVENT_STORED, PCE_REASON_COUNT, e, tokens);
+}
+
+void pce_shard_unlink_locked(struct pce_cache *c, struct pce_shard *s, struct pce_entry *e,
+			     enum pce_reason reason)
+{
+	uint64_t old;
+
+	pce_clock_remove(s, e);
+	pce_heap_remove(&s->expiry, e);
+	e->reason = (uint8_t)reason;
+	ctr_add(&s->ctr.removed[reason], 1);
+	emit(c, PCE_EVENT_REMOVED, reason, e, NULL);
+	old = __atomic_fetch_or(&e->pinword, PCE_ENTRY_DEAD, __ATOMIC_ACQ_REL);
+	if (pce_entry_pins(old) == 0) {
+		pce_retire_entry(s, e);
+	} else {
+		e->clk_next = s->zombies;
+		s->zombies = e;
+		pce_store_relaxed(&s->zombie_count, s->zombie_count + 1);
+	}
+}
+
+static int64_t kv_of_tokens(const struct pce_cache *c, int64_t tokens)
+{
+	return tokens * (int64_t)c->cfg.kv_bytes_per_token;
+}
+
+int pce_shard_remove_locked(struct pce_cache *c, struct pce_shard *s, struct pce_entry *e,
+			    enum pce_reason reason)
+{
+	struct pce_trie_change ch;
+	struct pce_delta d;
+	int rc = pce_trie_prepare_remove(s, e, &ch);
+
+	if (rc) {
+		pce_trie_abort(&ch);
+		return rc;
+	}
+	if (reason == PCE_REASON_CAPACITY) {
+		uint64_t unpinned = 0;
+		if (!__atomic_compare_exchange_n(&e->pinword, &unpinned, PCE_ENTRY_DEAD, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			pce_trie_abort(&ch);
+			return PCE_EBUSY;
+		}
+	}
+	pce_trie_commit_remove(s, &ch, e);
+	d.kv = c->cfg.kv_mode == PCE_KV_DECLARED ? -(int64_t)e->kv_bytes
+						 : kv_of_tokens(c, ch.tokens_delta);
+	d.index = ch.index_delta - (int64_t)sizeof(*e);
+	d.entries = -1;
+	d.nodes = ch.nodes_delta;
+	d.tokens = ch.tokens_delta;
+	pce_usage_apply(c, &d);
+	pce_store_relaxed(&s->entries, s->entries - 1);
+	pce_shard_unlink_locked(c, s, e, reason);
+	return 0;
+}
+
+void pce_shard_expire_locked(struct pce_cache *c, struct pce_shard *s, uint64_t now)
+{
+	struct pce_entry *e;
+
+	/* A merge that cannot allocate leaves the entry for the next pass;
+	 * lookups already treat it as a miss. */
+	while ((e = pce_heap_top(&s->expiry)) && e->expires_at <= now)
+		if (pce_shard_remove_locked(c, s, e, PCE_REASON_TTL) != 0)
+			break;
+}
+
+void pce_shard_collect_zombies_locked(struct pce_shard *s)
+{
+	struct pce_entry **pp = &s->zombies;
+
+	while (*pp) {
+		struct pce_entry *e = *pp;
+		if (pce_entry_pins(pce_load_acquire(&e->pinword)) == 0) {
+			*pp = e->clk_next;
+			pce_store_relaxed(&s->zombie_count, s->zombie_count - 1);
+			pce_retire_entry(s, e);
+		} else {
+			pp = &e->clk_next;
+		}
+	}
+}
+
+struct clear_ctx {
+	struct pce_cache *c;
+	enum pce_reason reason;
+	uint64_t entries;
+	uint64_t kv;
+};
+
+static void clear_entry(struct pce_shard *s, struct pce_entry *e, void *arg)
+{
+	struct clear_ctx *x = arg;
+
+	x->entries++;
+	x->kv += e->kv_bytes;
+	pce_store_relaxed(&s->entries, s->entries - 1);
+	pce_shard_unlink_locked(x->c, s, e, x->reason);
+}
+
+uint64_t pce_shard_clear_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns, int all,
+				enum pce_reason reason)
+{
+	struct clear_ctx x = {c, reason, 0, 0};
+	uint64_t index = 0, tokens = 0, nodes = 0;
+	struct pce_delta d;
+	struct pce_node *root;
+	size_t i;
+
+	if (!s->roots)
+		return 0;
+	if (all) {
+		pce_ctable_for_each(s->roots, i, root)
+			pce_trie_clear_locked(s, s->roots->slot[i].key, root, clear_entry, &x,
+					      &index, &tokens, &nodes);
+	} else if ((root = pce_ctable_find_rcu(s->roots, ns))) {
+		pce_trie_clear_locked(s, ns, root, clear_entry, &x, &index, &tokens, &nodes);
+	}
+	d.kv = c->cfg.kv_mode == PCE_KV_DECLARED ? -(int64_t)x.kv
+						 : kv_of_tokens(c, -(int64_t)tokens);
+	d.index = -(int64_t)(index + x.entries * sizeof(struct pce_entry));
+	d.entries = -(int64_t)x.entries;
+	d.nodes = -(int64_t)nodes;
+	d.tokens = -(int64_t)tokens;
+	pce_usage_apply(c, &d);
+	return x.entries;
+}
+
+/* The entry under the hand if it is unpinned, second chance or not. */
+static struct pce_entry *force_victim(struct pce_shard *s)
+{
+	struct pce_entry *e = s->hand;
+
+	s->hand = e->clk_next;
+	return pce_entry_pins(pce_load_relaxed(&e->pinword)) ? NULL : e;
+}
+
+uint64_t pce_shard_sweep_locked(struct pce_cache *c, struct pce_shard *s, uint64_t steps,
+				int force, int (*enough)(struct pce_cache *c, void *ctx),
+				void *ctx)
+{
+	uint64_t evicted = 0;
+
+	while (steps-- && s->hand && !enough(c, ctx)) {
+		struct pce_entry *e = force ? force_victim(s) : pce_clock_advance(s, c->cfg.policy);
+		if (e && pce_shard_remove_locked(c, s, e, PCE_REASON_CAPACITY) == 0)
+			evicted++;
+	}
+	return evicted;
+}

@@ -1,0 +1,140 @@
+/*
+ * trie.h - the compressed radix trie of one shard: readers' walk, writers'
+ * insert, remove (with merge) and clear.  See trie.c for the algorithms and
+ * docs/design.md for invariants I1-I8.
+ *
+ * Writers work in two steps so that a failure changes nothing:
+ *   prepare  (shard lock)  walks, allocates every new node and table, and
+ *                          reports the byte / token / node deltas;
+ *   commit   (shard lock)  publishes; cannot fail;  or
+ *   abort                  frees what prepare allocated.
+ * Between prepare and commit the shard must not change.
+ */
+#ifndef PCE_TRIE_H
+#define PCE_TRIE_H
+
+#include <string.h>
+
+#include "core.h"
+
+/* What a reader's walk found. */
+struct pce_walk {
+	struct pce_node *end;        /* every entry below it extends the match; NULL: miss */
+	size_t depth;                /* tokens matched */
+	struct pce_node *last_entry; /* deepest fully matched node with an entry, or NULL */
+};
+
+/* Length of the common prefix of a[0..m) and b[0..m). */
+static inline size_t pce_common_prefix(const uint32_t *a, const uint32_t *b, size_t m)
+{
+	size_t i = 0;
+
+	/* Most edges match whole: let the libc memcmp (vectorised) prove it. */
+	if (memcmp(a, b, m * sizeof(uint32_t)) == 0)
+		return m;
+	for (; i + 2 <= m; i += 2) {
+		uint64_t x, y;
+		memcpy(&x, a + i, sizeof x);
+		memcpy(&y, b + i, sizeof y);
+		if (x != y)
+			return i + ((uint32_t)x == (uint32_t)y);
+	}
+	return i; /* m odd: the mismatch is the last token */
+}
+
+/* The root of @ns in @s, or NULL.  Under RCU or the shard lock. */
+static inline struct pce_node *pce_trie_root_rcu(const struct pce_shard *s, uint64_t ns)
+{
+	struct pce_ctable *roots = pce_rcu_deref(s->roots);
+	return roots ? pce_ctable_find_rcu(roots, ns) : NULL;
+}
+
+/*
+ * pce_trie_walk_rcu - Follow @q[0..@n) down the trie of @ns.  Under RCU.
+ * Wait-free: one ctable probe sequence and one edge compare per node.
+ */
+void pce_trie_walk_rcu(const struct pce_shard *s, uint64_t ns, const uint32_t *q, size_t n,
+		       struct pce_walk *w);
+
+/*
+ * pce_trie_match_live_rcu - The slow path of a lookup when the fast path's
+ * entry has expired: walks again, checking expiry against @now at every
+ * node, and returns the entry of the longest live match (its depth in
+ * *depth), or NULL.  @whole: only entries wholly a prefix of @q.
+ */
+struct pce_entry *pce_trie_match_live_rcu(const struct pce_shard *s, uint64_t ns,
+					  const uint32_t *q, size_t n, int whole, uint64_t now,
+					  size_t *depth);
+
+/* Node where exactly @q ends (edge boundary), or NULL.  Shard lock held. */
+struct pce_node *pce_trie_find_exact_locked(const struct pce_shard *s, uint64_t ns,
+					    const uint32_t *q, size_t n);
+
+enum pce_trie_op {
+	PCE_TRIE_NONE = 0,
+	PCE_INS_AT_NODE,      /* the sequence ends at an existing node */
+	PCE_INS_LEAF,         /* a new leaf under an existing node */
+	PCE_INS_SPLIT_END,    /* split an edge; the sequence ends at the split */
+	PCE_INS_SPLIT_BRANCH, /* split an edge and hang a new leaf at the split */
+	PCE_INS_NEW_ROOT,     /* first entry of the namespace in this shard */
+	PCE_REM_DETACH,       /* node keeps >= 2 children: only the entry goes */
+	PCE_REM_MERGE_CHILD,  /* node has one child: merge them */
+	PCE_REM_LEAF,         /* leaf goes; parent keeps >= 2 children or an entry */
+	PCE_REM_LEAF_MERGE_PARENT, /* leaf goes; parent is left with one child: merge */
+	PCE_REM_LEAF_ROOT     /* leaf goes with its namespace root */
+};
+
+struct pce_trie_change {
+	/* outputs of prepare */
+	enum pce_trie_op op;
+	int64_t index_delta;        /* bytes allocated minus bytes unlinked by commit */
+	int64_t tokens_delta;       /* distinct tokens added (> 0) or dropped (< 0) */
+	int64_t nodes_delta;
+	struct pce_entry *existing; /* insert: the entry already storing the sequence */
+	/* private to trie.c */
+	struct pce_node *node;      /* node the change happens at / below */
+	struct pce_node *child;     /* split: the edge being split; merge: the child */
+	struct pce_node *n_new;     /* new leaf / root leaf / merged node */
+	struct pce_node *n_head;    /* split: upper half; new root */
+	struct pce_node *n_tail;    /* split: copy of the lower half */
+	struct pce_ctable *t_new;   /* replacement table of the changed node */
+	struct pce_ctable *t_roots; /* replacement roots table */
+	uint64_t ns;
+};
+
+int pce_trie_prepare_insert(struct pce_shard *s, uint64_t ns, const uint32_t *q, size_t n,
+			    struct pce_trie_change *ch);
+/* Publishes @e (len, expires_at set) at the prepared place; with
+ * ch->existing, @e replaces it (the caller unlinks the old entry). */
+void pce_trie_commit_insert(struct pce_shard *s, struct pce_trie_change *ch,
+			    struct pce_entry *e);
+
+int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
+			    struct pce_trie_change *ch);
+/* Unlinks the entry prepared for; it stays valid for readers until a grace
+ * period has passed. */
+void pce_trie_commit_remove(struct pce_shard *s, struct pce_trie_change *ch,
+			    struct pce_entry *e);
+
+void pce_trie_abort(struct pce_trie_change *ch);
+
+/* Called by pce_trie_clear_locked() for each entry of the cleared trie. */
+typedef void (*pce_trie_entry_fn)(struct pce_shard *s, struct pce_entry *e, void *ctx);
+
+/*
+ * pce_trie_clear_locked - Unlink the whole trie of namespace root @root
+ * (found under @ns) from @s, retire its nodes and tables, and hand each entry
+ * to @fn.  Adds the freed bytes, tokens and nodes to *index, *tokens, *nodes.
+ * Never allocates.
+ */
+void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *root,
+			   pce_trie_entry_fn fn, void *ctx, uint64_t *index, uint64_t *tokens,
+			   uint64_t *nodes);
+
+/* Byte size of @n as index accounting counts it. */
+static inline size_t pce_node_bytes(const struct pce_node *n)
+{
+	return pce_node_size(n->len);
+}
+
+#endif /* PCE_TRIE_H */
