@@ -22,4 +22,23 @@ void *pce_zalloc_aligned(size_t size);
 /* Accepts NULL. */
 void pce_free(void *p);
 
+#ifdef PCE_FAULT_INJECTION
+#include <stdint.h>
+/*
+ * Test-only control of allocation failures (built with PCE_FAULT_INJECTION,
+ * tests/test_alloc_fail.c); not part of any installed header.
+ * pce__fault_arm - Restart the count: the @nth allocation from now fails
+ *   (and every later one if @sticky); @nth 0 disarms.
+ * pce__fault_seen - Allocations attempted since the last arm.
+ * pce__fault_fired - Allocations failed since the last arm.
+ * pce__fault_site - Return address of the caller of the last failed one.
+ * pce__alloc_live - Blocks allocated and not yet freed, over the process.
+ */
+void pce__fault_arm(uint64_t nth, int sticky);
+uint64_t pce__fault_seen(void);
+uint64_t pce__fault_fired(void);
+void *pce__fault_site(void);
+uint64_t pce__alloc_live(void);
+#endif
+
 #endif /* PCE_ALLOC_H */
