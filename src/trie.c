@@ -540,7 +540,12 @@ int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
 		return 0;
 	}
 	ch->op = PCE_REM_LEAF;
-	{
+	if (p->children->live == 1) {
+		/* p keeps its entry and loses its last child: a node without
+		 * children has no table (I2). */
+		ch->drop_table = 1;
+		ch->index_delta -= (int64_t)pce_ctable_size(p->children->log2cap);
+	} else {
 		size_t bytes = 0;
 		ch->t_new = maybe_shrunk(p->children, n->tokens[0], &bytes);
 		if (ch->t_new)
@@ -569,7 +574,7 @@ void pce_trie_commit_remove(struct pce_shard *s, struct pce_trie_change *ch,
 		hint_forget(p, e);
 		break;
 	case PCE_REM_LEAF:
-		if (ch->t_new) {
+		if (ch->t_new || ch->drop_table) {
 			struct pce_ctable *old = p->children;
 			pce_rcu_publish(p->children, ch->t_new);
 			pce_retire_table(s, old);

@@ -99,6 +99,7 @@ struct pce_trie_change {
 	struct pce_node *n_tail;    /* split: copy of the lower half */
 	struct pce_ctable *t_new;   /* replacement table of the changed node */
 	struct pce_ctable *t_roots; /* replacement roots table */
+	int drop_table;             /* remove: the parent loses its last child */
 	uint64_t ns;
 };
 
