@@ -53,9 +53,10 @@ struct pce_entry *pce_entry_new(uint64_t ns, size_t n, uint64_t value, uint64_t 
 	e->ns = ns;
 	e->len = (uint32_t)n;
 	e->shard = shard;
-	/* Being stored counts as a use: one second chance. */
-	e->ref = 1;
-	e->freq = 1;
+	/* ref = freq = 0: a new entry earns its second chance by being looked
+	 * up.  Starting referenced would make a sweep over a cache of fresh
+	 * entries clear every bit and degrade to FIFO, and would let one-off
+	 * stores (a scan) push out entries that are actually reused. */
 	e->heap_idx = PCE_NO_HEAP;
 	return e;
 }
