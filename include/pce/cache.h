@@ -402,17 +402,22 @@ PCE_API int pce_dedup_analyze(struct pce_cache *cache, const struct pce_seq *seq
 
 /* ---- audit -------------------------------------------------------------- */
 
+/* The caller guarantees that no lookup and no pin release runs during the
+ * audit, so pin counts can be checked exactly. */
+#define PCE_AUDIT_QUIESCENT (1u << 0)
+
 /*
  * pce_cache_audit - Check every invariant of docs/design.md: node and edge
  * structure, merged chains, hints, shard membership, the CLOCK ring and the
- * expiry heap, byte, token and entry accounting, pin counts.  Takes every
- * shard lock in turn (holding all of them at the end), so it stalls writers;
- * meant for tests and debug builds.  Pin counts are checked exactly only when
- * no lookup runs concurrently.
- * @msg: NULL, or receives a description of the first violation.
- * Return: 0, PCE_ECORRUPT, or PCE_EINVAL.
+ * expiry heap, byte, token and entry accounting, and with
+ * PCE_AUDIT_QUIESCENT pin counts.  Takes every shard lock in turn (holding
+ * all of them at the end), so it stalls writers; lookups keep running.
+ * Meant for tests and debug builds.
+ * @flags: PCE_AUDIT_*.  @msg: NULL, or receives the first violation.
+ * Return: 0, PCE_ECORRUPT, or PCE_EINVAL (NULL @cache or unknown flags).
  */
-PCE_API int pce_cache_audit(struct pce_cache *cache, char *msg, size_t msg_len);
+PCE_API int pce_cache_audit(struct pce_cache *cache, unsigned flags, char *msg,
+			    size_t msg_len);
 
 #ifdef __cplusplus
 }
