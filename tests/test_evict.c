@@ -1,0 +1,303 @@
+/*
+ * test_evict.c - budgets and eviction: both CLOCK policies, the KV, index
+ * and entry budgets, synchronous eviction in stores, the background
+ * reclaimer between its watermarks, per-token KV accounting of shared
+ * prefixes, and every value released exactly once.
+ */
+#include "util.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+static void seq(uint32_t *q, uint32_t id, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		q[i] = id * 1000 + (uint32_t)i;
+}
+
+/* Entries looked up between stores survive eviction; cold ones go. */
+static void policy_keeps_hot(enum pce_policy policy)
+{
+	struct tcache t;
+	struct pce_config cfg;
+	uint32_t q[4];
+
+	tcache_config(&t, &cfg);
+	cfg.shards = 1;
+	cfg.max_entries = 8;
+	cfg.high_watermark_pct = cfg.low_watermark_pct = 100; /* only stores evict */
+	cfg.policy = policy;
+	tcache_open(&t, &cfg);
+	for (uint32_t id = 0; id < 8; id++) {
+		seq(q, id, 4);
+		assert_int_equal(put(t.c, q, 4, id), 0);
+	}
+	for (uint32_t id = 8; id < 40; id++) {
+		/* entries 0 and 1 are hot: looked up before every store */
+		for (uint32_t hot = 0; hot < 2; hot++) {
+			seq(q, hot, 4);
+			for (int k = 0; k < (policy == PCE_POLICY_CLOCK_LFU ? 3 : 1); k++)
+				assert_int_equal(match(t.c, q, 4, NULL), 4);
+		}
+		seq(q, id, 4);
+		assert_int_equal(put(t.c, q, 4, id), 0);
+		assert_true(stats_of(t.c).entries <= 8);
+	}
+	for (uint32_t hot = 0; hot < 2; hot++) {
+		seq(q, hot, 4);
+		assert_int_equal(match(t.c, q, 4, NULL), 4);
+	}
+	assert_int_equal(stats_of(t.c).removed[PCE_REASON_CAPACITY], 32);
+	assert_int_equal(t.released, 0); /* released at the next pass */
+	assert_int_equal(pce_cache_reclaim(t.c), 0);
+	assert_int_equal(t.released_by[PCE_REASON_CAPACITY], 32);
+	assert_audit(t.c);
+	tcache_close(&t);
+}
+
+static void test_clock_lru_keeps_hot(void **state)
+{
+	(void)state;
+	policy_keeps_hot(PCE_POLICY_CLOCK_LRU);
+}
+
+static void test_clock_lfu_keeps_hot(void **state)
+{
+	(void)state;
+	policy_keeps_hot(PCE_POLICY_CLOCK_LFU);
+}
+
+/* LFU keeps the frequently used entry through a burst of one-off stores
+ * that recency alone (LRU) would not survive. */
+static void test_lfu_resists_scan(void **state)
+{
+	for (int p = 0; p < 2; p++) {
+		struct tcache t;
+		struct pce_config cfg;
+		uint32_t q[3];
+
+		tcache_config(&t, &cfg);
+		cfg.shards = 1;
+		cfg.max_entries = 4;
+		cfg.policy = p ? PCE_POLICY_CLOCK_LFU : PCE_POLICY_CLOCK_LRU;
+		tcache_open(&t, &cfg);
+		seq(q, 1, 3);
+		assert_int_equal(put(t.c, q, 3, 1), 0);
+		for (int k = 0; k < 10; k++)
+			match(t.c, q, 3, NULL);
+		for (uint32_t id = 2; id < 12; id++) {
+			seq(q, id, 3);
+			assert_int_equal(put(t.c, q, 3, id), 0);
+		}
+		seq(q, 1, 3);
+		assert_int_equal(match(t.c, q, 3, NULL), p ? 3 : 0);
+		tcache_close(&t);
+	}
+	(void)state;
+}
+
+static void test_kv_budget_declared(void **state)
+{
+	struct tcache t;
+	struct pce_config cfg;
+	uint32_t q[2];
+	(void)state;
+
+	tcache_config(&t, &cfg);
+	cfg.kv_budget = 1000;
+	tcache_open(&t, &cfg);
+	for (uint32_t id = 0; id < 100; id++) {
+		seq(q, id, 2);
+		assert_int_equal(pce_cache_store(t.c, 0, q, 2, id, 100 + id % 7, NULL, NULL), 0);
+		assert_true(stats_of(t.c).kv_bytes <= 1000);
+	}
+	seq(q, 500, 2);
+	assert_int_equal(pce_cache_store(t.c, 0, q, 2, 1, 1001, NULL, NULL), PCE_ENOSPC);
+	assert_int_equal(pce_cache_store(t.c, 0, q, 2, 1, 1000, NULL, NULL), 0);
+	assert_int_equal(stats_of(t.c).entries, 1);
+	assert_int_equal(stats_of(t.c).kv_bytes, 1000);
+	assert_int_equal(pce_cache_store(t.c, 0, q, 2, 1, PCE_MAX_KV_BYTES + 1, NULL, NULL),
+			 PCE_EINVAL);
+	assert_audit(t.c);
+	tcache_close(&t);
+	assert_int_equal(t.released, 101);
+}
+
+static void test_index_budget(void **state)
+{
+	struct tcache t;
+	struct pce_config cfg;
+	uint32_t q[64];
+	(void)state;
+
+	tcache_config(&t, &cfg);
+	cfg.index_budget = 64 * 1024;
+	tcache_open(&t, &cfg);
+	for (uint32_t id = 0; id < 2000; id++) {
+		seq(q, id, 64);
+		assert_int_equal(put(t.c, q, 64, id), 0);
+		assert_true(stats_of(t.c).index_bytes <= 64 * 1024);
+	}
+	assert_true(stats_of(t.c).removed[PCE_REASON_CAPACITY] > 1000);
+	/* One entry bigger than the whole budget is refused and changes nothing. */
+	uint64_t entries = stats_of(t.c).entries;
+	static uint32_t big[20000];
+	seq(big, 9999, 20000);
+	assert_int_equal(put(t.c, big, 20000, 1), PCE_ENOSPC);
+	assert_int_equal(stats_of(t.c).entries, entries);
+	assert_audit(t.c);
+	tcache_close(&t);
+}
+
+/* PCE_KV_PER_TOKEN: a shared prefix is counted once, and evicting an entry
+ * frees only the tokens no other entry uses. */
+static void test_per_token_accounting(void **state)
+{
+	struct tcache t;
+	struct pce_config cfg;
+	uint32_t a[10], b[10];
+	struct pce_store_result r;
+	(void)state;
+
+	tcache_config(&t, &cfg);
+	cfg.kv_mode = PCE_KV_PER_TOKEN;
+	cfg.kv_bytes_per_token = 100;
+	tcache_open(&t, &cfg);
+	seq(a, 1, 10);
+	seq(b, 1, 10);
+	b[6] = 77; /* shares 6 tokens with a */
+	assert_int_equal(pce_cache_store(t.c, 0, a, 10, 1, 12345, NULL, &r), 0);
+	assert_int_equal(r.new_tokens, 10);
+	assert_int_equal(pce_cache_store(t.c, 0, b, 10, 2, 0, NULL, &r), 0);
+	assert_int_equal(r.new_tokens, 4);
+	assert_int_equal(stats_of(t.c).kv_bytes, 1400);
+	assert_int_equal(pce_cache_store(t.c, 0, a, 6, 3, 0, NULL, &r), 0);
+	assert_int_equal(r.new_tokens, 0);
+	assert_int_equal(stats_of(t.c).kv_bytes, 1400);
+	struct pce_match m;
+	assert_int_equal(pce_cache_lookup(t.c, 0, a, 10, NULL, &m), 0);
+	assert_int_equal(m.kv_bytes, 1000); /* an entry's KV: its length x 100 */
+	assert_int_equal(pce_cache_remove(t.c, 0, a, 6, NULL), 0); /* interior entry */
+	assert_int_equal(stats_of(t.c).kv_bytes, 1400);
+	assert_int_equal(pce_cache_remove(t.c, 0, b, 10, NULL), 0);
+	assert_int_equal(stats_of(t.c).kv_bytes, 1000);
+	assert_audit(t.c);
+	tcache_close(&t);
+}
+
+/* Evicting an entry that others extend drops the entry, not their nodes. */
+static void test_evict_interior_keeps_extenders(void **state)
+{
+	struct tcache t;
+	struct pce_config cfg;
+	uint32_t a[6], q[6];
+	(void)state;
+
+	tcache_config(&t, &cfg);
+	cfg.shards = 1;
+	cfg.max_entries = 2;
+	tcache_open(&t, &cfg);
+	seq(a, 3, 6);
+	assert_int_equal(put(t.c, a, 3, 3), 0);
+	assert_int_equal(put(t.c, a, 6, 6), 0);
+	match(t.c, a, 6, NULL); /* the extender is hot */
+	seq(q, 4, 3);
+	assert_int_equal(put(t.c, q, 3, 4), 0);
+	assert_int_equal(match(t.c, a, 6, NULL), 6);
+	struct pce_lookup_opts whole = {PCE_LOOKUP_WHOLE, 0};
+	struct pce_match m;
+	assert_int_equal(pce_cache_lookup(t.c, 0, a, 4, &whole, &m), 0);
+	assert_int_equal(m.tokens, 0); /* the 3-token entry is gone */
+	assert_audit(t.c);
+	tcache_close(&t);
+}
+
+/* The background thread brings a budget from above high to the low
+ * watermark without any store doing it. */
+static void test_background_reclaimer(void **state)
+{
+	struct pce_cache *c;
+	struct pce_config cfg;
+	uint32_t q[3];
+	(void)state;
+
+	pce_config_init(&cfg);
+	cfg.max_entries = 1000;
+	cfg.high_watermark_pct = 50;
+	cfg.low_watermark_pct = 25;
+	cfg.reclaim_interval_ns = 1000000;
+	assert_int_equal(pce_cache_create(&cfg, &c), 0);
+	for (uint32_t id = 0; id < 600; id++) {
+		seq(q, id, 3);
+		assert_int_equal(pce_cache_store(c, 0, q, 3, id, 0, NULL, NULL), 0);
+	}
+	/* Wait for the reclaimer (up to 30 s: a behaviour, not a timing goal). */
+	for (int i = 0; i < 3000 && stats_of(c).entries > 250; i++)
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	struct pce_stats s = stats_of(c);
+	assert_true(s.entries <= 250);
+	assert_true(s.entries >= 200); /* stopped near the low watermark */
+	assert_int_equal(s.sync_evictions, 0);
+	assert_true(s.reclaim_passes > 0);
+	assert_audit(c);
+	assert_int_equal(pce_cache_destroy(c), 0);
+}
+
+/* Every value stored leaves through on_release exactly once. */
+static void test_release_exactly_once(void **state)
+{
+	struct tcache t;
+	struct pce_config cfg;
+	unsigned seed = 99;
+	uint64_t stored = 0, stored_sum = 0;
+	uint32_t q[4];
+	(void)state;
+
+	tcache_config(&t, &cfg);
+	cfg.max_entries = 50;
+	tcache_open(&t, &cfg);
+	for (int i = 0; i < 5000; i++) {
+		uint32_t id = (uint32_t)rand_r(&seed) % 200;
+		struct pce_store_opts o = {rand_r(&seed) % 2 ? PCE_STORE_REPLACE : 0,
+					   rand_r(&seed) % 3 ? 0 : 5};
+		seq(q, id, 1 + id % 4);
+		switch (rand_r(&seed) % 4) {
+		case 0:
+		case 1:
+			if (pce_cache_store(t.c, id % 3, q, 1 + id % 4, (uint64_t)i, 0, &o, NULL) ==
+			    0) {
+				stored++;
+				stored_sum += (uint64_t)i;
+			}
+			break;
+		case 2:
+			pce_cache_remove(t.c, id % 3, q, 1 + id % 4, NULL);
+			break;
+		default:
+			if (i % 500 == 0)
+				pce_cache_clear_ns(t.c, id % 3, NULL);
+			t.now += 2;
+			pce_cache_reclaim(t.c);
+		}
+	}
+	assert_audit(t.c);
+	tcache_close(&t);
+	assert_int_equal(t.released, stored);
+	assert_int_equal(t.value_sum, stored_sum);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clock_lru_keeps_hot),
+		cmocka_unit_test(test_clock_lfu_keeps_hot),
+		cmocka_unit_test(test_lfu_resists_scan),
+		cmocka_unit_test(test_kv_budget_declared),
+		cmocka_unit_test(test_index_budget),
+		cmocka_unit_test(test_per_token_accounting),
+		cmocka_unit_test(test_evict_interior_keeps_extenders),
+		cmocka_unit_test(test_background_reclaimer),
+		cmocka_unit_test(test_release_exactly_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
