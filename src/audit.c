@@ -4,8 +4,8 @@
  *
  * Locking: takes every shard lock in index order and holds them all until
  * the end, so the global gauges can be compared with the sum of the shards.
- * (Other code never waits for a second shard lock: synchronous eviction only
- * trylocks, so this order cannot deadlock.)  Lookups keep running, and pins
+ * (No other code waits for a shard lock while holding one, so this order
+ * cannot deadlock.)  Lookups keep running, and pins
  * are taken and released without any lock, so pin counts (I10) are only
  * checked when the caller promises quiescence (PCE_AUDIT_QUIESCENT).
  */

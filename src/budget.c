@@ -68,19 +68,26 @@ static uint64_t sweep_until_fits(struct pce_cache *c, struct pce_shard *s,
 	return evicted;
 }
 
-uint64_t pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s,
-			       const struct pce_delta *d)
+int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d)
 {
 	uint64_t evicted = sweep_until_fits(c, s, d);
 
+	if (fits(c, (void *)d))
+		return 0;
+	if (c->shard_mask == 0)
+		return evicted ? 0 : PCE_ENOSPC;
+	/* Never wait for a second shard lock while holding one: two stores
+	 * evicting from each other's shards would deadlock. */
+	pthread_mutex_unlock(&s->lock);
 	for (uint32_t i = 1; i <= c->shard_mask && !fits(c, (void *)d); i++) {
 		struct pce_shard *o = &c->shard[(s->index + i) & c->shard_mask];
-		if (pthread_mutex_trylock(&o->lock) != 0)
-			continue;
+		pthread_mutex_lock(&o->lock);
 		evicted += sweep_until_fits(c, o, d);
 		pthread_mutex_unlock(&o->lock);
 	}
-	return evicted;
+	pthread_mutex_lock(&s->lock);
+	/* Room made by others (the reclaimer, a remove) counts as progress. */
+	return evicted || fits(c, (void *)d) ? 0 : PCE_ENOSPC;
 }
 
 int pce_budget_over_high(const struct pce_cache *c)

@@ -6,9 +6,9 @@
  * gauges never exceed a budget except for a reservation that is rolled back
  * at once (I11).  Soft limits: above the high watermark the reclaimer is
  * woken and evicts down to the low watermark.  A store that finds no room
- * evicts synchronously, in its own shard (whose lock it holds) and then in
- * the others it can trylock, so two stores never wait for each other's
- * shards.
+ * evicts synchronously: first in its own shard, whose lock it holds, then,
+ * having dropped that lock, in the other shards one at a time.  No thread
+ * ever waits for a shard lock while holding another.
  */
 #ifndef PCE_BUDGET_H
 #define PCE_BUDGET_H
@@ -22,10 +22,11 @@ int pce_budget_reserve(struct pce_cache *c, const struct pce_delta *d);
 /* Is @d larger than a whole budget (so no eviction can ever make room)? */
 int pce_budget_never_fits(const struct pce_cache *c, const struct pce_delta *d);
 
-/* Evict (capacity) until @d would fit.  @s is the caller's locked shard.
- * Returns the number of entries evicted. */
-uint64_t pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s,
-			       const struct pce_delta *d);
+/* Evict (capacity) until @d would fit.  @s is the caller's locked shard; the
+ * lock may be dropped and re-taken, so the caller must re-examine the shard.
+ * Return: 0 if something was evicted or @d fits now (try again), PCE_ENOSPC
+ * if nothing is evictable and @d does not fit. */
+int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d);
 
 /* Is any gauge above its high watermark? */
 int pce_budget_over_high(const struct pce_cache *c);

@@ -2,11 +2,10 @@
  * cache.c - the public cache object: create, destroy, store, remove, clear,
  * reclaim, statistics.  Lookups are in lookup.c.
  *
- * Writers (store, remove, clear) take exactly one shard lock, the shard of
- * (namespace, first token), except clear and destroy, which visit every
- * shard one at a time, and a store's synchronous eviction, which only
- * trylocks other shards (budget.c).  No function here holds two shard
- * locks while waiting for one.
+ * Writers (store, remove, clear) take one shard lock at a time: the shard
+ * of (namespace, first token); clear and destroy visit every shard in turn;
+ * a store's synchronous eviction drops its own shard's lock before it
+ * visits others (budget.c).  Only pce_cache_audit() holds several.
  */
 #include <string.h>
 
@@ -176,7 +175,7 @@ static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64
 		pce_trie_abort(ch);
 		pce_heap_abort(grow);
 		/* Evictions change the trie under the prepared change: redo it. */
-		if (pce_budget_never_fits(c, &d) || pce_budget_evict_sync(c, s, &d) == 0)
+		if (pce_budget_never_fits(c, &d) || pce_budget_evict_sync(c, s, &d) != 0)
 			return PCE_ENOSPC;
 	}
 }
