@@ -212,8 +212,37 @@ static void test_evict_interior_keeps_extenders(void **state)
 	tcache_close(&t);
 }
 
-/* The background thread brings a budget from above high to the low
- * watermark without any store doing it. */
+/* A reclaim pass evicts only above the high watermark, and then down to
+ * the low one exactly. */
+static void test_reclaim_between_watermarks(void **state)
+{
+	struct tcache t;
+	struct pce_config cfg;
+	uint32_t q[3];
+	(void)state;
+
+	tcache_config(&t, &cfg);
+	cfg.max_entries = 1000;
+	cfg.high_watermark_pct = 50;
+	cfg.low_watermark_pct = 25;
+	tcache_open(&t, &cfg);
+	for (uint32_t id = 0; id < 500; id++) {
+		seq(q, id, 3);
+		assert_int_equal(put(t.c, q, 3, id), 0);
+	}
+	assert_int_equal(pce_cache_reclaim(t.c), 0);
+	assert_int_equal(stats_of(t.c).entries, 500); /* at high: nothing to do */
+	seq(q, 500, 3);
+	assert_int_equal(put(t.c, q, 3, 500), 0);
+	assert_int_equal(pce_cache_reclaim(t.c), 0);
+	assert_int_equal(stats_of(t.c).entries, 250);
+	assert_int_equal(stats_of(t.c).sync_evictions, 0);
+	assert_audit(t.c);
+	tcache_close(&t);
+}
+
+/* The background thread keeps a budget at or below its high watermark
+ * without any store having to evict. */
 static void test_background_reclaimer(void **state)
 {
 	struct pce_cache *c;
@@ -227,16 +256,16 @@ static void test_background_reclaimer(void **state)
 	cfg.low_watermark_pct = 25;
 	cfg.reclaim_interval_ns = 1000000;
 	assert_int_equal(pce_cache_create(&cfg, &c), 0);
-	for (uint32_t id = 0; id < 600; id++) {
+	for (uint32_t id = 0; id < 900; id++) {
 		seq(q, id, 3);
 		assert_int_equal(pce_cache_store(c, 0, q, 3, id, 0, NULL, NULL), 0);
 	}
 	/* Wait for the reclaimer (up to 30 s: a behaviour, not a timing goal). */
-	for (int i = 0; i < 3000 && stats_of(c).entries > 250; i++)
+	for (int i = 0; i < 3000 && stats_of(c).entries > 500; i++)
 		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
 	struct pce_stats s = stats_of(c);
-	assert_true(s.entries <= 250);
-	assert_true(s.entries >= 200); /* stopped near the low watermark */
+	assert_true(s.entries <= 500);
+	assert_true(s.removed[PCE_REASON_CAPACITY] >= 400);
 	assert_int_equal(s.sync_evictions, 0);
 	assert_true(s.reclaim_passes > 0);
 	assert_audit(c);
@@ -296,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_index_budget),
 		cmocka_unit_test(test_per_token_accounting),
 		cmocka_unit_test(test_evict_interior_keeps_extenders),
+		cmocka_unit_test(test_reclaim_between_watermarks),
 		cmocka_unit_test(test_background_reclaimer),
 		cmocka_unit_test(test_release_exactly_once),
 	};
