@@ -34,7 +34,7 @@ struct audit {
 	size_t npinned;
 };
 
-static int fail(struct audit *a, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct audit *a, const char *fmt, ...)
 {
 	va_list ap;
 
