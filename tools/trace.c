@@ -1,0 +1,722 @@
+/*
+ * trace.c - the trace reader's API (trace.h): inputs, format detection,
+ * the time-ordered merge of cursors, namespaces, errors and progress.
+ *
+ * Detection looks at the first non-blank line of a file:
+ *   a JSON object with "tokens"                 -> tokens
+ *   a JSON object with "hash_ids"               -> mooncake
+ *   a JSON object with "requests"               -> kvtester
+ *   "{" that is not JSON on its own, more lines -> kvtester (pretty-printed)
+ *   any other JSON, or "{..." that is invalid   -> error: not a known format
+ *   UTF-8 text without control characters       -> text
+ *   anything else                               -> error: binary data
+ * A directory is a set of kvtester sessions (*.json, *.json.gz), taken in
+ * name order.  Standard input ("-") is first copied to a temporary file,
+ * so that it can be detected and rewound like any file.
+ *
+ * Merge.  A binary min-heap of cursors by (head time, order).  The cursor
+ * whose head was emitted last is advanced lazily, at the next call, because
+ * the caller still reads the head's ids until then.
+ *
+ * Namespaces.  Names map to numbers through an open-addressing table; the
+ * numbers are dense (0, 1, 2...) so callers can index arrays by them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trace_internal.h"
+
+struct input {
+	char *path;
+	int fd;                   /* standard input's copy, or -1 */
+	enum pce_trace_format format;
+	uint32_t block_size;      /* 0: differs between its sessions */
+	uint64_t bytes;           /* on disk, for progress */
+	size_t first, count;      /* its cursors */
+};
+
+struct pce_trace {
+	struct pce_trace_opts opts;
+	struct input *in;
+	size_t n_in;
+	struct trace_cursor *cur;
+	size_t n_cur;
+	uint64_t *cur_bytes;      /* each session cursor's file size */
+	struct trace_cursor **heap;
+	size_t heap_len;
+	int pending;              /* the top's head was emitted: advance it first */
+	int failed;
+	uint64_t emitted;
+	uint64_t total_bytes;
+	/* namespaces */
+	char **ns_name;
+	size_t n_ns, ns_cap;
+	uint32_t *ns_slot;        /* index + 1, 0 = empty */
+	size_t slot_mask;
+	char err[1024];
+};
+
+int trace_fail(struct pce_trace *tr, int code, const char *file, uint64_t line,
+	       const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(tr->err, sizeof(tr->err), "%s:%llu: %s", file, (unsigned long long)line,
+			 msg);
+	else
+		snprintf(tr->err, sizeof(tr->err), "%s: %s", file, msg);
+	return code;
+}
+
+int trace_ids_reserve(uint32_t **ids, size_t *cap, size_t n)
+{
+	size_t c = *cap ? *cap : 256;
+	uint32_t *p;
+
+	if (n <= *cap)
+		return 0;
+	while (c < n)
+		c *= 2;
+	p = realloc(*ids, c * sizeof(*p));
+	if (!p)
+		return PCE_TRACE_ENOMEM;
+	*ids = p;
+	*cap = c;
+	return 0;
+}
+
+/* ---- namespaces ---------------------------------------------------------- */
+
+static uint64_t hash_name(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static int ns_grow(struct pce_trace *tr)
+{
+	size_t slots = tr->slot_mask ? 2 * (tr->slot_mask + 1) : 64;
+	uint32_t *slot = calloc(slots, sizeof(*slot));
+
+	if (!slot)
+		return PCE_TRACE_ENOMEM;
+	for (size_t i = 0; i < tr->n_ns; i++) {
+		size_t k = hash_name(tr->ns_name[i], strlen(tr->ns_name[i])) & (slots - 1);
+		while (slot[k])
+			k = (k + 1) & (slots - 1);
+		slot[k] = (uint32_t)i + 1;
+	}
+	free(tr->ns_slot);
+	tr->ns_slot = slot;
+	tr->slot_mask = slots - 1;
+	return 0;
+}
+
+int trace_ns_get(struct pce_trace *tr, const char *name, size_t len, uint64_t *ns)
+{
+	size_t k;
+	char *copy;
+
+	if (tr->n_ns * 2 >= tr->slot_mask && ns_grow(tr))
+		return trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
+	for (k = hash_name(name, len) & tr->slot_mask; tr->ns_slot[k];
+	     k = (k + 1) & tr->slot_mask) {
+		const char *s = tr->ns_name[tr->ns_slot[k] - 1];
+		if (strlen(s) == len && memcmp(s, name, len) == 0) {
+			*ns = tr->ns_slot[k] - 1;
+			return 0;
+		}
+	}
+	if (tr->n_ns == tr->ns_cap) {
+		size_t cap = tr->ns_cap ? 2 * tr->ns_cap : 16;
+		char **p = realloc(tr->ns_name, cap * sizeof(*p));
+		if (!p)
+			return trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
+		tr->ns_name = p;
+		tr->ns_cap = cap;
+	}
+	copy = malloc(len + 1);
+	if (!copy)
+		return trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
+	memcpy(copy, name, len);
+	copy[len] = '\0';
+	tr->ns_name[tr->n_ns] = copy;
+	tr->ns_slot[k] = (uint32_t)tr->n_ns + 1;
+	*ns = tr->n_ns++;
+	return 0;
+}
+
+size_t pce_trace_ns_count(const struct pce_trace *tr)
+{
+	return tr->n_ns;
+}
+
+const char *pce_trace_ns_name(const struct pce_trace *tr, uint64_t ns)
+{
+	return ns < tr->n_ns ? tr->ns_name[ns] : "";
+}
+
+/* ---- formats --------------------------------------------------------------- */
+
+static const char *const format_names[PCE_TRACE_FORMAT_COUNT] = {
+	"auto", "tokens", "mooncake", "kvtester", "text"};
+
+const char *pce_trace_format_name(enum pce_trace_format f)
+{
+	return (unsigned)f < PCE_TRACE_FORMAT_COUNT ? format_names[f] : "?";
+}
+
+int pce_trace_format_parse(const char *name)
+{
+	for (int f = 0; f < PCE_TRACE_FORMAT_COUNT; f++) {
+		if (strcmp(name, format_names[f]) == 0)
+			return f;
+	}
+	return -1;
+}
+
+static int blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != ' ' && s[i] != '\t')
+			return 0;
+	}
+	return 1;
+}
+
+static int detect(struct pce_trace *tr, const struct input *in, enum pce_trace_format *out)
+{
+	struct trace_src src;
+	char *line;
+	size_t len;
+	int rc = trace_src_open(tr, &src, in->path, in->fd);
+
+	if (rc)
+		return rc;
+	while ((rc = trace_src_line(tr, &src, &line, &len)) == 1 && blank(line, len))
+		;
+	if (rc == 0)
+		rc = trace_fail(tr, PCE_TRACE_EINPUT, in->path, 0, "empty file: no requests");
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	if (line[0] == '{' || line[0] == '[') {
+		const char *end = NULL;
+		cJSON *v = memchr(line, '\0', len) ? NULL
+						   : cJSON_ParseWithLengthOpts(line, len, &end, 0);
+
+		if (cJSON_GetObjectItemCaseSensitive(v, "tokens"))
+			*out = PCE_TRACE_TOKENS;
+		else if (cJSON_GetObjectItemCaseSensitive(v, "hash_ids"))
+			*out = PCE_TRACE_MOONCAKE;
+		else if (cJSON_GetObjectItemCaseSensitive(v, "requests"))
+			*out = PCE_TRACE_KVTESTER;
+		else if (v)
+			rc = trace_fail(tr, PCE_TRACE_EINPUT, in->path, src.line_no,
+					"%s with none of the keys \"tokens\", \"hash_ids\", "
+					"\"requests\": not a known format (see --format)",
+					cJSON_IsObject(v) ? "a JSON object" : "JSON");
+		else if (line[0] == '[' && trace_text_plausible(line, len))
+			*out = PCE_TRACE_TEXT;
+		else if (line[0] == '{' && trace_src_line(tr, &src, &line, &len) == 1)
+			*out = PCE_TRACE_KVTESTER; /* one JSON document over several lines */
+		else /* an invalid JSON line: say where */
+			rc = trace_json_parse(tr, in->path, src.line_no, line, len, &v);
+		cJSON_Delete(v);
+	} else if (trace_text_plausible(line, len)) {
+		*out = PCE_TRACE_TEXT;
+	} else {
+		rc = trace_fail(tr, PCE_TRACE_EINPUT, in->path, src.line_no,
+				"binary data: neither JSON nor text (formats: tokens, mooncake, "
+				"kvtester, text)");
+	}
+out:
+	trace_src_close(&src);
+	return rc;
+}
+
+/* ---- inputs ----------------------------------------------------------------- */
+
+static int spool_stdin(struct pce_trace *tr, int *fd_out)
+{
+	char buf[1 << 16];
+	FILE *tmp = tmpfile();
+	ssize_t n;
+
+	if (!tmp)
+		return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "cannot create a temporary file: %s",
+				  strerror(errno));
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || fwrite(buf, 1, (size_t)n, tmp) != (size_t)n) {
+			fclose(tmp);
+			return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "cannot copy standard input: %s",
+					  strerror(errno));
+		}
+	}
+	if (fflush(tmp) != 0) {
+		fclose(tmp);
+		return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "cannot copy standard input: %s",
+				  strerror(errno));
+	}
+	/* Keep only the descriptor; the unlinked file lives as long as it. */
+	*fd_out = dup(fileno(tmp));
+	fclose(tmp);
+	if (*fd_out < 0)
+		return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "%s", strerror(errno));
+	return 0;
+}
+
+static int session_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 5 && strcmp(name + n - 5, ".json") == 0) ||
+	       (n > 8 && strcmp(name + n - 8, ".json.gz") == 0);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_cursor(struct pce_trace *tr, struct input *in, uint64_t bytes)
+{
+	struct trace_cursor *c;
+	uint64_t *b;
+
+	c = realloc(tr->cur, (tr->n_cur + 1) * sizeof(*c));
+	if (c)
+		tr->cur = c;
+	b = realloc(tr->cur_bytes, (tr->n_cur + 1) * sizeof(*b));
+	if (b)
+		tr->cur_bytes = b;
+	if (!c || !b)
+		return trace_fail(tr, PCE_TRACE_ENOMEM, in->path, 0, "out of memory");
+	c = &tr->cur[tr->n_cur];
+	memset(c, 0, sizeof(*c));
+	c->format = in->format;
+	c->input = (size_t)(in - tr->in);
+	c->order = tr->n_cur;
+	tr->cur_bytes[tr->n_cur++] = bytes;
+	in->count++;
+	return 0;
+}
+
+/* Load the sessions of a kvtester input (a file, or every session file of
+ * a directory). */
+static int load_sessions(struct pce_trace *tr, struct input *in, size_t *done, size_t total,
+			 char **files, size_t n_files)
+{
+	for (size_t i = 0; i < n_files; i++) {
+		const char *path = files ? files[i] : in->path;
+		struct trace_cursor *c;
+		struct stat st;
+		int rc;
+
+		if (in->fd >= 0 ? fstat(in->fd, &st) : stat(path, &st))
+			return trace_fail(tr, PCE_TRACE_EIO, path, 0, "%s", strerror(errno));
+		rc = add_cursor(tr, in, (uint64_t)st.st_size);
+		if (rc)
+			return rc;
+		c = &tr->cur[tr->n_cur - 1];
+		rc = trace_session_load(tr, path, in->fd, tr->opts.block_size, &c->session);
+		if (rc)
+			return rc;
+		if (i == 0)
+			in->block_size = trace_session_block_size(c->session);
+		else if (in->block_size != trace_session_block_size(c->session))
+			in->block_size = 0;
+		tr->total_bytes += (uint64_t)st.st_size;
+		++*done;
+		if (tr->opts.on_load)
+			tr->opts.on_load(tr->opts.ctx, *done, total);
+	}
+	return 0;
+}
+
+/* A directory's session files, sorted by name. */
+static int list_dir(struct pce_trace *tr, const char *path, char ***out, size_t *n)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char **files = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	if (!d)
+		return trace_fail(tr, PCE_TRACE_EIO, path, 0, "%s", strerror(errno));
+	while ((e = readdir(d))) {
+		size_t len = strlen(path) + strlen(e->d_name) + 2;
+		char *f;
+
+		if (!session_name(e->d_name))
+			continue;
+		if (*n == cap) {
+			char **p = realloc(files, (cap = cap ? 2 * cap : 64) * sizeof(*p));
+			if (!p)
+				goto nomem;
+			files = p;
+		}
+		f = malloc(len);
+		if (!f)
+			goto nomem;
+		snprintf(f, len, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+			 e->d_name);
+		files[(*n)++] = f;
+	}
+	closedir(d);
+	qsort(files, *n, sizeof(*files), by_name);
+	*out = files;
+	if (*n == 0)
+		return trace_fail(tr, PCE_TRACE_EINPUT, path, 0,
+				  "no session files (*.json, *.json.gz) in this directory");
+	return 0;
+nomem:
+	closedir(d);
+	*out = files;
+	return trace_fail(tr, PCE_TRACE_ENOMEM, path, 0, "out of memory");
+}
+
+static int open_input(struct pce_trace *tr, struct input *in, int is_dir)
+{
+	enum pce_trace_format f = tr->opts.format;
+	int rc;
+
+	if (is_dir && f != PCE_TRACE_AUTO && f != PCE_TRACE_KVTESTER)
+		return trace_fail(tr, PCE_TRACE_EINPUT, in->path, 0,
+				  "a directory, but only kvtester inputs are directories");
+	if (is_dir)
+		f = PCE_TRACE_KVTESTER;
+	if (f == PCE_TRACE_AUTO) {
+		rc = detect(tr, in, &f);
+		if (rc)
+			return rc;
+	}
+	in->format = f;
+	if ((f == PCE_TRACE_TOKENS || f == PCE_TRACE_TEXT) && tr->opts.block_size > 1)
+		return trace_fail(tr, PCE_TRACE_EINPUT, in->path, 0,
+				  "--block-size applies to block-id traces (mooncake, kvtester); "
+				  "%s ids are tokens",
+				  pce_trace_format_name(f));
+	return 0;
+}
+
+static int open_stream(struct pce_trace *tr, struct input *in)
+{
+	struct trace_cursor *c;
+	struct stat st;
+	int rc;
+
+	if (in->fd >= 0 ? fstat(in->fd, &st) : stat(in->path, &st))
+		return trace_fail(tr, PCE_TRACE_EIO, in->path, 0, "%s", strerror(errno));
+	rc = add_cursor(tr, in, (uint64_t)st.st_size);
+	if (rc)
+		return rc;
+	c = &tr->cur[tr->n_cur - 1];
+	tr->total_bytes += (uint64_t)st.st_size;
+	in->block_size = 1;
+	if (in->format == PCE_TRACE_MOONCAKE) {
+		in->block_size = tr->opts.block_size ? tr->opts.block_size : 512;
+		rc = trace_ns_get(tr, in->path, strlen(in->path), &c->ns);
+	} else if (in->format == PCE_TRACE_TEXT) {
+		rc = trace_ns_get(tr, "", 0, &c->ns);
+	}
+	c->block_size = in->block_size;
+	return rc;
+}
+
+/* ---- cursors and the merge ------------------------------------------------ */
+
+static int advance(struct pce_trace *tr, struct trace_cursor *c)
+{
+	const struct input *in = &tr->in[c->input];
+	char *line;
+	size_t len;
+	int rc;
+
+	c->has_head = 0;
+	if (c->session) {
+		if (c->next == trace_session_requests(c->session))
+			return 0;
+		if (trace_session_fill(c->session, c->next++, c))
+			return trace_fail(tr, PCE_TRACE_ENOMEM, in->path, 0, "out of memory");
+		c->has_head = 1;
+		return 0;
+	}
+	if (!c->src_open) {
+		rc = trace_src_open(tr, &c->src, in->path, in->fd);
+		if (rc)
+			return rc;
+		c->src_open = 1;
+	}
+	while ((rc = trace_src_line(tr, &c->src, &line, &len)) == 1) {
+		if (blank(line, len))
+			continue;
+		if (c->format == PCE_TRACE_TOKENS)
+			rc = trace_line_tokens(tr, c, line, len);
+		else if (c->format == PCE_TRACE_MOONCAKE)
+			rc = trace_line_mooncake(tr, c, line, len);
+		else
+			rc = trace_line_text(tr, c, line, len);
+		if (rc)
+			return rc;
+		c->has_head = 1;
+		return 0;
+	}
+	return rc;
+}
+
+static int before(const struct trace_cursor *a, const struct trace_cursor *b)
+{
+	if (a->head.t != b->head.t)
+		return a->head.t < b->head.t;
+	return a->order < b->order;
+}
+
+static void sift_down(struct pce_trace *tr, size_t i)
+{
+	struct trace_cursor **h = tr->heap;
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < tr->heap_len && before(h[l], h[m]))
+			m = l;
+		if (l + 1 < tr->heap_len && before(h[l + 1], h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		struct trace_cursor *t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Advance every cursor to its first request and heapify. */
+static int prime(struct pce_trace *tr)
+{
+	tr->heap_len = 0;
+	tr->pending = 0;
+	tr->emitted = 0;
+	tr->failed = 0;
+	for (size_t i = 0; i < tr->n_cur; i++) {
+		int rc = advance(tr, &tr->cur[i]);
+
+		if (rc)
+			return rc;
+		if (tr->cur[i].has_head)
+			tr->heap[tr->heap_len++] = &tr->cur[i];
+	}
+	for (size_t i = tr->heap_len / 2; i-- > 0;)
+		sift_down(tr, i);
+	return 0;
+}
+
+int pce_trace_next(struct pce_trace *tr, struct pce_trace_request *req)
+{
+	int rc;
+
+	if (tr->failed)
+		return PCE_TRACE_EINPUT;
+	if (tr->pending) {
+		tr->pending = 0;
+		rc = advance(tr, tr->heap[0]);
+		if (rc) {
+			tr->failed = 1;
+			return rc;
+		}
+		if (!tr->heap[0]->has_head)
+			tr->heap[0] = tr->heap[--tr->heap_len];
+		sift_down(tr, 0);
+	}
+	if (tr->heap_len == 0)
+		return PCE_TRACE_END;
+	*req = tr->heap[0]->head;
+	req->index = tr->emitted++;
+	tr->pending = 1;
+	return PCE_TRACE_REQUEST;
+}
+
+int pce_trace_open(struct pce_trace **out, const char *const *paths, size_t n,
+		   const struct pce_trace_opts *opts)
+{
+	struct pce_trace *tr = calloc(1, sizeof(*tr));
+	size_t sessions = 0, loaded = 0;
+	char ***dir_files = NULL;
+	size_t *dir_n = NULL;
+	int rc = 0;
+
+	*out = tr;
+	if (!tr)
+		return PCE_TRACE_ENOMEM;
+	if (opts)
+		tr->opts = *opts;
+	tr->in = calloc(n ? n : 1, sizeof(*tr->in));
+	dir_files = calloc(n ? n : 1, sizeof(*dir_files));
+	dir_n = calloc(n ? n : 1, sizeof(*dir_n));
+	if (!tr->in || !dir_files || !dir_n) {
+		rc = trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
+		goto out;
+	}
+	if ((unsigned)tr->opts.format >= PCE_TRACE_FORMAT_COUNT) {
+		rc = trace_fail(tr, PCE_TRACE_EINPUT, "pce", 0, "unknown format");
+		goto out;
+	}
+	/* Pass 1: every input exists and has a format; count sessions. */
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct input *in = &tr->in[tr->n_in++];
+		struct stat st;
+		int is_dir = 0;
+
+		in->fd = -1;
+		in->path = strdup(strcmp(paths[i], "-") == 0 ? "<stdin>" : paths[i]);
+		if (!in->path) {
+			rc = trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
+			break;
+		}
+		if (strcmp(paths[i], "-") == 0) {
+			rc = spool_stdin(tr, &in->fd);
+		} else if (stat(paths[i], &st) != 0) {
+			rc = trace_fail(tr, PCE_TRACE_EIO, paths[i], 0, "%s", strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			is_dir = 1;
+			rc = list_dir(tr, paths[i], &dir_files[i], &dir_n[i]);
+		}
+		if (!rc)
+			rc = open_input(tr, in, is_dir);
+		if (!rc && in->format == PCE_TRACE_KVTESTER)
+			sessions += is_dir ? dir_n[i] : 1;
+	}
+	/* Pass 2: cursors; kvtester sessions are loaded now. */
+	for (size_t i = 0; i < tr->n_in && !rc; i++) {
+		struct input *in = &tr->in[i];
+
+		in->first = tr->n_cur;
+		if (in->format == PCE_TRACE_KVTESTER)
+			rc = load_sessions(tr, in, &loaded, sessions, dir_files[i],
+					   dir_files[i] ? dir_n[i] : 1);
+		else
+			rc = open_stream(tr, in);
+	}
+	if (!rc) {
+		tr->heap = malloc((tr->n_cur ? tr->n_cur : 1) * sizeof(*tr->heap));
+		rc = tr->heap ? prime(tr)
+			      : trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
+	}
+out:
+	for (size_t i = 0; dir_files && i < n; i++) {
+		for (size_t k = 0; k < dir_n[i]; k++)
+			free(dir_files[i][k]);
+		free(dir_files[i]);
+	}
+	free(dir_files);
+	free(dir_n);
+	if (rc)
+		tr->failed = 1;
+	return rc;
+}
+
+int pce_trace_rewind(struct pce_trace *tr)
+{
+	for (size_t i = 0; i < tr->n_cur; i++) {
+		struct trace_cursor *c = &tr->cur[i];
+
+		if (c->src_open)
+			trace_src_close(&c->src);
+		c->src_open = 0;
+		c->next = 0;
+		c->has_head = 0;
+	}
+	tr->err[0] = '\0';
+	if (!tr->heap)
+		return trace_fail(tr, PCE_TRACE_EINPUT, "pce", 0, "the trace failed to open");
+	return prime(tr);
+}
+
+const char *pce_trace_error(const struct pce_trace *tr)
+{
+	return tr ? tr->err : "out of memory";
+}
+
+double pce_trace_progress(const struct pce_trace *tr)
+{
+	uint64_t done = 0;
+
+	if (!tr->total_bytes)
+		return 1.0;
+	for (size_t i = 0; i < tr->n_cur; i++) {
+		const struct trace_cursor *c = &tr->cur[i];
+
+		if (c->session) {
+			size_t n = trace_session_requests(c->session);
+			done += n ? (uint64_t)((double)tr->cur_bytes[i] * (double)c->next / (double)n)
+				  : tr->cur_bytes[i];
+		} else if (c->src_open) {
+			done += c->has_head ? trace_src_offset(&c->src) : tr->cur_bytes[i];
+		}
+	}
+	return done >= tr->total_bytes ? 1.0 : (double)done / (double)tr->total_bytes;
+}
+
+size_t pce_trace_inputs(const struct pce_trace *tr)
+{
+	return tr->n_in;
+}
+
+const char *pce_trace_input_path(const struct pce_trace *tr, size_t i)
+{
+	return i < tr->n_in ? tr->in[i].path : "";
+}
+
+enum pce_trace_format pce_trace_input_format(const struct pce_trace *tr, size_t i)
+{
+	return i < tr->n_in ? tr->in[i].format : PCE_TRACE_AUTO;
+}
+
+uint32_t pce_trace_input_block_size(const struct pce_trace *tr, size_t i)
+{
+	return i < tr->n_in ? tr->in[i].block_size : 0;
+}
+
+void pce_trace_close(struct pce_trace *tr)
+{
+	if (!tr)
+		return;
+	for (size_t i = 0; i < tr->n_cur; i++) {
+		struct trace_cursor *c = &tr->cur[i];
+
+		if (c->src_open)
+			trace_src_close(&c->src);
+		trace_session_free(c->session);
+		free(c->ids);
+	}
+	for (size_t i = 0; i < tr->n_in; i++) {
+		free(tr->in[i].path);
+		if (tr->in[i].fd >= 0)
+			close(tr->in[i].fd);
+	}
+	for (size_t i = 0; i < tr->n_ns; i++)
+		free(tr->ns_name[i]);
+	free(tr->ns_name);
+	free(tr->ns_slot);
+	free(tr->in);
+	free(tr->cur);
+	free(tr->cur_bytes);
+	free(tr->heap);
+	free(tr);
+}

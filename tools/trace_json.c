@@ -1,0 +1,196 @@
+/*
+ * trace_json.c - checked access to cJSON values, with one precise message
+ * per way a value can be wrong.
+ *
+ * cJSON keeps every number as a double, so an id or a length is accepted
+ * only if that double is finite, integral and inside the caller's range;
+ * nothing is truncated or wrapped silently.  Messages name the file, then
+ * the line (JSONL) or the JSON path (a kvtester session), then the field:
+ *   conv.jsonl:7: hash_ids[3]: expected an integer in [0, 4294967295], got -1
+ *   s/trace_0001.json.gz: requests[2].in: expected an integer ..., got a string
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "trace_internal.h"
+
+const char *trace_json_type(const cJSON *v)
+{
+	if (!v || cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "an invalid value";
+}
+
+int trace_json_fail(struct pce_trace *tr, const struct trace_where *w, const char *field,
+		    const char *fmt, ...)
+{
+	char what[256], name[160];
+	va_list ap;
+	const char *path = w->path ? w->path : "";
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(name, sizeof(name), "%s%s%s", path, *path && field && *field != '[' ? "." : "",
+		 field ? field : "");
+	if (*name)
+		return trace_fail(tr, PCE_TRACE_EINPUT, w->file, w->line, "%s: %s", name, what);
+	return trace_fail(tr, PCE_TRACE_EINPUT, w->file, w->line, "%s", what);
+}
+
+/* "got -1", "got 2.5", "got a string" */
+static void describe(const cJSON *v, char *out, size_t n)
+{
+	if (cJSON_IsNumber(v))
+		snprintf(out, n, "got %.17g", v->valuedouble);
+	else
+		snprintf(out, n, "got %s", trace_json_type(v));
+}
+
+static int check_uint(struct pce_trace *tr, const struct trace_where *w, const char *field,
+		      const cJSON *v, uint64_t max, uint64_t *out)
+{
+	char got[64];
+	double d;
+
+	if (cJSON_IsNumber(v)) {
+		d = v->valuedouble;
+		if (isfinite(d) && d >= 0 && d <= (double)max && floor(d) == d) {
+			*out = (uint64_t)d;
+			return 0;
+		}
+	}
+	describe(v, got, sizeof(got));
+	return trace_json_fail(tr, w, field, "expected an integer in [0, %llu], %s",
+			       (unsigned long long)max, got);
+}
+
+int trace_json_uint(struct pce_trace *tr, const struct trace_where *w, const cJSON *obj,
+		    const char *field, int required, uint64_t max, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+
+	if (!v || cJSON_IsNull(v))
+		return required ? trace_json_fail(tr, w, field, "missing") : 0;
+	return check_uint(tr, w, field, v, max, out);
+}
+
+int trace_json_time(struct pce_trace *tr, const struct trace_where *w, const cJSON *obj,
+		    const char *field, int required, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+	char got[64];
+
+	if (!v || cJSON_IsNull(v))
+		return required ? trace_json_fail(tr, w, field, "missing") : 0;
+	if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0) {
+		*out = v->valuedouble;
+		return 0;
+	}
+	describe(v, got, sizeof(got));
+	return trace_json_fail(tr, w, field, "expected a time >= 0, %s", got);
+}
+
+int trace_json_ids(struct pce_trace *tr, const struct trace_where *w, const cJSON *obj,
+		   const char *field, uint32_t **ids, size_t *cap, size_t at, size_t *len)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, field);
+	const cJSON *v;
+	size_t n = 0;
+
+	if (!arr || cJSON_IsNull(arr))
+		return trace_json_fail(tr, w, field, "missing");
+	if (!cJSON_IsArray(arr))
+		return trace_json_fail(tr, w, field, "expected an array of integers, got %s",
+				       trace_json_type(arr));
+	cJSON_ArrayForEach(v, arr) {
+		uint64_t id;
+
+		if (n == PCE_TRACE_MAX_IDS)
+			return trace_json_fail(tr, w, field, "more than %zu ids (the libpce limit)",
+					       PCE_TRACE_MAX_IDS);
+		if (at + n == *cap && trace_ids_reserve(ids, cap, at + n + 1))
+			return trace_fail(tr, PCE_TRACE_ENOMEM, w->file, w->line, "out of memory");
+		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > UINT32_MAX ||
+		    floor(v->valuedouble) != v->valuedouble) {
+			char name[48];
+
+			snprintf(name, sizeof(name), "%s[%zu]", field, n);
+			return check_uint(tr, w, name, v, UINT32_MAX, &id);
+		}
+		(*ids)[at + n++] = (uint32_t)v->valuedouble;
+	}
+	*len = n;
+	return 0;
+}
+
+int trace_json_parse(struct pce_trace *tr, const char *file, uint64_t first_line,
+		     const char *text, size_t len, cJSON **out)
+{
+	const char *end = NULL, *p, *line_start = text;
+	uint64_t line = first_line;
+	char excerpt[32];
+	size_t k = 0, col;
+	int trailing = 0;
+	cJSON *v;
+
+	p = memchr(text, '\0', len);
+	if (p) {
+		for (const char *q = text; q < p; q++) {
+			if (*q == '\n') {
+				line++;
+				line_start = q + 1;
+			}
+		}
+		return trace_fail(tr, PCE_TRACE_EINPUT, file, line,
+				  "column %zu: a NUL byte: binary data, not JSON",
+				  (size_t)(p - line_start) + 1);
+	}
+	v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (v) {
+		while ((size_t)(end - text) < len && strchr(" \t\r\n", *end))
+			end++;
+		if ((size_t)(end - text) == len) {
+			*out = v;
+			return 0;
+		}
+		cJSON_Delete(v);
+		trailing = 1;
+	}
+	/* cJSON points at the offending byte; at the end of the text it
+	 * points at the last byte. */
+	if (!end || end < text || (size_t)(end - text) >= len)
+		end = len ? text + len - 1 : text;
+	for (p = text; p < end; p++) {
+		if (*p == '\n') {
+			line++;
+			line_start = p + 1;
+		}
+	}
+	col = (size_t)(end - line_start) + 1;
+	for (p = end; p < text + len && k < sizeof(excerpt) - 1 && *p != '\n'; p++)
+		excerpt[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+	excerpt[k] = '\0';
+	if (trailing)
+		return trace_fail(tr, PCE_TRACE_EINPUT, file, line,
+				  "column %zu: unexpected text after the JSON value: \"%s\"", col,
+				  excerpt);
+	if (len == 0 || (size_t)(end - text) == len - 1)
+		return trace_fail(tr, PCE_TRACE_EINPUT, file, line,
+				  "column %zu: invalid JSON: the text ends before the value is "
+				  "complete (truncated?)",
+				  col);
+	return trace_fail(tr, PCE_TRACE_EINPUT, file, line, "column %zu: invalid JSON near \"%s\"",
+			  col, excerpt);
+}
