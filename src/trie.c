@@ -192,12 +192,14 @@ static struct pce_entry *later(struct pce_entry *a, struct pce_entry *b)
 }
 
 /* (I6) Raise hints from @n up to the root with @e, stopping at the first
- * node whose hint already expires no earlier than @e. */
+ * node whose hint is another entry that expires no earlier than @e.  A
+ * node already naming @e (a store over the node's own entry recomputed it)
+ * says nothing about its ancestors, so the raise goes on past it. */
 static void hint_raise(struct pce_node *n, struct pce_entry *e)
 {
 	for (; n && !is_root(n); n = n->parent) {
 		struct pce_entry *h = n->hint;
-		if (h && h->expires_at >= e->expires_at)
+		if (h && h != e && h->expires_at >= e->expires_at)
 			return;
 		pce_rcu_publish(n->hint, e);
 	}
