@@ -55,39 +55,47 @@ static int fits(struct pce_cache *c, void *arg)
 /* Evict in one locked shard: a CLOCK sweep that gives every entry its
  * second chance, then, if that was not enough, any unpinned entry. */
 static uint64_t sweep_until_fits(struct pce_cache *c, struct pce_shard *s,
-				 const struct pce_delta *d)
+				 const struct pce_delta *d, int *nomem)
 {
 	uint64_t n = s->entries;
 	uint64_t steps = c->cfg.policy == PCE_POLICY_CLOCK_LFU ? (PCE_CLOCK_FREQ_MAX + 1) * n
 							       : 2 * n;
-	uint64_t evicted = pce_shard_sweep_locked(c, s, steps + 1, 0, fits, (void *)d);
+	uint64_t evicted = pce_shard_sweep_locked(c, s, steps + 1, 0, fits, (void *)d, nomem);
 
 	if (!fits(c, (void *)d))
-		evicted += pce_shard_sweep_locked(c, s, s->entries, 1, fits, (void *)d);
+		evicted += pce_shard_sweep_locked(c, s, s->entries, 1, fits, (void *)d, nomem);
 	pce_store_relaxed(&s->ctr.sync_evictions, s->ctr.sync_evictions + evicted);
 	return evicted;
 }
 
+/* Nothing evicted and no room: out of memory if a victim could not be
+ * removed for lack of it (not every evictable entry was pinned). */
+static int no_room(int nomem)
+{
+	return nomem ? PCE_ENOMEM : PCE_ENOSPC;
+}
+
 int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d)
 {
-	uint64_t evicted = sweep_until_fits(c, s, d);
+	int nomem = 0;
+	uint64_t evicted = sweep_until_fits(c, s, d, &nomem);
 
 	if (fits(c, (void *)d))
 		return 0;
 	if (c->shard_mask == 0)
-		return evicted ? 0 : PCE_ENOSPC;
+		return evicted ? 0 : no_room(nomem);
 	/* Never wait for a second shard lock while holding one: two stores
 	 * evicting from each other's shards would deadlock. */
 	pthread_mutex_unlock(&s->lock);
 	for (uint32_t i = 1; i <= c->shard_mask && !fits(c, (void *)d); i++) {
 		struct pce_shard *o = &c->shard[(s->index + i) & c->shard_mask];
 		pthread_mutex_lock(&o->lock);
-		evicted += sweep_until_fits(c, o, d);
+		evicted += sweep_until_fits(c, o, d, &nomem);
 		pthread_mutex_unlock(&o->lock);
 	}
 	pthread_mutex_lock(&s->lock);
 	/* Room made by others (the reclaimer, a remove) counts as progress. */
-	return evicted || fits(c, (void *)d) ? 0 : PCE_ENOSPC;
+	return evicted || fits(c, (void *)d) ? 0 : no_room(nomem);
 }
 
 int pce_budget_over_high(const struct pce_cache *c)
@@ -120,7 +128,7 @@ void pce_budget_evict_to_low(struct pce_cache *c)
 
 		pthread_mutex_lock(&s->lock);
 		steps = PCE_MIN(PCE_MAX(s->entries / 32, 8), work);
-		pce_shard_sweep_locked(c, s, steps, 0, below_low, NULL);
+		pce_shard_sweep_locked(c, s, steps, 0, below_low, NULL, NULL);
 		pthread_mutex_unlock(&s->lock);
 		work -= steps;
 	}

@@ -25,7 +25,8 @@ int pce_budget_never_fits(const struct pce_cache *c, const struct pce_delta *d);
 /* Evict (capacity) until @d would fit.  @s is the caller's locked shard; the
  * lock may be dropped and re-taken, so the caller must re-examine the shard.
  * Return: 0 if something was evicted or @d fits now (try again), PCE_ENOSPC
- * if nothing is evictable and @d does not fit. */
+ * if nothing is evictable and @d does not fit, PCE_ENOMEM if nothing could
+ * be evicted because a removal could not allocate. */
 int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d);
 
 /* Is any gauge above its high watermark? */

@@ -175,8 +175,10 @@ static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64
 		pce_trie_abort(ch);
 		pce_heap_abort(grow);
 		/* Evictions change the trie under the prepared change: redo it. */
-		if (pce_budget_never_fits(c, &d) || pce_budget_evict_sync(c, s, &d) != 0)
+		if (pce_budget_never_fits(c, &d))
 			return PCE_ENOSPC;
+		if ((rc = pce_budget_evict_sync(c, s, &d)) != 0)
+			return rc;
 	}
 }
 

@@ -234,14 +234,21 @@ static struct pce_entry *force_victim(struct pce_shard *s)
 
 uint64_t pce_shard_sweep_locked(struct pce_cache *c, struct pce_shard *s, uint64_t steps,
 				int force, int (*enough)(struct pce_cache *c, void *ctx),
-				void *ctx)
+				void *ctx, int *nomem)
 {
 	uint64_t evicted = 0;
 
 	while (steps-- && s->hand && !enough(c, ctx)) {
 		struct pce_entry *e = force ? force_victim(s) : pce_clock_advance(s, c->cfg.policy);
-		if (e && pce_shard_remove_locked(c, s, e, PCE_REASON_CAPACITY) == 0)
+		int rc;
+
+		if (!e)
+			continue;
+		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_CAPACITY);
+		if (rc == 0)
 			evicted++;
+		else if (rc == PCE_ENOMEM && nomem)
+			*nomem = 1;
 	}
 	return evicted;
 }

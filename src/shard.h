@@ -69,10 +69,12 @@ uint64_t pce_shard_clear_locked(struct pce_cache *c, struct pce_shard *s, uint64
  * pce_shard_sweep_locked - Move the CLOCK hand up to @steps times, evicting
  * victims (capacity), until @enough(c) holds.  With @force, an unpinned
  * entry under the hand is evicted even if it still has a second chance
- * (used once a full sweep found no victim).  Returns the number evicted.
+ * (used once a full sweep found no victim).  Returns the number evicted;
+ * sets *@nomem (if not NULL) when a victim stayed because its removal could
+ * not allocate (a merge).
  */
 uint64_t pce_shard_sweep_locked(struct pce_cache *c, struct pce_shard *s, uint64_t steps,
 				int force, int (*enough)(struct pce_cache *c, void *ctx),
-				void *ctx);
+				void *ctx, int *nomem);
 
 #endif /* PCE_SHARD_H */

@@ -226,7 +226,8 @@ struct pce_store_result {
  * everything evictable is pinned (nothing stored); PCE_ESHORT @len is below
  * min_prefix_len; PCE_E2BIG @len > PCE_MAX_TOKENS; PCE_EINVAL NULL @cache,
  * NULL @tokens, @len 0, unknown flags or @kv_bytes > PCE_MAX_KV_BYTES;
- * PCE_ENOMEM (nothing changed).
+ * PCE_ENOMEM (nothing stored).  After PCE_ENOSPC or PCE_ENOMEM, entries the
+ * store evicted to make room stay evicted.
  */
 PCE_API int pce_cache_store(struct pce_cache *cache, uint64_t ns, const uint32_t *tokens,
 			    size_t len, uint64_t value, uint64_t kv_bytes,
