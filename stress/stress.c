@@ -735,7 +735,9 @@ static void reader_op(struct worker *w)
 		w->hits++;
 		if (r && m.pin.id) {
 			w->pinned++;
-			if (LOAD(&r->released))
+			/* (A leased pin may already have been forced: this thread
+			 * can be descheduled for longer than the lease.) */
+			if (!leased && LOAD(&r->released))
 				violation("V4: value %" PRIu64 " was pinned after its release", m.value);
 			if (leased) {
 				/* Abandoned: the reclaimer must force it after the lease. */
