@@ -361,14 +361,15 @@ static long removal_event(uint64_t value)
 	return -1;
 }
 
-/* Every removal the model made during this call (entries whose unlink
- * reason was set since @mark) has exactly one event, and there are no
- * others. */
-static void check_removal_events(const struct model *m, const unsigned char *was_linked)
+/* Every removal the model made during this call (entries linked when it
+ * began, @was_linked[0..@n), and not now) has exactly one event, and there
+ * are no others. */
+static void check_removal_events(const struct model *m, const unsigned char *was_linked,
+				 size_t n)
 {
 	size_t expected = 0, removed = 0;
 
-	for (size_t i = 0; i < m->ne; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct mentry *e = &m->e[i];
 		long k;
 
@@ -614,7 +615,8 @@ struct harness {
 	struct pce_cache *c;
 	struct model m;
 	uint64_t next_value, value_mask;
-	unsigned char *was_linked;
+	unsigned char *was_linked; /* which entries were linked when the call began */
+	size_t nwas;
 };
 
 static void begin_call(struct harness *h)
@@ -622,6 +624,7 @@ static void begin_call(struct harness *h)
 	seen.nev = 0;
 	seen.nrel = 0;
 	h->was_linked = realloc(h->was_linked, h->m.ne + 1);
+	h->nwas = h->m.ne;
 	for (size_t i = 0; i < h->m.ne; i++)
 		h->was_linked[i] = (unsigned char)h->m.e[i].linked;
 }
@@ -699,7 +702,7 @@ static void op_store(struct harness *h, struct input *in)
 			CHECK(never_fits(m, &d) || (!fits(m, &d) && all_pinned),
 			      "PCE_ENOSPC although the store could fit");
 			m->st.stores_refused++;
-			check_removal_events(m, h->was_linked);
+			check_removal_events(m, h->was_linked, h->nwas);
 			return;
 		}
 		CHECK(rc == 0, "store: %s, expected 0", pce_err_name(rc));
@@ -724,7 +727,7 @@ static void op_store(struct harness *h, struct input *in)
 		      "store: new_tokens = %zu, expected %llu", res.new_tokens,
 		      (unsigned long long)(distinct_tokens(m) - tokens_before));
 	}
-	check_removal_events(m, h->was_linked);
+	check_removal_events(m, h->was_linked, h->nwas);
 	{
 		size_t stored = 0;
 		for (size_t k = 0; k < seen.nev; k++) {
@@ -941,7 +944,7 @@ static void op_remove(struct harness *h, struct input *in)
 		unlink_entry(m, (size_t)i, PCE_REASON_REMOVED);
 	}
 	CHECK(rc == want, "remove: %s, expected %s", pce_err_name(rc), pce_err_name(want));
-	check_removal_events(m, h->was_linked);
+	check_removal_events(m, h->was_linked, h->nwas);
 }
 
 static void op_clear(struct harness *h, struct input *in)
@@ -964,7 +967,7 @@ static void op_clear(struct harness *h, struct input *in)
 	}
 	CHECK(removed == want, "clear removed %llu, expected %llu", (unsigned long long)removed,
 	      (unsigned long long)want);
-	check_removal_events(m, h->was_linked);
+	check_removal_events(m, h->was_linked, h->nwas);
 }
 
 /* One reclaim pass: forced leases, TTL expiry, zombies, eviction, release. */
@@ -998,7 +1001,7 @@ static void op_reclaim(struct harness *h)
 	trace_call("reclaim", 0, NULL, 0, rc);
 	CHECK(rc == 0, "reclaim: %s", pce_err_name(rc));
 	model_reclaim(&h->m, 1);
-	check_removal_events(&h->m, h->was_linked);
+	check_removal_events(&h->m, h->was_linked, h->nwas);
 	check_releases(&h->m);
 	h->m.st.reclaim_passes++;
 }
@@ -1106,7 +1109,7 @@ static void finish(struct harness *h)
 			unlink_entry(m, i, PCE_REASON_DESTROYED);
 		m->e[i].zombie = 0;
 	}
-	check_removal_events(m, h->was_linked);
+	check_removal_events(m, h->was_linked, h->nwas);
 	check_releases(m);
 	for (size_t i = 0; i < m->ne; i++)
 		CHECK(m->e[i].released, "value %llu never released",
