@@ -5,8 +5,13 @@
 # every suite below in its own build directory under build/.  Exits non-zero
 # on the first failing suite.  Usage: scripts/test.sh [suite...]
 #   release  gcc, mimalloc, assertions on, -Werror: unit tests, install test
-#   asan     ASan + UBSan, libc allocator, internal assertions
-#   tsan     ThreadSanitizer, libc allocator
+#   asan     ASan + UBSan, libc allocator, internal assertions; + stress presets
+#   tsan     ThreadSanitizer, libc allocator; + stress presets
+#   fault    allocation-failure sweep (PCE_FAULT_INJECTION, ASan + UBSan)
+#   memcheck the unit tests under valgrind memcheck (definite and indirect
+#            leaks are errors), libc allocator
+#   fuzz     clang-14 libFuzzer targets (ASan + UBSan): corpus replay, then
+#            PCE_FUZZ_SECONDS (60) of fuzzing each
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -17,21 +22,44 @@ export ASAN_OPTIONS="allow_user_segv_handler=0:detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 
+# suite NAME [cmake options...]; $TESTS: which ctest tests (ctest options).
 suite() {
 	name=$1
 	shift
 	echo "==> suite $name"
 	cmake -S . -B "build/$name" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 	cmake --build "build/$name" -j "$JOBS"
-	ctest --test-dir "build/$name" --output-on-failure -j "$JOBS"
+	# shellcheck disable=SC2086
+	ctest --test-dir "build/$name" --output-on-failure -j "$JOBS" $TESTS
 }
 
-SUITES=${*:-"release asan tsan"}
+# Only what a suite needs is built.
+LEAN="-DPCE_BUILD_BENCH=OFF -DPCE_BUILD_EXAMPLES=OFF -DPCE_BUILD_STRESS=OFF"
+MEMCHECK="valgrind;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite,indirect"
+MEMCHECK="$MEMCHECK;--show-leak-kinds=definite,indirect;--quiet"
+
+SUITES=${*:-"release asan tsan fault memcheck fuzz"}
 for s in $SUITES; do
+	TESTS=""
 	case $s in
-	release) suite release -DPCE_DEBUG=1 -DPCE_WERROR=ON ;;
+	release) TESTS="-LE stress"; suite release -DPCE_DEBUG=1 -DPCE_WERROR=ON ;;
 	asan) suite asan -DPCE_SANITIZE=address -DPCE_DEBUG=2 ;;
 	tsan) suite tsan -DPCE_SANITIZE=thread -DPCE_DEBUG=1 ;;
+	fault)
+		TESTS="-L fault"
+		# shellcheck disable=SC2086
+		suite fault -DPCE_FAULT_INJECTION=ON -DPCE_SANITIZE=address -DPCE_DEBUG=2 \
+			-DPCE_BUILD_TOOLS=OFF $LEAN ;;
+	memcheck)
+		TESTS="-L unit"
+		# shellcheck disable=SC2086
+		suite memcheck -DPCE_ALLOCATOR=libc -DPCE_DEBUG=1 -DPCE_BUILD_TOOLS=OFF $LEAN \
+			"-DCMAKE_CROSSCOMPILING_EMULATOR=$MEMCHECK" ;;
+	fuzz)
+		TESTS="-L fuzz"
+		# shellcheck disable=SC2086
+		suite fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+			-DPCE_BUILD_FUZZ=ON -DPCE_SANITIZE=address -DPCE_DEBUG=2 $LEAN ;;
 	*) echo "test.sh: unknown suite $s" >&2; exit 2 ;;
 	esac
 done
