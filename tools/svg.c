@@ -291,9 +291,15 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 		fputs("</text>\n", out);
 	}
 	if (c->title && c->subtitle) {
+		/* About 6.6 pixels a character at 12 px: squeeze a longer line. */
+		double width = 6.6 * (double)strlen(c->subtitle);
+
 		fprintf(out, "<text x=\"%.1f\" y=\"45\" text-anchor=\"middle\" font-size=\"12\" "
-			     "fill=\"#555555\">",
+			     "fill=\"#555555\"",
 			W / 2);
+		if (width > W - 24)
+			fprintf(out, " textLength=\"%.0f\" lengthAdjust=\"spacingAndGlyphs\"", W - 24);
+		fputs(">", out);
 		text(out, c->subtitle);
 		fputs("</text>\n", out);
 	}

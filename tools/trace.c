@@ -23,6 +23,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -316,14 +317,125 @@ static int add_cursor(struct pce_trace *tr, struct input *in, uint64_t bytes)
 	return 0;
 }
 
-/* Load the sessions of a kvtester input (a file, or every session file of
- * a directory). */
-static int load_sessions(struct pce_trace *tr, struct input *in, size_t *done, size_t total,
-			 char **files, size_t n_files)
+/* ---- kvtester sessions: loaded in parallel --------------------------------
+ *
+ * Parsing JSON is most of the cost of a kvtester input, and sessions are
+ * independent, so loader threads take session files in order from a shared
+ * counter.  Each thread reports errors into a trace of its own; afterwards
+ * the main thread keeps the error of the first failing file (every file
+ * before it was taken before it, so this does not depend on timing) and
+ * names the namespaces in file order, so results never depend on which
+ * thread loaded what. */
+
+#define MAX_LOADERS 8
+
+struct job {
+	const char *path;
+	int fd;
+	size_t cursor;
+	int rc;
+	char *err;
+};
+
+struct loaders {
+	struct pce_trace *tr;
+	struct job *job;
+	size_t n;
+	size_t next;            /* atomic: next job to take */
+	int stop;               /* atomic: a job failed */
+	pthread_mutex_t lock;   /* serialises on_load */
+	size_t done;
+};
+
+static void *load_sessions(void *arg)
 {
+	struct loaders *L = arg;
+	struct pce_trace *sink = calloc(1, sizeof(*sink));
+
+	while (!__atomic_load_n(&L->stop, __ATOMIC_RELAXED)) {
+		size_t j = __atomic_fetch_add(&L->next, 1, __ATOMIC_RELAXED);
+		struct job *job;
+
+		if (j >= L->n)
+			break;
+		job = &L->job[j];
+		job->rc = sink ? trace_session_load(sink, job->path, job->fd, L->tr->opts.block_size,
+						    &L->tr->cur[job->cursor].session)
+			       : PCE_TRACE_ENOMEM;
+		if (job->rc) {
+			job->err = strdup(sink ? sink->err : "out of memory");
+			__atomic_store_n(&L->stop, 1, __ATOMIC_RELAXED);
+		}
+		pthread_mutex_lock(&L->lock);
+		L->done++;
+		if (L->tr->opts.on_load)
+			L->tr->opts.on_load(L->tr->opts.ctx, L->done, L->n);
+		pthread_mutex_unlock(&L->lock);
+	}
+	free(sink);
+	return NULL;
+}
+
+static int run_loaders(struct pce_trace *tr, struct job *job, size_t n)
+{
+	struct loaders L = {.tr = tr, .job = job, .n = n};
+	pthread_t thread[MAX_LOADERS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t threads = cpus > 1 ? (size_t)cpus : 1, started = 0;
+	int rc = 0;
+
+	threads = threads < MAX_LOADERS ? threads : MAX_LOADERS;
+	threads = threads < n ? threads : n;
+	pthread_mutex_init(&L.lock, NULL);
+	/* The calling thread is one of the loaders. */
+	for (size_t i = 1; i < threads; i++) {
+		if (pthread_create(&thread[started], NULL, load_sessions, &L) == 0)
+			started++;
+	}
+	load_sessions(&L);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(thread[i], NULL);
+	pthread_mutex_destroy(&L.lock);
+	for (size_t j = 0; j < n && !rc; j++) {
+		if (job[j].rc) {
+			rc = job[j].rc;
+			snprintf(tr->err, sizeof(tr->err), "%s", job[j].err ? job[j].err : "out of memory");
+		}
+	}
+	return rc;
+}
+
+/* Namespaces and block sizes of the loaded sessions, in file order. */
+static int name_sessions(struct pce_trace *tr, const struct job *job, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		struct trace_cursor *c = &tr->cur[job[j].cursor];
+		struct input *in = &tr->in[c->input];
+		const char *name = trace_session_global(c->session) ? "(global ids)" : job[j].path;
+		uint32_t bs = trace_session_block_size(c->session);
+		uint64_t ns;
+		int rc = trace_ns_get(tr, name, strlen(name), &ns);
+
+		if (rc)
+			return rc;
+		trace_session_set_ns(c->session, ns);
+		in->block_size = job[j].cursor == in->first || in->block_size == bs ? bs : 0;
+	}
+	return 0;
+}
+
+/* Cursors and jobs for the sessions of a kvtester input (a file, or every
+ * session file of a directory). */
+static int add_sessions(struct pce_trace *tr, struct input *in, char **files, size_t n_files,
+			struct job **jobs, size_t *n_jobs)
+{
+	struct job *j = realloc(*jobs, (*n_jobs + n_files) * sizeof(*j));
+
+	if (!j)
+		return trace_fail(tr, PCE_TRACE_ENOMEM, in->path, 0, "out of memory");
+	*jobs = j;
 	for (size_t i = 0; i < n_files; i++) {
 		const char *path = files ? files[i] : in->path;
-		struct trace_cursor *c;
 		struct stat st;
 		int rc;
 
@@ -332,18 +444,8 @@ static int load_sessions(struct pce_trace *tr, struct input *in, size_t *done, s
 		rc = add_cursor(tr, in, (uint64_t)st.st_size);
 		if (rc)
 			return rc;
-		c = &tr->cur[tr->n_cur - 1];
-		rc = trace_session_load(tr, path, in->fd, tr->opts.block_size, &c->session);
-		if (rc)
-			return rc;
-		if (i == 0)
-			in->block_size = trace_session_block_size(c->session);
-		else if (in->block_size != trace_session_block_size(c->session))
-			in->block_size = 0;
 		tr->total_bytes += (uint64_t)st.st_size;
-		++*done;
-		if (tr->opts.on_load)
-			tr->opts.on_load(tr->opts.ctx, *done, total);
+		j[(*n_jobs)++] = (struct job){path, in->fd, tr->n_cur - 1, 0, NULL};
 	}
 	return 0;
 }
@@ -556,7 +658,8 @@ int pce_trace_open(struct pce_trace **out, const char *const *paths, size_t n,
 		   const struct pce_trace_opts *opts)
 {
 	struct pce_trace *tr = calloc(1, sizeof(*tr));
-	size_t sessions = 0, loaded = 0;
+	struct job *jobs = NULL;
+	size_t n_jobs = 0;
 	char ***dir_files = NULL;
 	size_t *dir_n = NULL;
 	int rc = 0;
@@ -577,7 +680,7 @@ int pce_trace_open(struct pce_trace **out, const char *const *paths, size_t n,
 		rc = trace_fail(tr, PCE_TRACE_EINPUT, "pce", 0, "unknown format");
 		goto out;
 	}
-	/* Pass 1: every input exists and has a format; count sessions. */
+	/* Pass 1: every input exists and has a format. */
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct input *in = &tr->in[tr->n_in++];
 		struct stat st;
@@ -599,26 +702,31 @@ int pce_trace_open(struct pce_trace **out, const char *const *paths, size_t n,
 		}
 		if (!rc)
 			rc = open_input(tr, in, is_dir);
-		if (!rc && in->format == PCE_TRACE_KVTESTER)
-			sessions += is_dir ? dir_n[i] : 1;
 	}
-	/* Pass 2: cursors; kvtester sessions are loaded now. */
+	/* Pass 2: cursors, then kvtester sessions are loaded. */
 	for (size_t i = 0; i < tr->n_in && !rc; i++) {
 		struct input *in = &tr->in[i];
 
 		in->first = tr->n_cur;
 		if (in->format == PCE_TRACE_KVTESTER)
-			rc = load_sessions(tr, in, &loaded, sessions, dir_files[i],
-					   dir_files[i] ? dir_n[i] : 1);
+			rc = add_sessions(tr, in, dir_files[i], dir_files[i] ? dir_n[i] : 1, &jobs,
+					  &n_jobs);
 		else
 			rc = open_stream(tr, in);
 	}
+	if (!rc && n_jobs)
+		rc = run_loaders(tr, jobs, n_jobs);
+	if (!rc)
+		rc = name_sessions(tr, jobs, n_jobs);
 	if (!rc) {
 		tr->heap = malloc((tr->n_cur ? tr->n_cur : 1) * sizeof(*tr->heap));
 		rc = tr->heap ? prime(tr)
 			      : trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
 	}
 out:
+	for (size_t j = 0; j < n_jobs; j++)
+		free(jobs[j].err);
+	free(jobs);
 	for (size_t i = 0; dir_files && i < n; i++) {
 		for (size_t k = 0; k < dir_n[i]; k++)
 			free(dir_files[i][k]);
@@ -703,6 +811,7 @@ void pce_trace_close(struct pce_trace *tr)
 		if (c->src_open)
 			trace_src_close(&c->src);
 		trace_session_free(c->session);
+		trace_arena_free(&c->arena);
 		free(c->ids);
 	}
 	for (size_t i = 0; i < tr->n_in; i++) {

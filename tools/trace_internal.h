@@ -35,6 +35,20 @@ int trace_fail(struct pce_trace *tr, int code, const char *file, uint64_t line,
  * PCE_TRACE_ENOMEM or 0 with *ns set. */
 int trace_ns_get(struct pce_trace *tr, const char *name, size_t len, uint64_t *ns);
 
+/* ---- parse memory (trace_json.c) ------------------------------------------ */
+
+/* Memory for the cJSON values of one parse at a time (trace_json.c). */
+struct trace_arena {
+	struct arena_chunk *chunks;
+	size_t size;
+};
+
+/* Parses on this thread allocate from @a until trace_arena_leave(@a), which
+ * invalidates every value they made. */
+void trace_arena_enter(struct trace_arena *a);
+void trace_arena_leave(struct trace_arena *a);
+void trace_arena_free(struct trace_arena *a);
+
 /* ---- sources (trace_src.c) ------------------------------------------------ */
 
 struct trace_src {
@@ -71,6 +85,7 @@ struct trace_cursor {
 	uint32_t *ids;              /* the head's ids */
 	size_t ids_cap;
 	/* line formats */
+	struct trace_arena arena;   /* each JSON line is parsed in it */
 	struct trace_src src;
 	int src_open;
 	uint64_t ns;                /* mooncake: the file's namespace; text: the shared one */
@@ -85,6 +100,7 @@ struct trace_cursor {
 int trace_ids_reserve(uint32_t **ids, size_t *cap, size_t n);
 
 /* ---- checked JSON access (trace_json.c) ----------------------------------- */
+
 
 /* Where a value sits, for messages: the file and line, or a JSON path. */
 struct trace_where {
@@ -134,9 +150,15 @@ int trace_text_plausible(const char *text, size_t len);
 
 /* ---- kvtester sessions (trace_session.c) ---------------------------------- */
 
-/* Load one session file into its compact form.  @fd as trace_src_open(). */
+/* Load one session file into its compact form.  @fd as trace_src_open().
+ * @tr only receives the error message: this runs on loader threads, each
+ * with a trace of its own (trace.c), and registers no namespace; the
+ * caller names it afterwards with trace_session_set_ns(). */
 int trace_session_load(struct pce_trace *tr, const char *path, int fd, uint32_t block_size,
 		       struct trace_session **out);
+/* Whether the session declared "hash_id_scope": "global". */
+int trace_session_global(const struct trace_session *s);
+void trace_session_set_ns(struct trace_session *s, uint64_t ns);
 size_t trace_session_requests(const struct trace_session *s);
 /* Put request @i of @s in c->head.  Return: 0 or ENOMEM. */
 int trace_session_fill(const struct trace_session *s, size_t i, struct trace_cursor *c);

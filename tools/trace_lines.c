@@ -20,17 +20,27 @@
 /* Largest integer a JSON number (a double) holds exactly. */
 #define MAX_EXACT_INT ((uint64_t)1 << 53)
 
+/* Parse @line into the cursor's arena; the caller leaves the arena when
+ * done with *out (done(), or at once on failure here). */
 static int parse_object(struct pce_trace *tr, struct trace_cursor *c, const char *line,
 			size_t len, cJSON **out)
 {
-	int rc = trace_json_parse(tr, c->src.path, c->src.line_no, line, len, out);
+	int rc;
 
-	if (rc == 0 && !cJSON_IsObject(*out)) {
+	trace_arena_enter(&c->arena);
+	rc = trace_json_parse(tr, c->src.path, c->src.line_no, line, len, out);
+	if (rc == 0 && !cJSON_IsObject(*out))
 		rc = trace_fail(tr, PCE_TRACE_EINPUT, c->src.path, c->src.line_no,
 				"expected a JSON object, got %s", trace_json_type(*out));
-		cJSON_Delete(*out);
-	}
+	if (rc)
+		trace_arena_leave(&c->arena);
 	return rc;
+}
+
+/* Drop the line's values. */
+static void done(struct trace_cursor *c)
+{
+	trace_arena_leave(&c->arena);
 }
 
 static int namespace_of(struct pce_trace *tr, const struct trace_where *w, const cJSON *o,
@@ -72,7 +82,7 @@ int trace_line_tokens(struct pce_trace *tr, struct trace_cursor *c, const char *
 		rc = trace_json_time(tr, &w, o, "t", 0, &h->t);
 	if (!rc)
 		rc = namespace_of(tr, &w, o, &h->ns);
-	cJSON_Delete(o);
+	done(c);
 	h->ids = c->ids;
 	h->tokens = h->len;
 	return rc;
@@ -96,7 +106,7 @@ int trace_line_mooncake(struct pce_trace *tr, struct trace_cursor *c, const char
 				     &input_length);
 	if (!rc)
 		rc = trace_json_time(tr, &w, o, "timestamp", 0, &ms);
-	cJSON_Delete(o);
+	done(c);
 	if (rc)
 		return rc;
 	blocks = (input_length + c->block_size - 1) / c->block_size;

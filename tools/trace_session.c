@@ -45,6 +45,7 @@ struct sreq {
 
 struct trace_session {
 	uint64_t ns;
+	int global;       /* "hash_id_scope": "global": ids shared with other sessions */
 	uint32_t block_size;
 	size_t n;
 	struct sreq *req;
@@ -62,6 +63,7 @@ struct item {
 
 struct loader {
 	struct pce_trace *tr;
+	struct trace_arena arena;  /* the file's JSON values */
 	const char *path;
 	uint32_t block_size;
 	struct item *item;
@@ -163,7 +165,7 @@ static int by_time(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int header(struct loader *L, const cJSON *root, uint32_t forced, uint64_t *ns)
+static int header(struct loader *L, const cJSON *root, uint32_t forced, int *global)
 {
 	struct trace_where w = {L->path, 0, ""};
 	const cJSON *scope = cJSON_GetObjectItemCaseSensitive(root, "hash_id_scope");
@@ -179,11 +181,14 @@ static int header(struct loader *L, const cJSON *root, uint32_t forced, uint64_t
 	if (bs == 0)
 		return trace_json_fail(L->tr, &w, "block_size", "must be at least 1");
 	L->block_size = forced ? forced : (uint32_t)bs;
+	*global = 0;
 	if (!scope || cJSON_IsNull(scope) ||
 	    (cJSON_IsString(scope) && strcmp(scope->valuestring, "local") == 0))
-		return trace_ns_get(L->tr, L->path, strlen(L->path), ns);
-	if (cJSON_IsString(scope) && strcmp(scope->valuestring, "global") == 0)
-		return trace_ns_get(L->tr, "(global ids)", strlen("(global ids)"), ns);
+		return 0;
+	if (cJSON_IsString(scope) && strcmp(scope->valuestring, "global") == 0) {
+		*global = 1;
+		return 0;
+	}
 	return trace_json_fail(L->tr, &w, "hash_id_scope", "expected \"local\" or \"global\"");
 }
 
@@ -280,11 +285,12 @@ int trace_session_load(struct pce_trace *tr, const char *path, int fd, uint32_t 
 	}
 	if (!rc && len == 0)
 		rc = trace_fail(tr, PCE_TRACE_EINPUT, path, 0, "empty file");
+	trace_arena_enter(&L.arena);
 	if (!rc)
 		rc = trace_json_parse(tr, path, 1, text, len, &root);
 	free(text);
 	if (!rc)
-		rc = header(&L, root, block_size, &s->ns);
+		rc = header(&L, root, block_size, &s->global);
 	if (!rc) {
 		struct trace_where w = {path, 0, ""};
 		const cJSON *reqs = cJSON_GetObjectItemCaseSensitive(root, "requests");
@@ -292,7 +298,8 @@ int trace_session_load(struct pce_trace *tr, const char *path, int fd, uint32_t 
 		rc = reqs ? add_requests(&L, reqs, "requests", 0, 0)
 			  : trace_json_fail(tr, &w, "requests", "missing");
 	}
-	cJSON_Delete(root);
+	trace_arena_leave(&L.arena);
+	trace_arena_free(&L.arena);
 	if (!rc) {
 		qsort(L.item, L.n, sizeof(*L.item), by_time);
 		s->block_size = L.block_size;
@@ -316,6 +323,16 @@ size_t trace_session_requests(const struct trace_session *s)
 uint32_t trace_session_block_size(const struct trace_session *s)
 {
 	return s->block_size;
+}
+
+int trace_session_global(const struct trace_session *s)
+{
+	return s->global;
+}
+
+void trace_session_set_ns(struct trace_session *s, uint64_t ns)
+{
+	s->ns = ns;
 }
 
 int trace_session_fill(const struct trace_session *s, size_t i, struct trace_cursor *c)

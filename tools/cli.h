@@ -1,0 +1,91 @@
+/*
+ * cli.h - what the pce subcommands share: exit statuses, messages, option
+ * values, opening the inputs, the progress bar, number formatting and
+ * JSON output.
+ */
+#ifndef PCE_TOOLS_CLI_H
+#define PCE_TOOLS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "trace.h"
+
+/* Exit statuses of every command. */
+enum {
+	CLI_OK = 0,
+	CLI_FAILURE = 1, /* out of memory, libpce or output failure */
+	CLI_BADINPUT = 2 /* bad usage, unreadable or malformed input */
+};
+
+/* "pce CMD: message" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Usage error: the message, then "Try 'pce CMD --help'."; returns
+ * CLI_BADINPUT. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option values.  Each returns 0, or a usage error naming @opt. */
+/* An integer in [min, max]; accepts 1000, 1e3, 1k, 2.5M, 1G (k/M/G = 10^3/6/9). */
+int cli_count(const char *cmd, const char *opt, const char *s, uint64_t min, uint64_t max,
+	      uint64_t *out);
+/* A number in [min, max] (max_open: in [min, max)). */
+int cli_fraction(const char *cmd, const char *opt, const char *s, double min, double max,
+		 int max_open, double *out);
+
+/* The options every trace-reading command takes. */
+struct cli_input {
+	struct pce_trace_opts trace;
+	int progress;            /* the bar is allowed (stderr is a terminal, no --no-progress) */
+	int json;
+};
+
+/* Handle -f/--format and -b/--block-size (@opt is 'f' or 'b').  Return: 1
+ * if @opt was one of them, 0 if not, -CLI_BADINPUT after a usage message. */
+int cli_input_option(const char *cmd, struct cli_input *in, int opt, const char *arg);
+
+/* The progress bar: drawn on stderr, only once the work has run for a
+ * second and only if allowed; cleared when done. */
+struct cli_progress {
+	const char *label;
+	int allowed, drawn;
+	double start, last;
+};
+
+void cli_progress_start(struct cli_progress *p, const char *label, int allowed);
+void cli_progress_update(struct cli_progress *p, double fraction);
+void cli_progress_done(struct cli_progress *p);
+/* Callback shape of the engines (ctx: a struct cli_progress). */
+void cli_progress_cb(void *ctx, double fraction);
+
+/* Open the inputs; on failure print the reader's message and return the
+ * exit status (CLI_BADINPUT for bad input, CLI_FAILURE otherwise). */
+int cli_open(const char *cmd, struct cli_input *in, char **paths, int n,
+	     struct cli_progress *p, struct pce_trace **out);
+/* The exit status for a PCE_TRACE_* error, after printing @detail (the
+ * reader's or the engine's message). */
+int cli_trace_failure(const char *cmd, int rc, const char *detail);
+
+/* Tokens per id shared by every input, 0 if they differ. */
+uint32_t cli_block_size(const struct pce_trace *tr);
+/* "mooncake, 512 tokens per block id" for one input, or a summary. */
+void cli_describe_inputs(const struct pce_trace *tr, char *out, size_t n);
+/* Whether any input is text (token counts are then approximate). */
+int cli_has_text(const struct pce_trace *tr);
+/* The inputs as a JSON array. */
+cJSON *cli_inputs_json(const struct pce_trace *tr);
+
+/* 144793823 -> "144,793,823" in @buf (at least 32 bytes). */
+const char *cli_group(uint64_t v, char *buf);
+/* 25600000 -> "25.6M" in @buf (at least 16 bytes). */
+const char *cli_si(double v, char *buf);
+double cli_seconds(void);
+
+/* Print @root as JSON on stdout, then free it.  Return: the exit status. */
+int cli_print_json(const char *cmd, cJSON *root);
+/* A cJSON number that is exact for integers up to 2^53. */
+cJSON *cli_json_u64(cJSON *obj, const char *key, uint64_t v);
+
+#endif /* PCE_TOOLS_CLI_H */
