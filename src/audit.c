@@ -24,6 +24,7 @@ struct audit {
 	char *msg;
 	size_t msg_len;
 	int failed;
+	int nomem; /* the walk stopped for lack of memory: not a finding */
 	/* sums over all shards */
 	uint64_t entries, nodes, tokens, index, kv, ring;
 	/* DFS stack */
@@ -54,8 +55,10 @@ static int push(struct audit *a, struct pce_node *n)
 	if (a->depth == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 256;
 		struct pce_node **s = pce_alloc(cap * sizeof(*s));
-		if (!s)
+		if (!s) {
+			a->nomem = 1;
 			return fail(a, "audit: out of memory");
+		}
 		if (a->depth)
 			memcpy(s, a->stack, a->depth * sizeof(*s));
 		pce_free(a->stack);
@@ -326,5 +329,5 @@ int pce_cache_audit(struct pce_cache *c, unsigned flags, char *msg, size_t msg_l
 		pthread_mutex_unlock(&c->shard[i].lock);
 	pce_free(a.stack);
 	pce_free(a.pinned);
-	return a.failed ? PCE_ECORRUPT : 0;
+	return a.nomem ? PCE_ENOMEM : a.failed ? PCE_ECORRUPT : 0;
 }

@@ -204,6 +204,12 @@ static int store_budget(struct run *r, int arg)
 	return pce_cache_store(r->budget, 0, q, 4, 50 + (uint64_t)arg, 0, NULL, NULL);
 }
 
+static int audit(struct run *r, int arg)
+{
+	(void)arg;
+	return pce_cache_audit(r->t.c, PCE_AUDIT_QUIESCENT, NULL, 0);
+}
+
 static int destroy_budget(struct run *r, int arg)
 {
 	int rc = pce_cache_destroy(r->budget);
@@ -255,6 +261,7 @@ static const struct step scenario[] = {
 	{"budget: store 1", store_budget, 1, 0, 0, 0},
 	{"budget: store 2", store_budget, 2, 0, 0, 0},
 	{"budget: store 3, evicts", store_budget, 3, 1, 1, 0},
+	{"audit", audit, 0, 1, 0, 0},
 	{"destroy with budget", destroy_budget, 0, 0, 0, 1},
 	{"destroy", destroy_main, 0, 0, 0, 1},
 };
@@ -435,6 +442,27 @@ static void test_regression_evicting_store_out_of_memory_is_enomem(void **state)
 	assert_int_equal(destroy_budget(&r, 0), 0);
 }
 
+/*
+ * The audit reported PCE_ECORRUPT when it could not allocate its own DFS
+ * stack: a false report of corruption.  It now reports PCE_ENOMEM.
+ */
+static void test_regression_audit_out_of_memory_is_enomem(void **state)
+{
+	struct run r;
+	int rc;
+	(void)state;
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(create_main(&r, 0), 0);
+	assert_int_equal(store_root(&r, 0), 0);
+	pce__fault_arm(1, 1);
+	rc = audit(&r, 0);
+	pce__fault_arm(0, 0);
+	assert_int_equal(rc, PCE_ENOMEM);
+	assert_int_equal(audit(&r, 0), 0);
+	assert_int_equal(destroy_main(&r, 0), 0);
+}
+
 static void test_sweep_single_failure(void **state)
 {
 	(void)state;
@@ -451,6 +479,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_regression_evicting_store_out_of_memory_is_enomem),
+		cmocka_unit_test(test_regression_audit_out_of_memory_is_enomem),
 		cmocka_unit_test(test_sweep_single_failure),
 		cmocka_unit_test(test_sweep_persistent_failure),
 	};

@@ -415,7 +415,8 @@ PCE_API int pce_dedup_analyze(struct pce_cache *cache, const struct pce_seq *seq
  * all of them at the end), so it stalls writers; lookups keep running.
  * Meant for tests and debug builds.
  * @flags: PCE_AUDIT_*.  @msg: NULL, or receives the first violation.
- * Return: 0, PCE_ECORRUPT, or PCE_EINVAL (NULL @cache or unknown flags).
+ * Return: 0, PCE_ECORRUPT, PCE_ENOMEM (no memory for the walk: nothing was
+ * concluded), or PCE_EINVAL (NULL @cache or unknown flags).
  */
 PCE_API int pce_cache_audit(struct pce_cache *cache, unsigned flags, char *msg,
 			    size_t msg_len);
