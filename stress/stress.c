@@ -914,6 +914,9 @@ static void sample(void)
 		return;
 	}
 	g.samples++;
+	if (st.hits > st.lookups || st.misses > st.lookups)
+		violation("V8: statistics: %" PRIu64 " hits, %" PRIu64 " misses of %" PRIu64
+			  " lookups", st.hits, st.misses, st.lookups);
 	g.over_kv = max_u64(g.over_kv, over(st.kv_bytes, g.o.kv_budget));
 	g.over_index = max_u64(g.over_index, over(st.index_bytes, g.o.index_budget));
 	g.over_entries = max_u64(g.over_entries, over(st.entries, g.o.max_entries));
