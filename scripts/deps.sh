@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential cmake ninja-build pkg-config git
-liburcu-dev libmimalloc-dev libcmocka-dev libcjson-dev zlib1g-dev
+liburcu-dev libmimalloc-dev libcmocka-dev libcjson-dev zlib1g-dev libxxhash-dev
 clang-14 libclang-rt-14-dev libfuzzer-14-dev valgrind"
 
 missing=""
