@@ -1,0 +1,445 @@
+/*
+ * exp_trace.c - the real traces (../shared/data/traces/README.md), read
+ * with pcetools (tools/trace.h):
+ *
+ *   hit ratio  CLOCK-LRU and CLOCK-LFU against capacity, by pcetools'
+ *              simulate passes (tools/simulate.h: a real libpce cache, one
+ *              shard, no reclaim thread, the budget counting distinct cached
+ *              block ids) at block granularity: one trie token per block id,
+ *              hits weighted by the real tokens of the blocks.  Beside them,
+ *              the reference figures of the traces' README (leaf-first LRU
+ *              over trie nodes, a different policy).
+ *   shards     entries per shard of a default 16-shard cache that stores
+ *              every request (block granularity, the trace's namespaces).
+ *   replay     Mooncake at token granularity: each block id becomes a run of
+ *              512 pseudo-tokens drawn from the id alone (same id, same run;
+ *              the partial last block cut to its true length), which keeps
+ *              the trace's sharing token for token.  Each index replays the
+ *              requests in arrival order, one lookup then one store per
+ *              request, on one thread.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <simulate.h>
+#include <trace.h>
+
+#include "index_pce.h"
+#include "plot.h"
+#include "rng.h"
+#include "series.h"
+#include "timing.h"
+
+#define VOCAB 128000u
+#define SHARDS 16
+
+struct trace_def {
+	const char *name;
+	const char *path;      /* under the traces directory */
+	int full_only;         /* too long for the quick preset */
+	/* README reference, token hit ratio over all requests, leaf-first LRU */
+	double ref_capacity[3];
+	double ref_ratio[3];
+	double ref_unlimited;
+};
+
+static const struct trace_def traces[] = {
+	{"mooncake", "mooncake_conversation/conversation_trace.jsonl", 0,
+	 {1e3, 1e4, 1e5}, {0.045, 0.216, 0.371}, 0.374},
+	{"claude-code", "weka_claude_code", 1, {1e3, 1e4, 1e5}, {0.012, 0.084, 0.454}, 0.963},
+};
+
+static int open_trace(const char *dir, const struct trace_def *td, struct pce_trace **tr)
+{
+	char path[1024];
+	const char *paths[1] = {path};
+	struct pce_trace_opts opts;
+	int rc;
+
+	memset(&opts, 0, sizeof(opts));
+	snprintf(path, sizeof(path), "%s/%s", dir, td->path);
+	rc = pce_trace_open(tr, paths, 1, &opts);
+	if (rc != 0) {
+		fprintf(stderr, "pce_bench: %s: %s\n", path, *tr ? pce_trace_error(*tr) : "cannot open");
+		pce_trace_close(*tr);
+		*tr = NULL;
+	}
+	return rc;
+}
+
+/* ---- hit ratio against capacity ------------------------------------------- */
+
+struct simulate_job {
+	struct pce_trace *tr;
+	struct pce_simulate_result res;
+	int rc;
+	double secs;
+};
+
+static void simulate_fn(void *arg)
+{
+	static const enum pce_policy policies[] = {PCE_POLICY_CLOCK_LRU, PCE_POLICY_CLOCK_LFU};
+	struct simulate_job *j = arg;
+	struct pce_simulate_opts o;
+	uint64_t t0 = now_ns();
+
+	memset(&o, 0, sizeof(o));
+	o.policies = policies;
+	o.n_policies = 2;
+	j->rc = pce_simulate_run(j->tr, &o, &j->res);
+	j->secs = (double)(now_ns() - t0) / 1e9;
+}
+
+static const char *ref_for(const struct trace_def *td, uint64_t capacity, char *buf, size_t len)
+{
+	for (int i = 0; i < 3; i++)
+		if ((double)capacity == td->ref_capacity[i]) {
+			snprintf(buf, len, "%.1f%%", td->ref_ratio[i] * 100);
+			return buf;
+		}
+	return "";
+}
+
+static void hit_ratio(struct suite *s, const struct trace_def *td, struct pce_trace *tr,
+		      struct table *t, uint64_t *footprint)
+{
+	struct simulate_job j = {.tr = tr};
+	double *x, *y[2];
+	size_t np = 0;
+
+	memset(&j.res, 0, sizeof(j.res));
+	if (run_on_thread(simulate_fn, &j) != 0 || j.rc != 0) {
+		fprintf(stderr, "pce_bench: %s: simulate failed: %s\n", td->name, j.res.error);
+		pce_simulate_free(&j.res);
+		return;
+	}
+	*footprint = j.res.footprint;
+	x = calloc(j.res.n_points, sizeof(double));
+	y[0] = calloc(j.res.n_points, sizeof(double));
+	y[1] = calloc(j.res.n_points, sizeof(double));
+	for (size_t i = 0; x && y[0] && y[1] && i + 1 < j.res.n_points; i += 2) {
+		const struct pce_simulate_point *lru = &j.res.points[i], *lfu = &j.res.points[i + 1];
+		double rl = pce_replay_token_ratio(&lru->window);
+		double rf = pce_replay_token_ratio(&lfu->window);
+		char ref[16], si[16];
+
+		for (int p = 0; p < 2; p++) {
+			const struct pce_simulate_point *pt = p ? lfu : lru;
+			jl_begin(&s->jl, "trace_hit_ratio");
+			jl_str(&s->jl, "trace", td->name);
+			jl_str(&s->jl, "policy", p ? "clock-lfu" : "clock-lru");
+			jl_int(&s->jl, "capacity_blocks", pt->capacity);
+			jl_num(&s->jl, "token_hit_ratio", pce_replay_token_ratio(&pt->window));
+			jl_num(&s->jl, "block_hit_ratio", pce_replay_id_ratio(&pt->window));
+			jl_int(&s->jl, "evictions", pt->evictions);
+			jl_end(&s->jl);
+		}
+		table_row(t, "%s|%s|%.1f%%|%.1f%%|%s", td->name,
+			  fmt_si(si, sizeof(si), (double)lru->capacity), rl * 100, rf * 100,
+			  ref_for(td, lru->capacity, ref, sizeof(ref)));
+		x[np] = (double)lru->capacity;
+		y[0][np] = rl;
+		y[1][np] = rf;
+		np++;
+	}
+	{
+		double unlimited = pce_replay_token_ratio(&j.res.unlimited);
+		char label[64], sub[160], file[64], caption[128];
+		struct pce_svg_series ser[3] = {{"CLOCK-LRU", x, y[0], np},
+						{"CLOCK-LFU", x, y[1], np},
+						{"leaf-first LRU (traces README)", td->ref_capacity,
+						 td->ref_ratio, 3}};
+		struct pce_svg_line ceil = {unlimited, label};
+		struct pce_svg_chart c = {.title = sub, .x_label = "capacity (block ids)",
+					  .y_label = "token hit ratio", .log_x = 1,
+					  .x_format = PCE_SVG_SI, .y_format = PCE_SVG_PERCENT,
+					  .series = ser, .n_series = 3, .lines = &ceil, .n_lines = 1,
+					  .legend = PCE_SVG_TOP_LEFT};
+
+		table_row(t, "%s|unlimited|%.1f%%|%.1f%%|%.1f%%", td->name, unlimited * 100,
+			  unlimited * 100, td->ref_unlimited * 100);
+		jl_begin(&s->jl, "trace_hit_ratio");
+		jl_str(&s->jl, "trace", td->name);
+		jl_str(&s->jl, "policy", "unlimited");
+		jl_num(&s->jl, "token_hit_ratio", unlimited);
+		jl_int(&s->jl, "requests", j.res.requests);
+		jl_int(&s->jl, "footprint_blocks", j.res.footprint);
+		jl_num(&s->jl, "seconds", j.secs);
+		jl_end(&s->jl);
+		snprintf(label, sizeof(label), "unlimited %.1f%%", unlimited * 100);
+		snprintf(sub, sizeof(sub), "%s: token hit ratio against capacity", td->name);
+		snprintf(file, sizeof(file), "hit-ratio-%s.svg", td->name);
+		snprintf(caption, sizeof(caption), "%s hit ratio against capacity", td->name);
+		if (np)
+			plot_write(s, file, &c, caption);
+	}
+	free(x);
+	free(y[0]);
+	free(y[1]);
+	pce_simulate_free(&j.res);
+}
+
+/* ---- entries per shard ---------------------------------------------------- */
+
+struct shard_job {
+	struct pce_trace *tr;
+	uint64_t counts[SHARDS];
+	uint64_t requests;
+	int rc;
+};
+
+static void shard_fn(void *arg)
+{
+	struct shard_job *j = arg;
+	struct pce_config cfg;
+	struct pce_cache *c;
+	struct pce_trace_request r;
+	int rc;
+
+	pce_config_init(&cfg);
+	cfg.shards = SHARDS;
+	j->rc = pce_cache_create(&cfg, &c);
+	if (j->rc)
+		return;
+	while ((rc = pce_trace_next(j->tr, &r)) == PCE_TRACE_REQUEST) {
+		if (r.len)
+			pce_cache_store(c, r.ns, r.ids, r.len, r.index, 0, NULL, NULL);
+		j->requests++;
+	}
+	j->rc = rc;
+	pce_cache_shard_entries(c, j->counts, SHARDS);
+	pce_cache_destroy(c);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void shards(struct suite *s, const struct trace_def *td, struct pce_trace *tr,
+		   struct table *t)
+{
+	struct shard_job j = {.tr = tr};
+	uint64_t total = 0;
+	char list[256] = "";
+	size_t off = 0;
+	int used = 0;
+
+	if (pce_trace_rewind(tr) != 0 || run_on_thread(shard_fn, &j) != 0 || j.rc != 0)
+		return;
+	jl_begin(&s->jl, "shard_entries");
+	jl_str(&s->jl, "workload", td->name);
+	for (int i = 0; i < SHARDS; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "shard%d", i);
+		jl_int(&s->jl, key, j.counts[i]);
+		total += j.counts[i];
+		used += j.counts[i] > 0;
+	}
+	jl_end(&s->jl);
+	qsort(j.counts, SHARDS, sizeof(uint64_t), cmp_desc);
+	for (int i = 0; i < SHARDS && j.counts[i] && off < sizeof(list) - 24; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%lu", i ? " " : "",
+					(unsigned long)j.counts[i]);
+	table_row(t, "%s|%lu|%d of %d|%.1f%%|%s", td->name, (unsigned long)total, used, SHARDS,
+		  total ? 100.0 * (double)j.counts[0] / (double)total : 0, list);
+}
+
+/* ---- token-level replay --------------------------------------------------- */
+
+struct expanded {
+	struct arena arena;
+	struct seq *req;
+	size_t n, cap;
+	uint64_t tokens;
+};
+
+/* Token @j of the run that stands for block id @id of namespace @ns. */
+static uint32_t block_token(uint64_t ns, uint32_t id, uint32_t j)
+{
+	uint64_t x = ns * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)id << 32 | j);
+
+	return (uint32_t)(splitmix64(&x) % VOCAB);
+}
+
+/* The first @limit requests of @tr, expanded to tokens.  Return: 0 or -1. */
+static int expand(struct pce_trace *tr, size_t limit, struct expanded *e)
+{
+	struct pce_trace_request r;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if (pce_trace_rewind(tr) != 0)
+		return -1;
+	while (e->n < limit && (rc = pce_trace_next(tr, &r)) == PCE_TRACE_REQUEST) {
+		uint64_t whole = (uint64_t)r.len * r.block_size;
+		uint64_t n = r.tokens < whole ? r.tokens : whole;
+		uint32_t *t;
+
+		if (n == 0)
+			continue;
+		if (e->n == e->cap) {
+			size_t cap = e->cap ? 2 * e->cap : 4096;
+			struct seq *q = realloc(e->req, cap * sizeof(*q));
+			if (!q)
+				return -1;
+			e->req = q;
+			e->cap = cap;
+		}
+		if (!(t = arena_alloc(&e->arena, n)))
+			return -1;
+		for (uint64_t k = 0; k < n; k++)
+			t[k] = block_token(r.ns, r.ids[k / r.block_size], (uint32_t)(k % r.block_size));
+		e->req[e->n++] = (struct seq){t, (uint32_t)n};
+		e->tokens += n;
+	}
+	return 0;
+}
+
+struct replay_job {
+	const struct expanded *e;
+	double secs;
+	uint64_t hit_tokens;
+	int errors;
+};
+
+static void replay_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
+{
+	struct replay_job *j = arg;
+	uint64_t t0 = now_ns();
+
+	for (size_t i = 0; i < j->e->n; i++) {
+		const struct seq *q = &j->e->req[i];
+		uint64_t v;
+
+		j->hit_tokens += ops->lookup(ix, q->tok, q->len, &v);
+		j->errors += ops->store(ix, q->tok, q->len, i) < 0;
+	}
+	j->secs = (double)(now_ns() - t0) / 1e9;
+}
+
+/* Replay @e into a fresh index @k; *j receives what happened.  0 or -1. */
+static int replay_once(int k, const struct expanded *e, uint64_t footprint, size_t requests,
+		       struct replay_job *j)
+{
+	struct bench_index *ix;
+	/* Expected distinct tokens: the footprint's share of the requests. */
+	uint64_t hint = (uint64_t)((double)footprint * 512 * (double)e->n / (double)requests);
+
+	memset(j, 0, sizeof(*j));
+	j->e = e;
+	if (index_all[k]->create(hint, &ix) != 0)
+		return -1;
+	index_run_on_thread(index_all[k], ix, replay_fn, j);
+	index_all[k]->destroy(ix);
+	return 0;
+}
+
+static void replay(struct suite *s, const struct trace_def *td, struct pce_trace *tr,
+		   uint64_t footprint, size_t requests)
+{
+	size_t limit = (size_t)ceil(s->p->trace_share * (double)requests);
+	struct series ser = {.reps = s->p->reps, .ncont = INDEX_COUNT};
+	double hit[INDEX_COUNT] = {0};
+	struct expanded e;
+	struct table *t;
+
+	if (expand(tr, limit, &e) != 0 || e.n == 0) {
+		arena_free(&e.arena);
+		free(e.req);
+		return;
+	}
+	for (unsigned rep = 0; rep < ser.reps; rep++) {
+		for (int k = 0; k < INDEX_COUNT; k++) {
+			struct replay_job j;
+
+			/* An untimed replay first, into an index destroyed at once:
+			 * the timed one then allocates from memory the process
+			 * already holds, whatever ran before it (exp_load). */
+			if (replay_once(k, &e, footprint, requests, &j) != 0 ||
+			    replay_once(k, &e, footprint, requests, &j) != 0) {
+				ser.errors++;
+				continue;
+			}
+			ser.v[k][rep] = (double)e.n / j.secs;
+			ser.errors += j.errors;
+			hit[k] = (double)j.hit_tokens / (double)e.tokens;
+		}
+	}
+	t = report_table(s->rep, "Mooncake replayed token by token: requests per second, 1 thread",
+			 "trace|index|requests|tokens|requests/s|Mtokens/s|token hit ratio");
+	for (int k = 0; k < INDEX_COUNT; k++) {
+		struct summary m = summarize(&ser, k);
+		char c[48], si[16];
+
+		jl_series(s, "trace_replay", td->name, k, &m, "requests_per_s");
+		jl_int(&s->jl, "requests", e.n);
+		jl_int(&s->jl, "tokens", e.tokens);
+		jl_num(&s->jl, "token_hit_ratio", hit[k]);
+		jl_int(&s->jl, "errors", (uint64_t)ser.errors);
+		jl_end(&s->jl);
+		table_row(t, "%s|%s|%zu|%lu|%s|%s|%.1f%%", td->name, index_all[k]->name, e.n,
+			  (unsigned long)e.tokens, fmt_cell(c, sizeof(c), &m),
+			  fmt_si(si, sizeof(si), m.med * (double)e.tokens / (double)e.n / 1e6),
+			  hit[k] * 100);
+	}
+	table_done(t);
+	arena_free(&e.arena);
+	free(e.req);
+}
+
+void exp_trace(struct suite *s, const char *dir)
+{
+	struct table *th, *ts;
+	struct pce_trace *tr[2] = {NULL, NULL};
+	uint64_t footprint[2] = {0, 0};
+	size_t ntraces = sizeof(traces) / sizeof(traces[0]);
+
+	report_section(s->rep, "Real traces",
+		       "Mooncake conversation (Kimi, 1 hour, 12,031 requests, 512-token "
+		       "chained block ids) and, in the full preset, the Claude Code sessions "
+		       "(WEKA capture, 710 sessions, 64-token block ids, one namespace per "
+		       "session), from ../shared/data/traces (see its README for sources and "
+		       "licences).  Hit ratios are simulated at block granularity (one trie "
+		       "token per block id, hits weighted by real tokens) by pcetools' "
+		       "simulate passes on a real libpce cache whose budget counts distinct "
+		       "cached block ids; the README's reference column is a different "
+		       "policy (leaf-first LRU over trie nodes) on the same traces.");
+	th = report_table(s->rep, "Token hit ratio against capacity (all requests)",
+			  "trace|capacity (block ids)|CLOCK-LRU|CLOCK-LFU|leaf-first LRU, README");
+	ts = report_table(s->rep, "Entries per shard (16 shards), one entry per request",
+			  "trace|entries|shards used|largest shard|entries per shard");
+	for (size_t i = 0; i < ntraces; i++) {
+		if (traces[i].full_only && !s->p->claude_code)
+			continue;
+		if (open_trace(dir, &traces[i], &tr[i]) != 0)
+			continue;
+		hit_ratio(s, &traces[i], tr[i], th, &footprint[i]);
+		shards(s, &traces[i], tr[i], ts);
+	}
+	table_done(th);
+	table_done(ts);
+	if (tr[0]) {
+		struct pce_trace_request r;
+		size_t requests = 0;
+
+		if (pce_trace_rewind(tr[0]) == 0)
+			while (pce_trace_next(tr[0], &r) == PCE_TRACE_REQUEST)
+				requests++;
+		report_text(s->rep,
+			    "Replay: the first %.0f%% of Mooncake's requests, each block id "
+			    "expanded to its 512 tokens (the last block cut to the request's "
+			    "length), replayed in arrival order by each index, one lookup and "
+			    "one store per request, one thread; each timed replay follows an "
+			    "untimed one into an index destroyed before it (see store "
+			    "throughput).",
+			    s->p->trace_share * 100);
+		replay(s, &traces[0], tr[0], footprint[0], requests);
+	}
+	for (size_t i = 0; i < ntraces; i++)
+		pce_trace_close(tr[i]);
+}
