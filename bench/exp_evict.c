@@ -112,8 +112,8 @@ void exp_evict(struct suite *s, const struct workload *wl)
 		return;
 	t = report_table(s->rep, "Eviction at a 50% budget",
 			 "workload|budget|policy|budget value|stores/s|reclaimer "
-			 "evictions/s|store evictions/s|max used / budget|max held / "
-			 "budget|token hit ratio");
+			 "evictions/s|store evictions/s|reclaim passes/s|max used / budget|max "
+			 "held / budget|token hit ratio");
 	for (int b = 0; b < BUDGET_COUNT; b++) {
 		for (int p = 0; p < 2; p++) {
 			struct pce_config cfg;
@@ -161,6 +161,7 @@ void exp_evict(struct suite *s, const struct workload *wl)
 			jl_num(&s->jl, "stores_per_s", r.writes_per_s);
 			jl_num(&s->jl, "reclaimer_evictions_per_s", reclaimer / secs);
 			jl_num(&s->jl, "store_evictions_per_s", sync / secs);
+			jl_num(&s->jl, "reclaim_passes_per_s", (double)st.reclaim_passes / secs);
 			jl_num(&s->jl, "max_used_over_budget", mon.max_used);
 			if (b == BUDGET_INDEX)
 				jl_num(&s->jl, "max_held_over_budget", mon.max_retired);
@@ -172,12 +173,13 @@ void exp_evict(struct suite *s, const struct workload *wl)
 				char held[16] = "-";
 				if (b == BUDGET_INDEX)
 					snprintf(held, sizeof(held), "%.2f%%", mon.max_retired * 100);
-				table_row(t, "%s|%s|%s|%s|%s|%s|%s|%.2f%%|%s|%.3f", wl->name,
+				table_row(t, "%s|%s|%s|%s|%s|%s|%s|%.0f|%.2f%%|%s|%.3f", wl->name,
 					  budget_name[b], p ? "CLOCK-LFU" : "CLOCK-LRU",
 					  fmt_si(si[0], sizeof(si[0]), (double)mon.budget),
 					  fmt_si(si[1], sizeof(si[1]), r.writes_per_s),
 					  fmt_si(si[2], sizeof(si[2]), reclaimer / secs),
-					  fmt_si(si[3], sizeof(si[3]), sync / secs), mon.max_used * 100, held,
+					  fmt_si(si[3], sizeof(si[3]), sync / secs),
+					  (double)st.reclaim_passes / secs, mon.max_used * 100, held,
 					  hit);
 			}
 			index_pce_ops.destroy(ix);

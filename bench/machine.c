@@ -7,11 +7,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <pce/pce.h>
 
 #include "runner.h"
+#include "timing.h"
 
 #ifndef BENCH_BUILD_TYPE
 #define BENCH_BUILD_TYPE "unknown"
@@ -52,11 +55,26 @@ static void proc_field(const char *path, const char *key, char *out, size_t len)
 	fclose(f);
 }
 
-double machine_load(void)
+void machine_sample(struct machine_sample *m)
 {
-	double l[1];
+	unsigned long long v[8] = {0};
+	double hz = (double)sysconf(_SC_CLK_TCK), l[1];
+	struct rusage ru;
+	FILE *f = fopen("/proc/stat", "r");
 
-	return getloadavg(l, 1) == 1 ? l[0] : -1;
+	/* cpu  user nice system idle iowait irq softirq steal */
+	if (!f || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			 &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		memset(v, 0, sizeof(v));
+	if (f)
+		fclose(f);
+	m->wall = (double)now_ns() / 1e9;
+	m->busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz;
+	m->steal = (double)v[7] / hz;
+	getrusage(RUSAGE_SELF, &ru);
+	m->self = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	m->load = getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
 const char *machine_build_problem(void)
@@ -70,8 +88,11 @@ const char *machine_build_problem(void)
 	return NULL;
 }
 
-void machine_describe(FILE *out, double load_start, double load_end)
+void machine_describe(FILE *out, const struct machine_sample *start,
+		      const struct machine_sample *end)
 {
+	double cpu_s = (end->wall - start->wall) * runner_cpus();
+	double others = end->busy - start->busy - (end->self - start->self);
 	char model[256], mem[64], flags[4096];
 	struct utsname u;
 	const char *problem = machine_build_problem();
@@ -88,8 +109,15 @@ void machine_describe(FILE *out, double load_start, double load_end)
 		strstr(flags, " hypervisor") ? "yes (hypervisor flag)" : "no hypervisor flag");
 	fprintf(out, "| memory | %s |\n", mem);
 	fprintf(out, "| kernel | %s %s %s |\n", u.sysname, u.release, u.machine);
-	fprintf(out, "| load average (1 min) | %.2f at start, %.2f at end |\n", load_start,
-		load_end);
+	fprintf(out, "| load average (1 min) | %.2f at start, %.2f at end |\n", start->load,
+		end->load);
+	if (cpu_s > 0)
+		fprintf(out,
+			"| during the run | other processes used %.0f%% of the CPU time, the "
+			"hypervisor took %.0f%% (steal); the suite %.0f%% |\n",
+			100 * (others > 0 ? others : 0) / cpu_s,
+			100 * (end->steal - start->steal) / cpu_s,
+			100 * (end->self - start->self) / cpu_s);
 	fprintf(out, "| compiler | gcc-compatible %s |\n", __VERSION__);
 	fprintf(out, "| build | %s, PCE_DEBUG=%d, allocator %s%s%s |\n", BENCH_BUILD_TYPE,
 		BENCH_PCE_DEBUG, BENCH_ALLOCATOR, BENCH_SANITIZE[0] ? ", sanitizer " : "",

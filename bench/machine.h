@@ -7,12 +7,21 @@
 
 #include <stdio.h>
 
-/* Markdown table rows ("| key | value |"), the header included.  @load_start
- * and @load_end are the 1-minute load averages at both ends of the run. */
-void machine_describe(FILE *out, double load_start, double load_end);
+/* CPU time of the machine and of this process at one instant. */
+struct machine_sample {
+	double wall;     /* seconds, monotonic */
+	double busy;     /* seconds of all CPUs not idle (steal excluded) */
+	double steal;    /* seconds the hypervisor ran something else */
+	double self;     /* this process's user + system seconds */
+	double load;     /* 1-minute load average, or -1 */
+};
 
-/* 1-minute load average, or -1. */
-double machine_load(void);
+void machine_sample(struct machine_sample *m);
+
+/* Markdown table rows ("| key | value |"), the header included, with what
+ * the rest of the machine did between @start and @end. */
+void machine_describe(FILE *out, const struct machine_sample *start,
+		      const struct machine_sample *end);
 
 /* NULL if the build measures what users get (no assertions, no sanitizer);
  * else a sentence saying what is wrong with it. */

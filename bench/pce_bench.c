@@ -305,7 +305,7 @@ static const char *relative_to_markdown(const char *svg_dir, const char *markdow
 /* ---- the report's fixed text ----------------------------------------------- */
 
 static void preamble(FILE *out, const struct options *o, struct wl_set *const *sets, size_t n,
-		     double load_start, double load_end)
+		     const struct machine_sample *start, const struct machine_sample *end)
 {
 	time_t now = time(NULL);
 	char date[64];
@@ -329,7 +329,7 @@ static void preamble(FILE *out, const struct options *o, struct wl_set *const *s
 		"run to run, ratios much less.  Goals are benchmark targets, not tests.\n\n",
 		o->preset->reps);
 	fprintf(out, "## Machine\n\n");
-	machine_describe(out, load_start, load_end);
+	machine_describe(out, start, end);
 	fprintf(out, "\n## Indexes\n\n"
 		     "- **libpce**: this library, default configuration (16 shards, background "
 		     "reclaimer every 10 ms, no budget), one namespace, lookups without pins.\n"
@@ -371,9 +371,10 @@ int main(int argc, char **argv)
 	struct wl_set *sets[8];
 	size_t nsets = 0;
 	FILE *json = NULL;
-	double load_start = machine_load();
+	struct machine_sample start, end;
 	int rc = 0;
 
+	machine_sample(&start);
 	if (parse(argc, argv, &o) != 0)
 		return 2;
 	if (machine_build_problem())
@@ -451,7 +452,8 @@ int main(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		preamble(md, &o, sets, nsets, load_start, machine_load());
+		machine_sample(&end);
+		preamble(md, &o, sets, nsets, &start, &end);
 		if (report_write_markdown(s.rep, md, NULL) != 0 || fclose(md) != 0) {
 			fprintf(stderr, "pce_bench: cannot write %s\n", o.markdown);
 			rc = 1;
