@@ -265,6 +265,8 @@ static void print_tables(const struct report *r)
 			char name[48];
 
 			cell(name, sizeof(name), pce_trace_ns_name(r->tr, r->ns_order[i]), 40);
+			if (!c->tokens)
+				break; /* the rest have no counted request either */
 			printf("  %-40s %10s %16s %8.2f%%\n", name, cli_group(c->requests, g1),
 			       cli_group(c->tokens, g2), 100 * pce_replay_token_ratio(c));
 		}
@@ -346,7 +348,10 @@ static cJSON *json_report(const struct report *r)
 		cli_json_u64(e, "requests", c->requests);
 		cli_json_u64(e, "input_tokens", c->tokens);
 		cli_json_u64(e, "hit_tokens", c->hit_tokens);
-		cJSON_AddNumberToObject(e, "prefix_hit_ratio", pce_replay_token_ratio(c));
+		if (c->tokens)
+			cJSON_AddNumberToObject(e, "prefix_hit_ratio", pce_replay_token_ratio(c));
+		else /* no counted request: no ratio */
+			cJSON_AddNullToObject(e, "prefix_hit_ratio");
 		cJSON_AddItemToArray(a, e);
 	}
 	cJSON_AddNumberToObject(o, "seconds", r->seconds);

@@ -178,7 +178,7 @@ int cmd_bench(int argc, char **argv)
 						 {NULL, 0, NULL, 0}};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t threads = cpus > 0 ? (uint64_t)cpus : 1, entries = 20000;
-	double seconds = 1, t_store;
+	double seconds = 1, t_store = 0;
 	uint32_t *prompts = NULL, *tok = NULL;
 	struct pce_cache *cache = NULL;
 	struct pce_config cfg;

@@ -481,7 +481,8 @@ static int list_dir(struct pce_trace *tr, const char *path, char ***out, size_t 
 		files[(*n)++] = f;
 	}
 	closedir(d);
-	qsort(files, *n, sizeof(*files), by_name);
+	if (*n)
+		qsort(files, *n, sizeof(*files), by_name);
 	*out = files;
 	if (*n == 0)
 		return trace_fail(tr, PCE_TRACE_EINPUT, path, 0,

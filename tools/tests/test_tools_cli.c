@@ -1,0 +1,272 @@
+/*
+ * test_tools_cli.c - the pce command as users run it: exit statuses, one
+ * clear message per bad input, help and version, table and JSON output
+ * (the fields the documentation promises), the SVG file, standard input.
+ * Runs the built binary (PCE_TOOL) through sh, capturing stdout and stderr.
+ */
+#include "tool_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
+
+#include "expected.h"
+
+static char out[1 << 20], err[1 << 16];
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, cap - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
+/* Run "pce @args" (a shell command line); return its exit status. */
+static int pce(const char *args)
+{
+	char cmd[4096], o[300], e[300];
+	int st;
+
+	snprintf(o, sizeof(o), "%s/stdout", scratch_dir());
+	snprintf(e, sizeof(e), "%s/stderr", scratch_dir());
+	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>'%s'", PCE_TOOL, args, o, e);
+	st = system(cmd);
+	slurp(o, out, sizeof(out));
+	slurp(e, err, sizeof(err));
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static size_t lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static double number(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v))
+		fail_msg("JSON field %s missing or not a number", key);
+	return v->valuedouble;
+}
+
+static void test_help_and_version(void **state)
+{
+	static const char *const help[] = {"--help", "help", "help analyze", "analyze --help",
+					   "simulate --help", "bench --help", "help simulate"};
+	(void)state;
+
+	assert_int_equal(pce("--version"), 0);
+	assert_true(strncmp(out, "pce 0.1.0 (libpce ", 18) == 0);
+	for (size_t i = 0; i < NELEM(help); i++) {
+		assert_int_equal(pce(help[i]), 0);
+		assert_true(strncmp(out, "Usage: pce ", 11) == 0);
+		assert_non_null(strstr(out, "Exit status"));
+		assert_string_equal(err, "");
+	}
+}
+
+static void test_usage_errors(void **state)
+{
+	static const struct { const char *args, *message; } cases[] = {
+		{"", "Usage: pce COMMAND"},
+		{"frobnicate", "pce: unknown command 'frobnicate'"},
+		{"help frobnicate", "pce: unknown command 'frobnicate'"},
+		{"analyze", "pce analyze: no input given"},
+		{"analyze --bogus " SLICE, "pce analyze: unknown option '--bogus'"},
+		{"analyze -w", "pce analyze: -w needs a value"},
+		{"analyze -w 1 " SLICE, "--warmup-fraction: '1' is not a number in [0, 1)"},
+		{"analyze --format yaml " SLICE, "--format: 'yaml' is none of"},
+		{"analyze --block-size 0 " SLICE, "--block-size: '0' is not an integer"},
+		{"simulate -c 0 " SLICE, "--capacity: '0' is not an integer"},
+		{"simulate -c 1k,x " SLICE, "--capacity: 'x' is not an integer"},
+		{"simulate -p mru " SLICE, "--policy: 'mru' is neither lru nor lfu"},
+		{"simulate -t 0 " SLICE, "--target: must be above 0"},
+		{"bench extra", "pce bench: takes no input"},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		if (pce(cases[i].args) != 2 || !strstr(err, cases[i].message))
+			fail_msg("pce %s: stderr \"%s\", expected \"%s\" and status 2",
+				 cases[i].args, err, cases[i].message);
+	}
+}
+
+/* Each class of bad input: status 2 and exactly one line naming the file
+ * (and line). */
+static void test_bad_input_status(void **state)
+{
+	static const struct { const char *name, *text, *message; } cases[] = {
+		{"json.jsonl", "{\"tokens\":[1]}\n{\"tokens\":[1\n", "json.jsonl:2: column 12: invalid JSON: the text ends"},
+		{"type.jsonl", "{\"tokens\":{}}\n", "type.jsonl:1: tokens: expected an array"},
+		{"neg.jsonl", "{\"tokens\":[-1]}\n", "neg.jsonl:1: tokens[0]: expected an integer"},
+		{"big.jsonl", "{\"timestamp\":0,\"input_length\":5e9,\"hash_ids\":[]}\n",
+		 "big.jsonl:1: input_length: expected an integer in [0, 4294967295]"},
+		{"empty.jsonl", "", "empty.jsonl: empty file: no requests"},
+		{"junk.bin", "\x01\x02\x03\xff\xfe binary", "junk.bin:1: binary data"},
+		{"gz.jsonl.gz", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x4b\x4c", "gz.jsonl.gz"},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		const char *p = scratch_file(cases[i].name, cases[i].text, strlen(cases[i].text));
+		char args[600];
+
+		for (int cmd = 0; cmd < 2; cmd++) {
+			snprintf(args, sizeof(args), "%s '%s'", cmd ? "simulate" : "analyze", p);
+			if (pce(args) != 2 || !strstr(err, cases[i].message) || lines(err) != 1 ||
+			    out[0])
+				fail_msg("pce %s: status, stdout \"%s\" or stderr \"%s\" wrong (want "
+					 "\"%s\")",
+					 args, out, err, cases[i].message);
+		}
+	}
+	assert_int_equal(pce("analyze no-such-file.jsonl"), 2);
+	assert_string_equal(err, "pce analyze: no-such-file.jsonl: No such file or directory\n");
+}
+
+static void test_analyze_json(void **state)
+{
+	cJSON *o, *a;
+	(void)state;
+
+	assert_int_equal(pce("analyze --json " SLICE), 0);
+	assert_string_equal(err, ""); /* no progress bar off a terminal */
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_true(number(o, "requests") == mooncake_w0.requests);
+	assert_true(number(o, "total_requests") == mooncake_w0.requests);
+	assert_true(number(o, "input_tokens") == mooncake_w0.tokens);
+	assert_true(number(o, "hit_tokens") == mooncake_w0.hit_tokens);
+	/* cJSON prints 15 significant digits */
+	assert_true(fabs(number(o, "prefix_hit_ratio") -
+			 (double)mooncake_w0.hit_tokens / (double)mooncake_w0.tokens) < 1e-13);
+	assert_true(fabs(number(o, "block_hit_ratio") -
+			 (double)mooncake_w0.hit_ids / (double)mooncake_w0.ids) < 1e-13);
+	assert_true(number(o, "distinct_blocks") == mooncake_w0.footprint);
+	a = cJSON_GetObjectItem(o, "shared_prefixes");
+	assert_int_equal(cJSON_GetArraySize(a), 10);
+	assert_true(number(cJSON_GetArrayItem(a, 0), "requests") == 1000);
+	assert_true(number(cJSON_GetArrayItem(a, 0), "tokens") == 512);
+	assert_true(cJSON_IsArray(cJSON_GetObjectItem(o, "reused_prefix")));
+	assert_true(cJSON_IsObject(cJSON_GetObjectItem(o, "batch_dedup")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "namespaces")), 1);
+	cJSON_Delete(o);
+
+	assert_int_equal(pce("analyze --json -w 0.5 --batch 0 " SLICE), 0);
+	o = cJSON_Parse(out);
+	assert_true(number(o, "requests") == mooncake_w50.requests);
+	assert_true(number(o, "warmup_requests") == mooncake_w50.window_start);
+	assert_true(number(o, "hit_tokens") == mooncake_w50.hit_tokens);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "batch_dedup")));
+	cJSON_Delete(o);
+}
+
+static void test_analyze_table(void **state)
+{
+	(void)state;
+	assert_int_equal(pce("analyze " SLICE), 0);
+	assert_non_null(strstr(out, "pce analyze: " SLICE));
+	assert_non_null(strstr(out, "mooncake, 512 tokens per block id"));
+	assert_non_null(strstr(out, "13,732,944"));   /* input tokens */
+	assert_non_null(strstr(out, "21.57%"));       /* 2,962,776 / 13,732,944 */
+	assert_non_null(strstr(out, "Most shared prefixes"));
+	assert_int_equal(pce("analyze " PROMPTS), 0);
+	assert_non_null(strstr(out, "token counts of text inputs are approximate"));
+	assert_int_equal(pce("analyze " KVTESTER), 0);
+	assert_non_null(strstr(out, "Namespaces: 4"));
+	/* standard input */
+	assert_int_equal(pce("analyze --json - < " SLICE), 0);
+	assert_non_null(strstr(out, "\"requests\":\t1000,"));
+}
+
+static void test_simulate(void **state)
+{
+	char args[512], svg[4096];
+	cJSON *o, *curve, *rec;
+	(void)state;
+
+	assert_int_equal(pce("simulate --json -c 1k,100k -w 0.5 " SLICE), 0);
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	curve = cJSON_GetObjectItem(o, "curve");
+	assert_int_equal(cJSON_GetArraySize(curve), 4);
+	for (int i = 0; i < 4; i++) {
+		cJSON *p = cJSON_GetArrayItem(curve, i);
+
+		assert_string_equal(cJSON_GetObjectItem(p, "policy")->valuestring,
+				    i % 2 ? "CLOCK-LFU" : "CLOCK-LRU");
+		assert_true(number(p, "capacity_blocks") == (i < 2 ? 1000 : 100000));
+		assert_true(number(p, "capacity_tokens") == (i < 2 ? 512000 : 51200000));
+		assert_true(number(p, "hit_ratio") >= 0 && number(p, "hit_ratio") <= 1);
+	}
+	/* 100k blocks hold the whole slice: the unlimited ratio, recommended. */
+	assert_true(fabs(number(cJSON_GetArrayItem(curve, 2), "hit_ratio") -
+			 (double)mooncake_w50.hit_tokens / (double)mooncake_w50.tokens) < 1e-13);
+	rec = cJSON_GetObjectItem(o, "recommendation");
+	assert_true(cJSON_IsObject(rec));
+	assert_true(number(rec, "capacity_blocks") == 100000);
+	assert_true(number(rec, "share_of_unlimited") >= 0.9);
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(rec, "policy")));
+	assert_true(number(o, "requests") == mooncake_w50.requests);
+	cJSON_Delete(o);
+
+	snprintf(args, sizeof(args), "simulate --svg '%s/curve.svg' " SLICE, scratch_dir());
+	assert_int_equal(pce(args), 0);
+	assert_non_null(strstr(out, "<- recommended"));
+	assert_non_null(strstr(out, "Recommendation: "));
+	snprintf(args, sizeof(args), "%s/curve.svg", scratch_dir());
+	slurp(args, svg, sizeof(svg));
+	assert_true(strncmp(svg, "<svg ", 5) == 0);
+	assert_int_equal(pce("simulate --svg /no/such/dir/x.svg " SLICE), 2);
+	assert_non_null(strstr(err, "--svg: cannot create /no/such/dir/x.svg"));
+
+	/* Out of reach: say so instead of recommending. */
+	assert_int_equal(pce("simulate -c 10,20 -p lru " SLICE), 0);
+	assert_non_null(strstr(out, "No capacity simulated reaches 90%"));
+}
+
+static void test_bench(void **state)
+{
+	cJSON *o;
+	(void)state;
+
+	assert_int_equal(pce("bench --json -s 0.05 -e 500 -t 2"), 0);
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_true(number(o, "entries") == 500);
+	assert_true(number(cJSON_GetObjectItem(o, "store"), "ops") == 500);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "lookup")), 2);
+	assert_true(number(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "lookup"), 0), "ops") > 0);
+	cJSON_Delete(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_bad_input_status),
+		cmocka_unit_test(test_analyze_json),
+		cmocka_unit_test(test_analyze_table),
+		cmocka_unit_test(test_simulate),
+		cmocka_unit_test(test_bench),
+	};
+
+	return tool_test_main("cli", tests, NELEM(tests));
+}
