@@ -87,5 +87,8 @@ void exp_trace(struct suite *s, const char *dir);
 /* exp_skew.c: entries per shard for each of @wls; store throughput with 1
  * and 2 threads on wls[0] (skewed) and wls[1] (spread). */
 void exp_skew(struct suite *s, const struct workload *const *wls, size_t n);
+/* A table row and a JSON line of entries per shard: total, shards used,
+ * largest share, the counts in decreasing order (sorts @counts). */
+void shard_row(struct suite *s, struct table *t, const char *name, uint64_t *counts, int n);
 
 #endif /* BENCH_BENCH_H */

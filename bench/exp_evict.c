@@ -64,14 +64,6 @@ static void config(struct pce_config *cfg, enum pce_policy policy)
 	cfg->kv_bytes_per_token = BENCH_KV_BYTES_PER_TOKEN;
 }
 
-static void load_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
-{
-	const struct workload *wl = arg;
-
-	for (size_t i = 0; i < wl->nstored; i++)
-		ops->store(ix, wl->stored[i].tok, wl->stored[i].len, i);
-}
-
 /* What the whole stored set needs, per budget. */
 static int needs(const struct workload *wl, uint64_t need[BUDGET_COUNT])
 {
@@ -82,7 +74,7 @@ static int needs(const struct workload *wl, uint64_t need[BUDGET_COUNT])
 	config(&cfg, PCE_POLICY_CLOCK_LRU);
 	if (index_pce_create_cfg(&cfg, &ix) != 0)
 		return -1;
-	index_run_on_thread(&index_pce_ops, ix, load_fn, (void *)wl);
+	index_run_on_thread(&index_pce_ops, ix, load_all, (void *)wl);
 	pce_cache_stats(index_pce_cache(ix), &st);
 	need[BUDGET_KV] = st.kv_bytes;
 	need[BUDGET_INDEX] = st.index_bytes;

@@ -120,14 +120,6 @@ static const char *class_name(unsigned c, char *buf, size_t len)
 	return buf;
 }
 
-static void load_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
-{
-	const struct workload *wl = arg;
-
-	for (size_t i = 0; i < wl->nstored; i++)
-		ops->store(ix, wl->stored[i].tok, wl->stored[i].len, i);
-}
-
 /* Condition "evicting" on @wl: see the file comment. */
 static int run_evicting(struct suite *s, const struct workload *wl, struct hist *lat,
 			struct run_result *r)
@@ -145,7 +137,7 @@ static int run_evicting(struct suite *s, const struct workload *wl, struct hist 
 	if (index_pce_create_cfg(&cfg, &ix) != 0)
 		return -1;
 	rc.ix = ix;
-	err = index_run_on_thread(&index_pce_ops, ix, load_fn, (void *)wl);
+	err = index_run_on_thread(&index_pce_ops, ix, load_all, (void *)wl);
 	if (!err)
 		err = run_timed(&rc, r);
 	index_pce_ops.destroy(ix);

@@ -15,14 +15,6 @@
 
 #define SHARDS 16
 
-static void load_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
-{
-	const struct workload *wl = arg;
-
-	for (size_t i = 0; i < wl->nstored; i++)
-		ops->store(ix, wl->stored[i].tok, wl->stored[i].len, i);
-}
-
 static int cmp_desc(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -30,9 +22,7 @@ static int cmp_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* "shards used, largest share, the counts in decreasing order". */
-static void shard_row(struct suite *s, struct table *t, const char *name, uint64_t *counts,
-		      int n)
+void shard_row(struct suite *s, struct table *t, const char *name, uint64_t *counts, int n)
 {
 	uint64_t total = 0;
 	int used = 0;
@@ -81,7 +71,7 @@ void exp_skew(struct suite *s, const struct workload *const *wls, size_t n)
 		cfg.shards = SHARDS;
 		if (index_pce_create_cfg(&cfg, &ix) != 0)
 			continue;
-		index_run_on_thread(&index_pce_ops, ix, load_fn, (void *)wls[w]);
+		index_run_on_thread(&index_pce_ops, ix, load_all, (void *)wls[w]);
 		pce_cache_shard_entries(index_pce_cache(ix), counts, SHARDS);
 		shard_row(s, t, wls[w]->name, counts, SHARDS);
 		index_pce_ops.destroy(ix);

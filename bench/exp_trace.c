@@ -213,40 +213,14 @@ static void shard_fn(void *arg)
 	pce_cache_destroy(c);
 }
 
-static int cmp_desc(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
 static void shards(struct suite *s, const struct trace_def *td, struct pce_trace *tr,
 		   struct table *t)
 {
 	struct shard_job j = {.tr = tr};
-	uint64_t total = 0;
-	char list[256] = "";
-	size_t off = 0;
-	int used = 0;
 
 	if (pce_trace_rewind(tr) != 0 || run_on_thread(shard_fn, &j) != 0 || j.rc != 0)
 		return;
-	jl_begin(&s->jl, "shard_entries");
-	jl_str(&s->jl, "workload", td->name);
-	for (int i = 0; i < SHARDS; i++) {
-		char key[16];
-		snprintf(key, sizeof(key), "shard%d", i);
-		jl_int(&s->jl, key, j.counts[i]);
-		total += j.counts[i];
-		used += j.counts[i] > 0;
-	}
-	jl_end(&s->jl);
-	qsort(j.counts, SHARDS, sizeof(uint64_t), cmp_desc);
-	for (int i = 0; i < SHARDS && j.counts[i] && off < sizeof(list) - 24; i++)
-		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%lu", i ? " " : "",
-					(unsigned long)j.counts[i]);
-	table_row(t, "%s|%lu|%d of %d|%.1f%%|%s", td->name, (unsigned long)total, used, SHARDS,
-		  total ? 100.0 * (double)j.counts[0] / (double)total : 0, list);
+	shard_row(s, t, td->name, j.counts, SHARDS);
 }
 
 /* ---- token-level replay --------------------------------------------------- */

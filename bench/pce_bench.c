@@ -76,14 +76,6 @@ const char *contender_name(int k)
 
 /* ---- workloads in every index ---------------------------------------------- */
 
-static void load_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
-{
-	const struct workload *wl = arg;
-
-	for (size_t i = 0; i < wl->nstored; i++)
-		ops->store(ix, wl->stored[i].tok, wl->stored[i].len, i);
-}
-
 struct check {
 	const struct workload *wl;
 	size_t matched[CHECK_QUERIES];
@@ -163,7 +155,7 @@ static struct wl_set *set_new(struct suite *s, const char *name)
 	for (k = 0; k < INDEX_COUNT; k++) {
 		if (index_all[k]->create(set->wl.distinct, &set->ix[k]) != 0)
 			break;
-		index_run_on_thread(index_all[k], set->ix[k], load_fn, &set->wl);
+		index_run_on_thread(index_all[k], set->ix[k], load_all, &set->wl);
 	}
 	if (k < INDEX_COUNT || set_mirror(set) != 0) {
 		while (k-- > 0)

@@ -181,6 +181,14 @@ static void timed_body(struct thread_ctx *t)
 		mix_loop(t);
 }
 
+void load_all(const struct index_ops *ops, struct bench_index *ix, void *arg)
+{
+	const struct workload *wl = arg;
+
+	for (size_t i = 0; i < wl->nstored; i++)
+		ops->store(ix, wl->stored[i].tok, wl->stored[i].len, i);
+}
+
 static void load_body(struct thread_ctx *t)
 {
 	const struct run_cfg *cfg = t->g->cfg;

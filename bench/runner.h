@@ -87,6 +87,10 @@ size_t lat_class_limit(unsigned c);
 /* Return: 0, or -1 if a thread could not start (nothing measured). */
 int run_timed(const struct run_cfg *cfg, struct run_result *res);
 
+/* Store @wl's whole stored set (a struct workload *) into @ix, sequence i
+ * with value i, from the calling thread: an index_run_on_thread() job. */
+void load_all(const struct index_ops *ops, struct bench_index *ix, void *wl);
+
 /* Store the whole stored set from @threads threads (sequence i by thread
  * i % threads), timed.  Return: 0 or -1. */
 int run_load(const struct index_ops *ops, struct bench_index *ix, const struct workload *wl,
