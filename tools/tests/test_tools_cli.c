@@ -254,6 +254,15 @@ static void test_bench(void **state)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "lookup")), 2);
 	assert_true(number(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "lookup"), 0), "ops") > 0);
 	cJSON_Delete(o);
+	/* Without options it hands over to the suite's quick preset (here a
+	 * stand-in that shows its arguments). */
+	setenv("PCE_BENCH", "/bin/echo", 1);
+	assert_int_equal(pce("bench -- --only store"), 0);
+	assert_string_equal(out, "--preset quick --only store\n");
+	setenv("PCE_BENCH", "/no/such/pce_bench", 1);
+	assert_int_equal(pce("bench"), 1);
+	assert_non_null(strstr(err, "pce bench: cannot run /no/such/pce_bench"));
+	unsetenv("PCE_BENCH");
 }
 
 int main(void)
