@@ -39,13 +39,6 @@ struct pass {
 	size_t n_bd, bd_cap;
 };
 
-uint64_t pce_analyze_window_start(uint64_t n, double warmup_fraction)
-{
-	uint64_t w = (uint64_t)(warmup_fraction * (double)n);
-
-	return w < n ? w : n;
-}
-
 static int fail(struct pass *p, int rc, const char *what)
 {
 	snprintf(p->res->error, sizeof(p->res->error), "%s: %s", what, pce_strerror(rc));
@@ -181,7 +174,7 @@ int pce_analyze_run(struct pce_trace *tr, const struct pce_analyze_opts *o,
 	rc = run(&p);
 	if (!rc) {
 		res->requests = pce_reqlog_requests(res->log);
-		res->window_start = pce_analyze_window_start(res->requests, o->warmup_fraction);
+		res->window_start = pce_replay_window_start(res->requests, o->warmup_fraction);
 		pce_reqlog_totals(res->log, res->window_start, &res->window);
 		for (size_t i = 0; i < p.n_bd; i++) {
 			if (p.bd[i].first < res->window_start)

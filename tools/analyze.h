@@ -54,10 +54,6 @@ struct pce_analyze_result {
 int pce_analyze_run(struct pce_trace *tr, const struct pce_analyze_opts *o,
 		    struct pce_analyze_result *res);
 
-/* Index of the first request counted when @n requests are replayed with
- * @warmup_fraction: floor(fraction x n). */
-uint64_t pce_analyze_window_start(uint64_t n, double warmup_fraction);
-
 void pce_analyze_free(struct pce_analyze_result *res);
 
 #endif /* PCE_TOOLS_ANALYZE_H */

@@ -140,7 +140,7 @@ void cli_progress_update(struct cli_progress *p, double fraction)
 	p->last = now;
 	fraction = fraction < 0 ? 0 : fraction > 1 ? 1 : fraction;
 	fill = (int)(fraction * BAR_WIDTH + 0.5);
-	fprintf(stderr, "\r%s [%.*s%*s] %3.0f%%  %.1f s", p->label, fill,
+	fprintf(stderr, "\r%s [%.*s%*s] %3.0f%%  %.1f s\033[K", p->label, fill,
 		"##############################", BAR_WIDTH - fill, "", fraction * 100,
 		now - p->start);
 	fflush(stderr);
@@ -175,13 +175,16 @@ int cli_trace_failure(const char *cmd, int rc, const char *detail)
 int cli_open(const char *cmd, struct cli_input *in, char **paths, int n,
 	     struct cli_progress *p, struct pce_trace **out)
 {
+	const char *label = p->label;
 	int rc;
 
 	if (n == 0)
 		return cli_usage(cmd, "no input given");
 	in->trace.on_load = on_load;
 	in->trace.ctx = p;
+	p->label = "loading sessions";
 	rc = pce_trace_open(out, (const char *const *)paths, (size_t)n, &in->trace);
+	p->label = label;
 	if (rc) {
 		rc = cli_trace_failure(cmd, rc, *out ? pce_trace_error(*out) : "out of memory");
 		pce_trace_close(*out);

@@ -104,12 +104,10 @@ static double ratio(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0;
 }
 
-static const struct pce_replay_counts *ns_sort_base;
-
-static int by_tokens(const void *x, const void *y)
+static int by_tokens(const void *x, const void *y, void *counts)
 {
-	const struct pce_replay_counts *a = &ns_sort_base[*(const size_t *)x],
-				       *b = &ns_sort_base[*(const size_t *)y];
+	const struct pce_replay_counts *ns = counts;
+	const struct pce_replay_counts *a = &ns[*(const size_t *)x], *b = &ns[*(const size_t *)y];
 
 	if (a->tokens != b->tokens)
 		return a->tokens > b->tokens ? -1 : 1;
@@ -131,8 +129,7 @@ static int prepare(struct report *r)
 	pce_reqlog_by_ns(r->res.log, r->res.window_start, r->ns, r->n_ns);
 	for (size_t i = 0; i < r->n_ns; i++)
 		r->ns_order[i] = i;
-	ns_sort_base = r->ns;
-	qsort(r->ns_order, r->n_ns, sizeof(*r->ns_order), by_tokens);
+	qsort_r(r->ns_order, r->n_ns, sizeof(*r->ns_order), by_tokens, r->ns);
 	r->unit = cli_block_size(r->tr) == 1 ? "tokens" : "blocks";
 	return 0;
 }

@@ -85,6 +85,13 @@ void pce_replay_count(struct pce_replay_counts *c, const struct pce_trace_reques
 	c->hit_ids += hit->ids;
 }
 
+uint64_t pce_replay_window_start(uint64_t n, double warmup_fraction)
+{
+	uint64_t w = (uint64_t)(warmup_fraction * (double)n);
+
+	return w < n ? w : n;
+}
+
 double pce_replay_token_ratio(const struct pce_replay_counts *c)
 {
 	return c->tokens ? (double)c->hit_tokens / (double)c->tokens : 0;

@@ -64,6 +64,10 @@ int pce_replay_request(struct pce_replay *rp, const struct pce_trace_request *r,
 void pce_replay_count(struct pce_replay_counts *c, const struct pce_trace_request *r,
 		      const struct pce_replay_hit *hit);
 
+/* Index of the first counted request of @n replayed with @warmup_fraction
+ * (the first ones only warm the cache): floor(fraction x n). */
+uint64_t pce_replay_window_start(uint64_t n, double warmup_fraction);
+
 /* Token- and id-weighted hit ratios of @c (0 when empty). */
 double pce_replay_token_ratio(const struct pce_replay_counts *c);
 double pce_replay_id_ratio(const struct pce_replay_counts *c);

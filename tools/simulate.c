@@ -14,18 +14,14 @@
 #include "simulate.h"
 
 #define PROGRESS_EVERY 1024
+/* Caches of the default sweep (about 11 capacities x 2 policies), to weigh
+ * pass 1 in the progress before the sweep is known. */
+#define DEFAULT_POINTS 22
 
 static int fail(struct pce_simulate_result *res, int rc, const char *what)
 {
 	snprintf(res->error, sizeof(res->error), "%s: %s", what, pce_strerror(rc));
 	return rc == PCE_ENOMEM ? PCE_TRACE_ENOMEM : PCE_TRACE_ECACHE;
-}
-
-static uint64_t window_start(uint64_t n, double fraction)
-{
-	uint64_t w = (uint64_t)(fraction * (double)n);
-
-	return w < n ? w : n;
 }
 
 size_t pce_simulate_default_capacities(uint64_t footprint, uint64_t *out, size_t max)
@@ -82,7 +78,7 @@ static int ceiling(struct pce_trace *tr, const struct pce_simulate_opts *o,
 	}
 	if (!rc) {
 		res->requests = pce_reqlog_requests(log);
-		res->window_start = window_start(res->requests, o->warmup_fraction);
+		res->window_start = pce_replay_window_start(res->requests, o->warmup_fraction);
 		pce_reqlog_totals(log, res->window_start, &res->unlimited);
 		pce_cache_stats(rp.cache, &st);
 		res->footprint = st.tokens;
@@ -158,7 +154,7 @@ int pce_simulate_run(struct pce_trace *tr, const struct pce_simulate_opts *o,
 	}
 	/* Pass 1 decodes the input like each cache of pass 2 does; count it
 	 * as one cache's share of the work. */
-	w1 = 1.0 / (1.0 + (double)(caps ? n_caps * o->n_policies : 22));
+	w1 = 1.0 / (1.0 + (double)(caps ? n_caps * o->n_policies : DEFAULT_POINTS));
 	rc = ceiling(tr, o, res, w1);
 	if (rc)
 		return rc;
