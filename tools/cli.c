@@ -86,7 +86,7 @@ int cli_fraction(const char *cmd, const char *opt, const char *s, double min, do
 
 int cli_input_option(const char *cmd, struct cli_input *in, int opt, const char *arg)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int f;
 
 	switch (opt) {

@@ -37,11 +37,12 @@
  *
  * Memory.  Line formats hold one line at a time per input.  A kvtester
  * session must be complete before the merge can start (every session begins
- * at t = 0), so each session file is parsed once, alone, and kept in a
- * compact form: per request its time, its weight and only the ids it does
- * not share with an earlier request of its session (found exactly, with a
- * private libpce cache, never by trusting the ids to be chained).  That is
- * proportional to the session's distinct prefixes, not to its raw size.
+ * at t = 0), so each session file is parsed once (on up to 8 threads, one
+ * file each) and kept in a compact form: per request its time, its weight
+ * and only the ids it does not share with an earlier request of its
+ * session (found exactly, with a private libpce cache, never by trusting
+ * the ids to be chained).  That is proportional to the session's distinct
+ * prefixes, not to its raw size.
  *
  * Errors.  Bad input never crashes or aborts: pce_trace_open() and
  * pce_trace_next() return PCE_TRACE_EINPUT and pce_trace_error() says
@@ -87,7 +88,7 @@ struct pce_trace_opts {
 	 * only 1: their ids are tokens. */
 	uint32_t block_size;
 	/* Called while pce_trace_open() loads kvtester sessions, after each
-	 * file; may be NULL. */
+	 * file, from the loader threads but one call at a time; may be NULL. */
 	void (*on_load)(void *ctx, size_t files_done, size_t files_total);
 	void *ctx;
 };

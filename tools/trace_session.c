@@ -125,16 +125,18 @@ static int add_requests(struct loader *L, const cJSON *list, const char *path, d
 		return trace_json_fail(L->tr, &w, NULL, "expected an array of requests, got %s",
 				       trace_json_type(list));
 	cJSON_ArrayForEach(r, list) {
-		char at[256];
+		/* At most MAX_DEPTH levels of "requests[N]." fit. */
+		char at[512];
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(r, "type");
 
-		snprintf(at, sizeof(at), "%s[%zu]", path, i++);
+		if (snprintf(at, sizeof(at), "%s[%zu]", path, i++) >= (int)sizeof(at))
+			return trace_json_fail(L->tr, &w, NULL, "nested too deep");
 		w.path = at;
 		if (!cJSON_IsObject(r))
 			return trace_json_fail(L->tr, &w, NULL, "expected an object, got %s",
 					       trace_json_type(r));
 		if (cJSON_IsString(type) && strcmp(type->valuestring, "subagent") == 0) {
-			char inner[sizeof(at) + 16];
+			char inner[sizeof(at)];
 			double t;
 
 			if (depth == MAX_DEPTH)
@@ -144,7 +146,8 @@ static int add_requests(struct loader *L, const cJSON *list, const char *path, d
 			rc = trace_json_time(L->tr, &w, r, "t", 1, &t);
 			if (rc)
 				return rc;
-			snprintf(inner, sizeof(inner), "%s.requests", at);
+			if (snprintf(inner, sizeof(inner), "%s.requests", at) >= (int)sizeof(inner))
+				return trace_json_fail(L->tr, &w, NULL, "nested too deep");
 			rc = add_requests(L, cJSON_GetObjectItemCaseSensitive(r, "requests"), inner,
 					  base + t, depth + 1);
 		} else {
