@@ -44,7 +44,9 @@ static const char usage[] =
 	"  -c, --capacity LIST      capacities in blocks (tokens, for token traces),\n"
 	"                           comma-separated; k, M, G multiply by 10^3, 10^6,\n"
 	"                           10^9 (default: 1-2-5 steps from a thousandth of the\n"
-	"                           footprint up to the footprint)\n"
+	"                           footprint up to the footprint, then 4 more between\n"
+	"                           the recommended step and the one below it, read in\n"
+	"                           a third pass)\n"
 	"  -p, --policy LIST        lru, lfu, or both: lru,lfu (the default)\n"
 	"  -t, --target F           the share of the unlimited hit ratio the\n"
 	"                           recommended capacity must reach (0 < F <= 1,\n"
@@ -199,9 +201,15 @@ static void print_advice(const struct sim *s)
 	       policy_name(a->best->policy), 100 * pce_replay_token_ratio(&a->best->window),
 	       100 * pce_replay_token_ratio(&a->best->window) / ceiling, 100 * ceiling,
 	       100 * a->target);
-	if (a->other)
+	if (a->other && a->other->window.hit_tokens == a->best->window.hit_tokens)
+		printf("%s does as well at that size.\n", policy_name(a->other->policy));
+	else if (a->other)
 		printf("%s at that size: %.2f%%.\n", policy_name(a->other->policy),
 		       100 * pce_replay_token_ratio(&a->other->window));
+	if (!s->opts.capacities)
+		printf("(The smallest such capacity simulated; --capacity sets the grid.)\n");
+	else
+		printf("(The smallest such capacity of those given.)\n");
 }
 
 static void print_tables(const struct sim *s)
@@ -503,6 +511,7 @@ int cmd_simulate(int argc, char **argv)
 	if (rc)
 		goto out;
 	s.block_size = cli_block_size(s.tr);
+	s.opts.target = s.target;
 	s.opts.progress = cli_progress_cb;
 	s.opts.ctx = &bar;
 	rc = pce_simulate_run(s.tr, &s.opts, &s.res);

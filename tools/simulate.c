@@ -17,6 +17,7 @@
 /* Caches of the default sweep (about 11 capacities x 2 policies), to weigh
  * pass 1 in the progress before the sweep is known. */
 #define DEFAULT_POINTS 22
+#define REFINE_STEPS 4
 
 static int fail(struct pce_simulate_result *res, int rc, const char *what)
 {
@@ -90,9 +91,9 @@ static int ceiling(struct pce_trace *tr, const struct pce_simulate_opts *o,
 
 /* Pass 2: every (capacity, policy) cache, in lockstep. */
 static int curve(struct pce_trace *tr, const struct pce_simulate_opts *o,
-		 struct pce_simulate_result *res, double done, double weight)
+		 struct pce_simulate_result *res, struct pce_simulate_point *pt, size_t n,
+		 double done, double weight)
 {
-	size_t n = res->n_points;
 	struct pce_replay *rp = calloc(n, sizeof(*rp));
 	struct pce_trace_request r;
 	int rc = 0;
@@ -100,7 +101,7 @@ static int curve(struct pce_trace *tr, const struct pce_simulate_opts *o,
 	if (!rp)
 		return fail(res, PCE_ENOMEM, "caches");
 	for (size_t i = 0; i < n && !rc; i++) {
-		rc = pce_replay_init(&rp[i], res->points[i].capacity, res->points[i].policy);
+		rc = pce_replay_init(&rp[i], pt[i].capacity, pt[i].policy);
 		if (rc)
 			rc = fail(res, rc, "pce_cache_create");
 	}
@@ -117,7 +118,7 @@ static int curve(struct pce_trace *tr, const struct pce_simulate_opts *o,
 				break;
 			}
 			if (r.index >= res->window_start)
-				pce_replay_count(&res->points[i].window, &r, &hit);
+				pce_replay_count(&pt[i].window, &r, &hit);
 		}
 		if (o->progress && r.index % PROGRESS_EVERY == 0)
 			o->progress(o->ctx, done + weight * pce_trace_progress(tr));
@@ -128,12 +129,76 @@ static int curve(struct pce_trace *tr, const struct pce_simulate_opts *o,
 		if (!rp[i].cache)
 			continue;
 		if (!rc && pce_cache_stats(rp[i].cache, &st) == 0)
-			res->points[i].evictions = st.removed[PCE_REASON_CAPACITY];
-		res->points[i].refused = rp[i].refused;
+			pt[i].evictions = st.removed[PCE_REASON_CAPACITY];
+		pt[i].refused = rp[i].refused;
 		pce_replay_destroy(&rp[i]);
 	}
 	free(rp);
 	return rc;
+}
+
+/* Capacity, then the policies' order in the options. */
+static int by_capacity(const void *a, const void *b, void *opts)
+{
+	const struct pce_simulate_point *x = a, *y = b;
+	const struct pce_simulate_opts *o = opts;
+	size_t px = 0, py = 0;
+
+	if (x->capacity != y->capacity)
+		return x->capacity < y->capacity ? -1 : 1;
+	while (px < o->n_policies && o->policies[px] != x->policy)
+		px++;
+	while (py < o->n_policies && o->policies[py] != y->policy)
+		py++;
+	return (px > py) - (px < py);
+}
+
+/* Pass 3 (default sweep only): REFINE_STEPS more capacities evenly between
+ * the recommended one and the step below it, so that the recommendation is
+ * not up to 2.5 times too large for want of a finer grid. */
+static int refine(struct pce_trace *tr, const struct pce_simulate_opts *o,
+		  struct pce_simulate_result *res, double done, double weight)
+{
+	struct pce_simulate_advice a;
+	struct pce_simulate_point *pt, *all;
+	uint64_t lo, hi, caps[REFINE_STEPS];
+	size_t n_caps = 0, n, first;
+	int rc;
+
+	pce_simulate_advise(res, o->target, &a);
+	/* the first point of the recommended capacity, and the one before */
+	first = a.found ? (size_t)(a.best - res->points) / o->n_policies * o->n_policies : 0;
+	if (first == 0)
+		return 0;
+	hi = a.best->capacity;
+	lo = res->points[first - 1].capacity;
+	for (int k = 1; k <= REFINE_STEPS; k++) {
+		uint64_t c = lo + (hi - lo) * (uint64_t)k / (REFINE_STEPS + 1);
+
+		if (c > lo && c < hi && (n_caps == 0 || c > caps[n_caps - 1]))
+			caps[n_caps++] = c;
+	}
+	if (!n_caps)
+		return 0;
+	n = n_caps * o->n_policies;
+	all = realloc(res->points, (res->n_points + n) * sizeof(*all));
+	if (!all)
+		return fail(res, PCE_ENOMEM, "curve");
+	res->points = all;
+	pt = all + res->n_points;
+	memset(pt, 0, n * sizeof(*pt));
+	for (size_t c = 0; c < n_caps; c++) {
+		for (size_t p = 0; p < o->n_policies; p++) {
+			pt[c * o->n_policies + p].capacity = caps[c];
+			pt[c * o->n_policies + p].policy = o->policies[p];
+		}
+	}
+	rc = curve(tr, o, res, pt, n, done, weight);
+	if (rc)
+		return rc;
+	res->n_points += n;
+	qsort_r(res->points, res->n_points, sizeof(*res->points), by_capacity, (void *)o);
+	return 0;
 }
 
 int pce_simulate_run(struct pce_trace *tr, const struct pce_simulate_opts *o,
@@ -173,7 +238,12 @@ int pce_simulate_run(struct pce_trace *tr, const struct pce_simulate_opts *o,
 			res->points[c * o->n_policies + p].policy = o->policies[p];
 		}
 	}
-	return curve(tr, o, res, w1, 1 - w1);
+	if (!o->capacities && o->target > 0) {
+		/* Pass 3 refines the sweep; weigh it like a third of pass 2. */
+		rc = curve(tr, o, res, res->points, res->n_points, w1, 0.75 * (1 - w1));
+		return rc ? rc : refine(tr, o, res, w1 + 0.75 * (1 - w1), 0.25 * (1 - w1));
+	}
+	return curve(tr, o, res, res->points, res->n_points, w1, 1 - w1);
 }
 
 void pce_simulate_advise(const struct pce_simulate_result *res, double target,

@@ -8,7 +8,7 @@
  * footprint (distinct ids, the capacity at which nothing is ever evicted).
  * Pass 2 rewinds the trace and replays it through every (capacity, policy)
  * cache at once, request by request, so the input is read twice whatever
- * the number of caches.
+ * the number of caches (three times when a default sweep is refined).
  */
 #ifndef PCE_TOOLS_SIMULATE_H
 #define PCE_TOOLS_SIMULATE_H
@@ -28,6 +28,11 @@ struct pce_simulate_opts {
 	const enum pce_policy *policies;
 	size_t n_policies;
 	double warmup_fraction;
+	/* With the default sweep: the share of the unlimited hit ratio the
+	 * recommendation is for (see pce_simulate_advise()); a third pass
+	 * then adds 4 capacities between the smallest capacity reaching it
+	 * and the step below.  0: no third pass. */
+	double target;
 	/* Called every few thousand requests with the fraction of all the
 	 * work done; may be NULL. */
 	void (*progress)(void *ctx, double fraction);

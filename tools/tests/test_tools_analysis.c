@@ -170,7 +170,7 @@ static void test_reuse_buckets(void **state)
 	pce_trace_close(tr);
 }
 
-static void run_simulation(const uint64_t *caps, size_t n_caps, double warmup,
+static void run_simulation(const uint64_t *caps, size_t n_caps, double warmup, double target,
 			   struct pce_simulate_result *res)
 {
 	const char *p = SLICE;
@@ -178,7 +178,7 @@ static void run_simulation(const uint64_t *caps, size_t n_caps, double warmup,
 	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_AUTO);
 	struct pce_simulate_opts o = {.capacities = caps, .n_capacities = n_caps,
 				      .policies = pol, .n_policies = 2,
-				      .warmup_fraction = warmup};
+				      .warmup_fraction = warmup, .target = target};
 
 	assert_int_equal(pce_simulate_run(tr, &o, res), 0);
 	pce_trace_close(tr);
@@ -193,7 +193,7 @@ static void test_simulate_invariants(void **state)
 	struct pce_simulate_result a, b;
 	(void)state;
 
-	run_simulation(caps, NELEM(caps), 0, &a);
+	run_simulation(caps, NELEM(caps), 0, 0.9, &a);
 	assert_int_equal(a.footprint, mooncake_w0.footprint);
 	assert_int_equal(a.unlimited.hit_tokens, mooncake_w0.hit_tokens);
 	assert_int_equal(a.n_points, 8);
@@ -214,14 +214,14 @@ static void test_simulate_invariants(void **state)
 	/* Requests above 100 blocks cannot be stored in a 100-block cache. */
 	assert_true(a.points[0].refused > 0);
 	assert_int_equal(a.points[2].refused, 0);
-	run_simulation(caps, NELEM(caps), 0, &b);
+	run_simulation(caps, NELEM(caps), 0, 0.9, &b);
 	for (size_t i = 0; i < a.n_points; i++) {
 		assert_int_equal(a.points[i].window.hit_tokens, b.points[i].window.hit_tokens);
 		assert_int_equal(a.points[i].evictions, b.points[i].evictions);
 	}
 	pce_simulate_free(&b);
 	/* The warmup only changes what is counted. */
-	run_simulation(caps, NELEM(caps), 0.5, &b);
+	run_simulation(caps, NELEM(caps), 0.5, 0, &b);
 	assert_int_equal(b.window_start, mooncake_w50.window_start);
 	assert_int_equal(b.unlimited.hit_tokens, mooncake_w50.hit_tokens);
 	assert_int_equal(b.points[7].window.hit_tokens, mooncake_w50.hit_tokens);
@@ -248,9 +248,26 @@ static void test_simulate_default_sweep(void **state)
 	n = pce_simulate_default_capacities(5000, caps, 64);
 	assert_int_equal(caps[0], 5);
 	assert_int_equal(caps[n - 1], 5000);
-	run_simulation(NULL, 0, 0, &r);
-	assert_int_equal(r.n_points, 2 * pce_simulate_default_capacities(r.footprint, caps, 64));
+	run_simulation(NULL, 0, 0, 0, &r);
+	n = pce_simulate_default_capacities(r.footprint, caps, 64);
+	assert_int_equal(r.n_points, 2 * n);
 	assert_int_equal(r.points[r.n_points - 1].window.hit_tokens, mooncake_w0.hit_tokens);
+	pce_simulate_free(&r);
+	/* With a target, a third pass adds 4 capacities below the first step
+	 * reaching it (10k misses 90% of the slice's ceiling, 20k reaches it). */
+	run_simulation(NULL, 0, 0, 0.9, &r);
+	assert_int_equal(r.n_points, 2 * (n + 4));
+	for (size_t i = 0; i + 1 < r.n_points; i++) {
+		assert_true(r.points[i].capacity <= r.points[i + 1].capacity);
+		assert_int_equal(r.points[i].policy, i % 2 ? PCE_POLICY_CLOCK_LFU
+							  : PCE_POLICY_CLOCK_LRU);
+	}
+	for (size_t i = 0, k = 0; i < r.n_points; i += 2) {
+		static const uint64_t added[] = {12000, 14000, 16000, 18000};
+
+		if (r.points[i].capacity > 10000 && r.points[i].capacity < 20000)
+			assert_int_equal(r.points[i].capacity, added[k++]);
+	}
 	pce_simulate_free(&r);
 }
 
