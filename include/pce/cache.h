@@ -274,7 +274,8 @@ struct pce_match {
  *
  * Return: 0 (hit or miss); PCE_ENOPINS the pin table is full (reported as a
  * miss in @out); PCE_EINVAL NULL @cache/@out, NULL @tokens with @len > 0, or
- * bad flags; PCE_E2BIG @len > PCE_MAX_TOKENS.
+ * bad flags; PCE_E2BIG @len > PCE_MAX_TOKENS; PCE_ENOMEM the calling thread's
+ * first call could not register it (pthread_setspecific failed).
  */
 PCE_API int pce_cache_lookup(struct pce_cache *cache, uint64_t ns, const uint32_t *tokens,
 			     size_t len, const struct pce_lookup_opts *opts,
