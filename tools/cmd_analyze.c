@@ -196,8 +196,8 @@ static void print_tables(const struct report *r)
 	if (res->dedup.batches) {
 		const struct pce_analyze_dedup *d = &res->dedup;
 
-		printf("\nBatch dedup (pce_dedup_analyze; %s batches of %zu requests)\n",
-		       cli_group(d->batches, g1), r->opts.batch);
+		printf("\nBatch dedup (pce_dedup_analyze; %s batch%s of %zu requests)\n",
+		       cli_group(d->batches, g1), d->batches == 1 ? "" : "es", r->opts.batch);
 		printf("  already cached        %7.2f%% of %s\n", 100 * ratio(d->cached_ids, d->ids),
 		       r->unit);
 		printf("  shared in the batch   %7.2f%%   with an earlier request of the same batch\n",
@@ -236,25 +236,33 @@ static void print_tables(const struct report *r)
 
 	if (r->n_shared) {
 		printf("\nMost shared prefixes (each ends where some of its requests part ways)\n");
-		printf("  %14s %12s %12s %9s %16s   %s\n", "tokens", blocks ? "blocks" : "",
-		       "requests", "share", "reused tokens", r->n_ns > 1 ? "namespace" : "");
+		printf("  %14s", "tokens");
+		if (blocks)
+			printf(" %12s", "blocks");
+		printf(" %12s %9s %16s%s\n", "requests", "share", "reused tokens",
+		       r->n_ns > 1 ? "   namespace" : "");
 		for (size_t i = 0; i < r->n_shared; i++) {
 			const struct pce_shared_prefix *s = &r->shared[i];
 			char name[48];
 
 			cell(name, sizeof(name), pce_trace_ns_name(r->tr, s->ns), 40);
-			printf("  %14s %12s %12s %8.1f%% %16s   %s\n", cli_group(s->tokens, g1),
-			       blocks ? cli_group(s->ids, g2) : "", cli_group(s->requests, g3),
-			       100 * ratio(s->requests, counted),
-			       cli_group(reused(r, s), g4), r->n_ns > 1 ? name : "");
+			printf("  %14s", cli_group(s->tokens, g1));
+			if (blocks)
+				printf(" %12s", cli_group(s->ids, g2));
+			printf(" %12s %8.1f%% %16s%s%s\n", cli_group(s->requests, g3),
+			       100 * ratio(s->requests, counted), cli_group(reused(r, s), g4),
+			       r->n_ns > 1 ? "   " : "", r->n_ns > 1 ? name : "");
 		}
 	}
 
 	if (r->n_ns > 1) {
 		size_t rows = r->n_ns < r->top ? r->n_ns : r->top;
 
-		printf("\nNamespaces: %s (largest %zu by input tokens)\n", cli_group(r->n_ns, g1),
-		       rows);
+		if (rows < r->n_ns)
+			printf("\nNamespaces: %s (the %zu largest by input tokens)\n",
+			       cli_group(r->n_ns, g1), rows);
+		else
+			printf("\nNamespaces: %s (largest first)\n", cli_group(r->n_ns, g1));
 		printf("  %-40s %10s %16s %9s\n", "namespace", "requests", "input tokens",
 		       "hit ratio");
 		for (size_t i = 0; i < rows; i++) {

@@ -229,9 +229,10 @@ static void print_tables(const struct sim *s)
 		       s->opts.warmup_fraction);
 	else
 		printf("  requests    %s\n", cli_group(r->requests, g1));
-	printf("  unlimited   %.2f%% token hit ratio (%.2f%% of %s), footprint %s %s\n",
-	       100 * pce_replay_token_ratio(&r->unlimited), 100 * pce_replay_id_ratio(&r->unlimited),
-	       unit(s), cli_group(r->footprint, g3), unit(s));
+	printf("  unlimited   %.2f%% token hit ratio", 100 * pce_replay_token_ratio(&r->unlimited));
+	if (s->block_size != 1)
+		printf(" (%.2f%% of blocks)", 100 * pce_replay_id_ratio(&r->unlimited));
+	printf(", footprint %s %s\n", cli_group(r->footprint, g3), unit(s));
 	printf("  time        %.2f s\n", s->seconds);
 	if (cli_has_text(s->tr))
 		printf("  note        token counts of text inputs are approximate\n");

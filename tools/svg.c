@@ -351,9 +351,12 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 			     "stroke-width=\"1.5\" stroke-dasharray=\"7 5\"/>\n",
 			x0, py, x1, py);
 		if (c->lines[i].label) {
+			/* above the line, or below it when the frame is too close */
+			double ty = py - 6 < y0 + 14 ? py + 16 : py - 6;
+
 			fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" "
 				     "fill=\"#555555\">",
-				x1 - 6, py - 6);
+				x1 - 6, ty);
 			text(out, c->lines[i].label);
 			fputs("</text>\n", out);
 		}
