@@ -34,6 +34,10 @@ static const char usage[] =
 	"             byte-level tokenizer (about one token per 3-4 bytes of English)\n"
 	"Block-id traces are replayed at block granularity (one cache token per block\n"
 	"id) and weighted by real tokens, so a 145-million-token trace takes seconds.\n"
+	"Memory follows the distinct prefixes, not the input's size: the cache holds\n"
+	"each one once, the report keeps 28 bytes per request, and kvtester sessions\n"
+	"(all of which start at t = 0, so all are read first) are kept as their\n"
+	"distinct ids.\n"
 	"\n"
 	"Options:\n"
 	"  -f, --format FORMAT      auto (default), tokens, mooncake, kvtester, text\n"
@@ -435,6 +439,11 @@ int cmd_analyze(int argc, char **argv)
 		goto out;
 	}
 	r.seconds = cli_seconds() - r.seconds;
+	if (r.res.requests == 0) {
+		cli_error("analyze", "%s: no requests in the input", pce_trace_input_path(r.tr, 0));
+		rc = CLI_BADINPUT;
+		goto out;
+	}
 	if (prepare(&r)) {
 		cli_error("analyze", "out of memory");
 		rc = CLI_FAILURE;

@@ -523,6 +523,11 @@ int cmd_simulate(int argc, char **argv)
 		goto out;
 	}
 	s.seconds = cli_seconds() - s.seconds;
+	if (s.res.requests == 0) {
+		cli_error("simulate", "%s: no requests in the input", pce_trace_input_path(s.tr, 0));
+		rc = CLI_BADINPUT;
+		goto out;
+	}
 	pce_simulate_advise(&s.res, s.target, &s.advice);
 	if (svg) {
 		rc = write_svg(&s, svg);

@@ -111,6 +111,8 @@ static void test_usage_errors(void **state)
  * (and line). */
 static void test_bad_input_status(void **state)
 {
+	const char *p0;
+	char args[600];
 	static const struct { const char *name, *text, *message; } cases[] = {
 		{"json.jsonl", "{\"tokens\":[1]}\n{\"tokens\":[1\n", "json.jsonl:2: column 12: invalid JSON: the text ends"},
 		{"type.jsonl", "{\"tokens\":{}}\n", "type.jsonl:1: tokens: expected an array"},
@@ -125,7 +127,6 @@ static void test_bad_input_status(void **state)
 
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		const char *p = scratch_file(cases[i].name, cases[i].text, strlen(cases[i].text));
-		char args[600];
 
 		for (int cmd = 0; cmd < 2; cmd++) {
 			snprintf(args, sizeof(args), "%s '%s'", cmd ? "simulate" : "analyze", p);
@@ -136,6 +137,10 @@ static void test_bad_input_status(void **state)
 					 args, out, err, cases[i].message);
 		}
 	}
+	p0 = scratch_file("none.json", "{\"requests\": []}", 16);
+	snprintf(args, sizeof(args), "simulate '%s'", p0);
+	assert_int_equal(pce(args), 2);
+	assert_non_null(strstr(err, "none.json: no requests in the input"));
 	assert_int_equal(pce("analyze no-such-file.jsonl"), 2);
 	assert_string_equal(err, "pce analyze: no-such-file.jsonl: No such file or directory\n");
 }
