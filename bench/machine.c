@@ -16,6 +16,9 @@
 #include "runner.h"
 #include "timing.h"
 
+/* Above this share of the CPU time taken by others, the report warns. */
+#define BUSY_WARN_PCT 10.0
+
 #ifndef BENCH_BUILD_TYPE
 #define BENCH_BUILD_TYPE "unknown"
 #endif
@@ -111,13 +114,22 @@ void machine_describe(FILE *out, const struct machine_sample *start,
 	fprintf(out, "| kernel | %s %s %s |\n", u.sysname, u.release, u.machine);
 	fprintf(out, "| load average (1 min) | %.2f at start, %.2f at end |\n", start->load,
 		end->load);
-	if (cpu_s > 0)
+	if (cpu_s > 0) {
+		double busy = 100 * ((others > 0 ? others : 0) + end->steal - start->steal) / cpu_s;
+
 		fprintf(out,
 			"| during the run | other processes used %.0f%% of the CPU time, the "
 			"hypervisor took %.0f%% (steal); the suite %.0f%% |\n",
 			100 * (others > 0 ? others : 0) / cpu_s,
 			100 * (end->steal - start->steal) / cpu_s,
 			100 * (end->self - start->self) / cpu_s);
+		if (busy > BUSY_WARN_PCT)
+			fprintf(out,
+				"| **warning** | the machine was busy with other work (%.0f%% of its "
+				"CPU time): throughputs, scaling and latency tails are depressed "
+				"and noisy; ratios between contenders suffer least |\n",
+				busy);
+	}
 	fprintf(out, "| compiler | gcc-compatible %s |\n", __VERSION__);
 	fprintf(out, "| build | %s, PCE_DEBUG=%d, allocator %s%s%s |\n", BENCH_BUILD_TYPE,
 		BENCH_PCE_DEBUG, BENCH_ALLOCATOR, BENCH_SANITIZE[0] ? ", sanitizer " : "",

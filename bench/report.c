@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "timing.h"
+
 #define MAX_COLS 16
 
 enum item_kind { ITEM_SECTION, ITEM_TEXT, ITEM_TABLE, ITEM_IMAGE };
@@ -42,6 +44,7 @@ struct report {
 	struct goal *goals;
 	size_t ngoals, goal_cap;
 	struct table dropped; /* returned when a table cannot be allocated */
+	uint64_t start_ns;    /* sections print the time since */
 };
 
 static __attribute__((format(printf, 1, 0))) char *vformat(const char *fmt, va_list ap)
@@ -91,8 +94,10 @@ struct report *report_new(void)
 {
 	struct report *r = calloc(1, sizeof(*r));
 
-	if (r)
+	if (r) {
 		r->dropped.dropped = 1;
+		r->start_ns = now_ns();
+	}
 	return r;
 }
 
@@ -134,7 +139,7 @@ void report_section(struct report *r, const char *title, const char *text)
 
 	if (it)
 		it->text = strdup(title);
-	printf("\n== %s ==\n", title);
+	printf("\n== %s == (at %.0f s)\n", title, (double)(now_ns() - r->start_ns) / 1e9);
 	if (text)
 		report_text(r, "%s", text);
 }
