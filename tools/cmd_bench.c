@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,7 +83,8 @@ struct worker {
 	struct pce_cache *cache;
 	uint32_t *queries;       /* QUERIES x (ENTRY_TOKENS + TAIL_TOKENS) */
 	size_t *lens;
-	const int *stop;
+	const int *stop, *go;
+	int *ready;
 	uint64_t ops, tokens;
 	int rc;
 };
@@ -110,8 +112,13 @@ static void *lookup_loop(void *arg)
 {
 	struct worker *w = arg;
 	struct pce_match m;
+	size_t q = 0;
 
-	for (size_t q = 0; !__atomic_load_n(w->stop, __ATOMIC_RELAXED); q = (q + 1) % QUERIES) {
+	/* The start gate: the clock starts once every thread is here. */
+	__atomic_add_fetch(w->ready, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(w->go, __ATOMIC_ACQUIRE))
+		sched_yield();
+	do {
 		const uint32_t *tokens = w->queries + q * (ENTRY_TOKENS + TAIL_TOKENS);
 		int rc = pce_cache_lookup(w->cache, 0, tokens, w->lens[q], NULL, &m);
 
@@ -121,7 +128,8 @@ static void *lookup_loop(void *arg)
 		}
 		w->ops++;
 		w->tokens += m.tokens;
-	}
+		q = (q + 1) % QUERIES;
+	} while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED));
 	return NULL;
 }
 
@@ -130,7 +138,7 @@ static int lookup_run(struct pce_cache *cache, const uint32_t *prompts, uint64_t
 		      int n, double seconds, uint64_t *ops, uint64_t *tokens, double *elapsed)
 {
 	struct worker *w = calloc((size_t)n, sizeof(*w));
-	int stop = 0, rc = 0, started = 0;
+	int stop = 0, go = 0, ready = 0, rc = 0, started = 0;
 	double t0;
 
 	if (!w)
@@ -140,6 +148,8 @@ static int lookup_run(struct pce_cache *cache, const uint32_t *prompts, uint64_t
 
 		w[i].cache = cache;
 		w[i].stop = &stop;
+		w[i].go = &go;
+		w[i].ready = &ready;
 		w[i].queries = malloc(QUERIES * (ENTRY_TOKENS + TAIL_TOKENS) * sizeof(uint32_t));
 		w[i].lens = malloc(QUERIES * sizeof(size_t));
 		if (!w[i].queries || !w[i].lens) {
@@ -156,13 +166,16 @@ static int lookup_run(struct pce_cache *cache, const uint32_t *prompts, uint64_t
 			w[i].lens[q] = cut + TAIL_TOKENS;
 		}
 	}
-	t0 = cli_seconds();
 	for (int i = 0; i < n && !rc; i++) {
 		if (pthread_create(&w[i].thread, NULL, lookup_loop, &w[i]) != 0)
 			rc = PCE_ETHREAD;
 		else
 			started++;
 	}
+	while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < started)
+		usleep(1000);
+	t0 = cli_seconds();
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	while (!rc && cli_seconds() - t0 < seconds)
 		usleep(10000);
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);

@@ -200,7 +200,7 @@ static int blank(const char *s, size_t len)
 static int detect(struct pce_trace *tr, const struct input *in, enum pce_trace_format *out)
 {
 	struct trace_src src;
-	char *line;
+	char *line, first;
 	size_t len;
 	int rc = trace_src_open(tr, &src, in->path, in->fd);
 
@@ -213,7 +213,8 @@ static int detect(struct pce_trace *tr, const struct input *in, enum pce_trace_f
 	if (rc < 0)
 		goto out;
 	rc = 0;
-	if (line[0] == '{' || line[0] == '[') {
+	first = line[strspn(line, " \t")];
+	if (first == '{' || first == '[') {
 		const char *end = NULL;
 		cJSON *v = memchr(line, '\0', len) ? NULL
 						   : cJSON_ParseWithLengthOpts(line, len, &end, 0);
@@ -229,9 +230,9 @@ static int detect(struct pce_trace *tr, const struct input *in, enum pce_trace_f
 					"%s with none of the keys \"tokens\", \"hash_ids\", "
 					"\"requests\": not a known format (see --format)",
 					cJSON_IsObject(v) ? "a JSON object" : "JSON");
-		else if (line[0] == '[' && trace_text_plausible(line, len))
+		else if (first == '[' && trace_text_plausible(line, len))
 			*out = PCE_TRACE_TEXT;
-		else if (line[0] == '{' && trace_src_line(tr, &src, &line, &len) == 1)
+		else if (first == '{' && trace_src_line(tr, &src, &line, &len) == 1)
 			*out = PCE_TRACE_KVTESTER; /* one JSON document over several lines */
 		else /* an invalid JSON line: say where */
 			rc = trace_json_parse(tr, in->path, src.line_no, line, len, &v);

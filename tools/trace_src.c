@@ -11,6 +11,8 @@
  * returned line lives in buf until the next call.  A line never exceeds
  * PCE_TRACE_MAX_LINE, so buf stays within that plus one chunk.
  *
+ * A UTF-8 byte order mark at the start of a file is skipped.
+ *
  * End of input.  gzread() reports the end of a complete stream and the end
  * of a truncated one alike; gzerror() tells them apart: Z_BUF_ERROR means
  * the file ended inside a gzip member.
@@ -24,6 +26,8 @@
 #include "trace_internal.h"
 
 #define CHUNK ((size_t)256 << 10)
+/* A UTF-8 byte order mark, which some editors put first: skipped. */
+#define BOM "\xef\xbb\xbf"
 
 int trace_src_open(struct pce_trace *tr, struct trace_src *s, const char *path, int fd)
 {
@@ -109,6 +113,10 @@ int trace_src_line(struct pce_trace *tr, struct trace_src *s, char **line, size_
 
 			*line = s->buf + s->start;
 			s->start += n + (nl != NULL);
+			if (s->line_no == 0 && n >= 3 && memcmp(*line, BOM, 3) == 0) {
+				*line += 3;
+				n -= 3;
+			}
 			if (n && (*line)[n - 1] == '\r')
 				n--;
 			(*line)[n] = '\0';
@@ -150,6 +158,8 @@ int trace_src_slurp(struct pce_trace *tr, struct trace_src *s, char **data, size
 		if (!s->buf)
 			return trace_fail(tr, PCE_TRACE_ENOMEM, s->path, 0, "out of memory");
 	}
+	if (s->end - s->start >= 3 && memcmp(s->buf + s->start, BOM, 3) == 0)
+		s->start += 3;
 	/* Hand the buffer over; the source is spent. */
 	memmove(s->buf, s->buf + s->start, s->end - s->start);
 	*len = s->end - s->start;

@@ -240,6 +240,27 @@ static void test_stdin(void **state)
 #define BAD(name, text, format, code, needle)                                         \
 	expect_trace_error(scratch_file(name, text, sizeof(text) - 1), format, code, needle)
 
+/* A byte order mark and leading blanks do not hide the format. */
+static void test_bom_and_blanks(void **state)
+{
+	const char tokens[] = "\xef\xbb\xbf  {\"tokens\":[1,2]}\n\t{\"tokens\":[1,3]}\n";
+	const char session[] = "\xef\xbb\xbf{\"requests\":[{\"t\":0,\"in\":64,\"hash_ids\":[1]}]}";
+	const char *p = scratch_file("bom.jsonl", tokens, sizeof(tokens) - 1);
+	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	struct sums s = drain(tr);
+	(void)state;
+
+	assert_int_equal(pce_trace_input_format(tr, 0), PCE_TRACE_TOKENS);
+	assert_int_equal(s.requests, 2);
+	pce_trace_close(tr);
+	p = scratch_file("bom.json", session, sizeof(session) - 1);
+	tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	s = drain(tr);
+	assert_int_equal(pce_trace_input_format(tr, 0), PCE_TRACE_KVTESTER);
+	assert_int_equal(s.requests, 1);
+	pce_trace_close(tr);
+}
+
 static void test_bad_json(void **state)
 {
 	(void)state;
@@ -429,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_tokens_merge),
 		cmocka_unit_test(test_text_tokens),
 		cmocka_unit_test(test_stdin),
+		cmocka_unit_test(test_bom_and_blanks),
 		cmocka_unit_test(test_bad_json),
 		cmocka_unit_test(test_bad_types),
 		cmocka_unit_test(test_bad_numbers),
