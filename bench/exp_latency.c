@@ -121,9 +121,15 @@ static const char *class_name(unsigned c, char *buf, size_t len)
 }
 
 /* Condition "evicting" on @wl: see the file comment. */
+/* What the reclaimer did during an evicting run, per second. */
+struct reclaimer_rates {
+	double passes, evictions;
+};
+
 static int run_evicting(struct suite *s, const struct workload *wl, struct hist *lat,
-			struct run_result *r)
+			struct run_result *r, struct reclaimer_rates *rr)
 {
+	struct pce_stats before, after;
 	struct pce_config cfg;
 	struct bench_index *ix;
 	struct writer_state ws = {{0}};
@@ -138,8 +144,16 @@ static int run_evicting(struct suite *s, const struct workload *wl, struct hist 
 		return -1;
 	rc.ix = ix;
 	err = index_run_on_thread(&index_pce_ops, ix, load_all, (void *)wl);
+	pce_cache_stats(index_pce_cache(ix), &before);
 	if (!err)
 		err = run_timed(&rc, r);
+	pce_cache_stats(index_pce_cache(ix), &after);
+	rr->passes = (double)(after.reclaim_passes - before.reclaim_passes) /
+		     ((double)s->p->latency_ns / 1e9);
+	rr->evictions = (double)(after.removed[PCE_REASON_CAPACITY] -
+				 before.removed[PCE_REASON_CAPACITY] -
+				 (after.sync_evictions - before.sync_evictions)) /
+			((double)s->p->latency_ns / 1e9);
 	index_pce_ops.destroy(ix);
 	return err;
 }
@@ -149,7 +163,8 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 	struct hist *lat = calloc(LAT_CLASSES, sizeof(struct hist)), h, le8k;
 	struct table *t, *tc;
 	double worst = 0, worst_ctl = 0;
-	char worst_wl[64] = "";
+	char worst_wl[64] = "", passes[512] = "";
+	size_t plen = 0;
 
 	if (!lat)
 		return;
@@ -169,6 +184,7 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 			  "workload|index|condition|query tokens|lookups|p50|p99|p99.9|max");
 	for (size_t w = 0; w < n; w++) {
 		const char *wl = sets[w]->wl.name;
+		struct reclaimer_rates rr;
 		struct curve cv;
 		struct run_result r;
 
@@ -203,12 +219,20 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 				}
 			}
 		}
-		if (run_evicting(s, &sets[w]->wl, lat, &r) != 0) {
+		if (run_evicting(s, &sets[w]->wl, lat, &r, &rr) != 0) {
 			plot_curve(s, wl, &cv);
 			continue;
 		}
 		merged(lat, LAT_CLASSES, &h);
 		emit(s, t, wl, "libpce", "evicting", "all", &h);
+		jl_begin(&s->jl, "latency_reclaimer");
+		jl_str(&s->jl, "workload", wl);
+		jl_num(&s->jl, "reclaim_passes_per_s", rr.passes);
+		jl_num(&s->jl, "reclaimer_evictions_per_s", rr.evictions);
+		jl_end(&s->jl);
+		if (plen < sizeof(passes) - 64)
+			plen += (size_t)snprintf(passes + plen, sizeof(passes) - plen,
+						 "%s%s %.0f", plen ? ", " : "", wl, rr.passes);
 		curve_add(&cv, CONTENDERS, &h);
 		plot_curve(s, wl, &cv);
 		for (unsigned c = 0; c < LAT_CLASSES; c++) {
@@ -226,6 +250,13 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 	}
 	table_done(t);
 	table_done(tc);
+	if (plen)
+		report_text(s->rep,
+			    "Reclaim passes per second during the evicting runs: %s.  Each pass "
+			    "waits for one RCU grace period, which liburcu's memb flavour gets "
+			    "with sys_membarrier: an interrupt on every CPU running a thread of "
+			    "the process, the lookup thread's included.",
+			    passes);
 	{
 		char measured[128];
 		snprintf(measured, sizeof(measured),

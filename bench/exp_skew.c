@@ -82,12 +82,14 @@ void exp_skew(struct suite *s, const struct workload *const *wls, size_t n)
 	for (unsigned rep = 0; rep < s->p->reps; rep++) {
 		for (int w = 0; w < 2; w++) {
 			for (unsigned th = 1; th <= 2; th++) {
-				struct bench_index *ix;
+				struct bench_index *ix, *warm;
 				double sps = 0, tps;
 
 				if (index_pce_ops.create(0, &ix) != 0)
 					continue;
-				run_load(&index_pce_ops, ix, wls[w], th, s->cpus, &sps, &tps);
+				if (index_pce_ops.create(0, &warm) == 0)
+					run_load(&index_pce_ops, ix, warm, wls[w], th, s->cpus, &sps,
+						 &tps);
 				index_pce_ops.destroy(ix);
 				rate[w][th - 1][rep] = sps;
 			}

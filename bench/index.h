@@ -19,8 +19,10 @@
  * no thread calls into two indexes (block-hash registers its threads with
  * liburcu's memb flavour, which libpce also does on its own, and liburcu
  * forbids registering a thread twice).  The main thread only creates and
- * destroys indexes, and is entered on none: index_run_on_thread() does
- * one-off work (loading, checks) on a fresh thread.
+ * destroys indexes and is entered on none (libpce may have registered it:
+ * pcetools' trace readers look up in a private libpce cache), so create
+ * and destroy must not need an entered thread; index_run_on_thread() does
+ * one-off work (loading, checks) on a fresh one.
  */
 #ifndef BENCH_INDEX_H
 #define BENCH_INDEX_H

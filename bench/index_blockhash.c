@@ -30,6 +30,7 @@
 #include <xxhash.h>
 
 #include "index.h"
+#include "runner.h"
 
 #define BLOCK_TOKENS 16
 
@@ -242,11 +243,11 @@ static void usage(struct bench_index *ix, struct index_usage *u)
 		   ix->buckets * sizeof(struct cds_lfht_node);
 }
 
-/* Delete and free every block, then the table.  No other thread is using
- * the index; the caller is not entered on any index (index.h), so it
- * registers for the walk. */
-static void destroy(struct bench_index *ix)
+/* Unlink and release every block.  On a thread of its own: the caller may
+ * be registered with liburcu already (index.h). */
+static void delete_all(void *arg)
 {
+	struct bench_index *ix = arg;
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
 
@@ -259,6 +260,12 @@ static void destroy(struct bench_index *ix)
 	}
 	urcu_memb_read_unlock();
 	urcu_memb_unregister_thread();
+}
+
+/* No other thread is using the index. */
+static void destroy(struct bench_index *ix)
+{
+	run_on_thread(delete_all, ix);
 	urcu_memb_barrier();
 	cds_lfht_destroy(ix->ht, NULL);
 	free(ix);

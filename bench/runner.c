@@ -35,6 +35,10 @@ struct gang {
 	unsigned ready;
 	int go;
 	int stop;
+	/* run_load's warm-up: the index loaded first, and the barrier the
+	 * threads meet at before and after thread 0 destroys it */
+	struct bench_index *warm;
+	pthread_barrier_t phase;
 };
 
 struct thread_ctx {
@@ -43,6 +47,7 @@ struct thread_ctx {
 	unsigned id;      /* pin slot; mixing threads first, then writers */
 	unsigned pool;    /* write pool (runner.h) */
 	int writer;
+	uint64_t t0_ns;   /* when the thread's clock started (bodies may restart it) */
 	uint64_t elapsed_ns;
 	uint64_t lookups, hits, matched, qtokens, writes, stored_tokens;
 	int errors;
@@ -189,24 +194,42 @@ void load_all(const struct index_ops *ops, struct bench_index *ix, void *arg)
 		ops->store(ix, wl->stored[i].tok, wl->stored[i].len, i);
 }
 
-static void load_body(struct thread_ctx *t)
+/* This thread's share of the stored set into @ix. */
+static void load_share(struct thread_ctx *t, struct bench_index *ix)
 {
 	const struct run_cfg *cfg = t->g->cfg;
 	const struct workload *wl = cfg->wl;
 
 	for (size_t i = t->id; i < wl->nstored; i += cfg->threads) {
 		const struct seq *s = &wl->stored[i];
-		t->errors += cfg->ops->store(cfg->ix, s->tok, s->len, i) < 0;
+		t->errors += cfg->ops->store(ix, s->tok, s->len, i) < 0;
 		t->writes++;
 		t->stored_tokens += s->len;
 	}
+}
+
+/* With a warm-up index, the same threads load it, destroy it and only then
+ * load the timed index, from memory their allocator now holds. */
+static void load_body(struct thread_ctx *t)
+{
+	struct gang *g = t->g;
+
+	if (g->warm) {
+		load_share(t, g->warm);
+		pthread_barrier_wait(&g->phase);
+		if (t->id == 0)
+			g->cfg->ops->destroy(g->warm);
+		pthread_barrier_wait(&g->phase);
+		t->writes = t->stored_tokens = 0;
+		t->t0_ns = now_ns();
+	}
+	load_share(t, g->cfg->ix);
 }
 
 static void *thread_main(void *arg)
 {
 	struct thread_ctx *t = arg;
 	struct gang *g = t->g;
-	uint64_t t0;
 
 	if (g->cfg->ops)
 		g->cfg->ops->thread_enter(g->cfg->ix);
@@ -218,10 +241,10 @@ static void *thread_main(void *arg)
 	while (!g->go)
 		pthread_cond_wait(&g->cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
-	t0 = now_ns();
+	t->t0_ns = now_ns();
 	if (!stopped(t))
 		g->body(t);
-	t->elapsed_ns = now_ns() - t0;
+	t->elapsed_ns = now_ns() - t->t0_ns;
 	if (g->cfg->ops)
 		g->cfg->ops->thread_leave(g->cfg->ix);
 	return NULL;
@@ -340,8 +363,9 @@ out:
 	return rc;
 }
 
-int run_load(const struct index_ops *ops, struct bench_index *ix, const struct workload *wl,
-	     unsigned threads, unsigned pin_cpus, double *stores_per_s, double *tokens_per_s)
+int run_load(const struct index_ops *ops, struct bench_index *ix, struct bench_index *warm,
+	     const struct workload *wl, unsigned threads, unsigned pin_cpus, double *stores_per_s,
+	     double *tokens_per_s)
 {
 	struct run_cfg cfg = {.ops = ops, .ix = ix, .wl = wl, .threads = threads,
 			      .pin_cpus = pin_cpus};
@@ -351,14 +375,28 @@ int run_load(const struct index_ops *ops, struct bench_index *ix, const struct w
 	int rc = -1;
 
 	gang_init(&g, &cfg, load_body);
-	if (!t || threads == 0 || threads > RUN_MAX_THREADS)
+	if (!t || threads == 0 || threads > RUN_MAX_THREADS) {
+		if (warm)
+			ops->destroy(warm);
 		goto out;
+	}
+	g.warm = warm;
+	if (warm)
+		pthread_barrier_init(&g.phase, NULL, threads);
 	for (unsigned i = 0; i < threads; i++) {
 		t[i].g = &g;
 		t[i].id = i;
 	}
-	if (gang_run(&g, t, threads, 0) != 0)
+	rc = gang_run(&g, t, threads, 0);
+	if (warm)
+		pthread_barrier_destroy(&g.phase);
+	if (rc != 0) {
+		/* No thread ran the body: the warm-up index is still ours. */
+		if (warm)
+			ops->destroy(warm);
 		goto out;
+	}
+	rc = -1;
 	/* The load is done when its slowest thread is. */
 	for (unsigned i = 0; i < threads; i++) {
 		if (t[i].elapsed_ns > max_ns)

@@ -92,9 +92,13 @@ int run_timed(const struct run_cfg *cfg, struct run_result *res);
 void load_all(const struct index_ops *ops, struct bench_index *ix, void *wl);
 
 /* Store the whole stored set from @threads threads (sequence i by thread
- * i % threads), timed.  Return: 0 or -1. */
-int run_load(const struct index_ops *ops, struct bench_index *ix, const struct workload *wl,
-	     unsigned threads, unsigned pin_cpus, double *stores_per_s, double *tokens_per_s);
+ * i % threads) into @ix, timed.  With @warm (an empty index of the same
+ * kind, which the call destroys), the same threads first load @warm and
+ * destroy it, untimed, so that the timed load allocates from memory the
+ * threads' allocator already holds, whatever ran before.  Return: 0 or -1. */
+int run_load(const struct index_ops *ops, struct bench_index *ix, struct bench_index *warm,
+	     const struct workload *wl, unsigned threads, unsigned pin_cpus, double *stores_per_s,
+	     double *tokens_per_s);
 
 /* Run @fn(@arg) on a new thread and wait for it: work that must not
  * register the calling thread with liburcu (index.h).  Return: 0 or -1. */
