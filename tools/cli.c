@@ -302,6 +302,19 @@ const char *cli_si(double v, char *buf)
 	return buf;
 }
 
+const char *cli_bytes(double v, char *buf)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	int i = 0;
+
+	while (v >= 1024 && i < 5) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, 16, "%.*f %s", i == 0 || v >= 100 ? 0 : 1, v, unit[i]);
+	return buf;
+}
+
 cJSON *cli_json_u64(cJSON *obj, const char *key, uint64_t v)
 {
 	return cJSON_AddNumberToObject(obj, key, (double)v);

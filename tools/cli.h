@@ -81,6 +81,8 @@ cJSON *cli_inputs_json(const struct pce_trace *tr);
 const char *cli_group(uint64_t v, char *buf);
 /* 25600000 -> "25.6M" in @buf (at least 16 bytes). */
 const char *cli_si(double v, char *buf);
+/* Bytes in binary units: 335544320000 -> "312.5 GiB" (@buf: 16 bytes). */
+const char *cli_bytes(double v, char *buf);
 double cli_seconds(void);
 
 /* Print @root as JSON on stdout, then free it.  Return: the exit status. */

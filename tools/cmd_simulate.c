@@ -194,8 +194,8 @@ static void print_advice(const struct sim *s)
 		printf(" (%s tokens)", cli_si((double)a->best->capacity * s->block_size, si));
 	if (s->kv_bytes && s->block_size) {
 		char b[16];
-		printf(", %sB of KV",
-		       cli_si((double)a->best->capacity * s->block_size * (double)s->kv_bytes, b));
+		printf(", %s of KV",
+		       cli_bytes((double)a->best->capacity * s->block_size * (double)s->kv_bytes, b));
 	}
 	printf(" with %s: %.2f%% token hit ratio, %.1f%% of the unlimited %.2f%% (target %.0f%%).\n",
 	       policy_name(a->best->policy), 100 * pce_replay_token_ratio(&a->best->window),
@@ -243,7 +243,7 @@ static void print_tables(const struct sim *s)
 	if (s->block_size > 1)
 		printf(" %10s", "tokens");
 	if (s->kv_bytes && s->block_size)
-		printf(" %10s", "KV bytes");
+		printf(" %10s", "KV");
 	for (size_t p = 0; p < s->opts.n_policies; p++)
 		printf(" %11s", policy_name(s->pol[p]));
 	printf("\n");
@@ -253,10 +253,10 @@ static void print_tables(const struct sim *s)
 		printf("  %14s", cli_group(first->capacity, g1));
 		if (s->block_size > 1)
 			printf(" %10s", cli_si((double)first->capacity * s->block_size, g2));
-		if (s->kv_bytes && s->block_size) {
-			cli_si((double)first->capacity * s->block_size * (double)s->kv_bytes, g2);
-			printf(" %9sB", g2);
-		}
+		if (s->kv_bytes && s->block_size)
+			printf(" %10s",
+			       cli_bytes((double)first->capacity * s->block_size * (double)s->kv_bytes,
+					 g2));
 		for (size_t p = 0; p < s->opts.n_policies; p++) {
 			const struct pce_simulate_point *q = point(s, c, p);
 

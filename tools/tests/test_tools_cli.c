@@ -241,6 +241,15 @@ static void test_simulate(void **state)
 	assert_int_equal(pce("simulate --svg /no/such/dir/x.svg " SLICE), 2);
 	assert_non_null(strstr(err, "--svg: cannot create /no/such/dir/x.svg"));
 
+	/* KV bytes: capacity x 512 tokens x bytes per token, in binary units. */
+	assert_int_equal(pce("simulate --json -c 20k --kv-bytes-per-token 131072 " SLICE), 0);
+	o = cJSON_Parse(out);
+	assert_true(number(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "curve"), 0),
+			   "capacity_bytes") == 20000.0 * 512 * 131072);
+	cJSON_Delete(o);
+	assert_int_equal(pce("simulate -c 20k --kv-bytes-per-token 131072 " SLICE), 0);
+	assert_non_null(strstr(out, "1.2 TiB of KV"));
+
 	/* Out of reach: say so instead of recommending. */
 	assert_int_equal(pce("simulate -c 10,20 -p lru " SLICE), 0);
 	assert_non_null(strstr(out, "No capacity simulated reaches 90%"));
