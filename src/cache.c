@@ -318,10 +318,12 @@ int pce_cache_stats(struct pce_cache *c, struct pce_stats *out)
 	memset(out, 0, sizeof(*out));
 	for (uint32_t i = 0; i < PCE_STAT_STRIPES; i++) {
 		const struct pce_stripe *st = &c->stripe[i];
+		/* Hits first, with acquire: the lookups counted after them
+		 * include every lookup those hits belong to (lookup.c). */
+		out->hits += pce_load_acquire(&st->hits);
+		out->hit_tokens += pce_load_acquire(&st->hit_tokens);
 		out->lookups += pce_load_relaxed(&st->lookups);
-		out->hits += pce_load_relaxed(&st->hits);
 		out->query_tokens += pce_load_relaxed(&st->query_tokens);
-		out->hit_tokens += pce_load_relaxed(&st->hit_tokens);
 		out->pins += pce_load_relaxed(&st->pins);
 	}
 	out->misses = out->lookups - out->hits;

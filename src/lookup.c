@@ -24,14 +24,17 @@
 #include "thread.h"
 #include "trie.h"
 
-/* Single writer (owned stripe): a plain relaxed read-modify-write.
- * Shared stripe (more live threads than stripes): an atomic add. */
-static inline void stat_add(uint64_t *ctr, uint64_t v, int owned)
+/* Single writer (owned stripe): a plain read-modify-write.  Shared stripe
+ * (more live threads than stripes): an atomic add.  @order is the store's
+ * memory order: hits and hit_tokens are released after lookups and
+ * query_tokens, and pce_cache_stats() acquires them first, so a snapshot
+ * never shows more hits than lookups (free on x86). */
+static inline void stat_add(uint64_t *ctr, uint64_t v, int owned, int order)
 {
 	if (owned)
-		pce_store_relaxed(ctr, pce_load_relaxed(ctr) + v);
+		__atomic_store_n(ctr, pce_load_relaxed(ctr) + v, order);
 	else
-		pce_add_relaxed(ctr, v);
+		__atomic_fetch_add(ctr, v, order);
 }
 
 static uint64_t deadline_of(const struct pce_cache *c, uint64_t lease, uint64_t *now)
@@ -135,13 +138,13 @@ count:
 		struct pce_stripe *st = &c->stripe[t->stripe];
 		int owned = t->stripe_owned;
 
-		stat_add(&st->lookups, 1, owned);
-		stat_add(&st->query_tokens, n, owned);
+		stat_add(&st->lookups, 1, owned, __ATOMIC_RELAXED);
+		stat_add(&st->query_tokens, n, owned, __ATOMIC_RELAXED);
 		if (matched) {
-			stat_add(&st->hits, 1, owned);
-			stat_add(&st->hit_tokens, matched, owned);
+			stat_add(&st->hits, 1, owned, __ATOMIC_RELEASE);
+			stat_add(&st->hit_tokens, matched, owned, __ATOMIC_RELEASE);
 			if (out->pin.id)
-				stat_add(&st->pins, 1, owned);
+				stat_add(&st->pins, 1, owned, __ATOMIC_RELAXED);
 		}
 	}
 	return rc;
