@@ -42,6 +42,7 @@ struct suite {
 	struct jsonl jl;
 	struct report *rep;
 	unsigned cpus;         /* threads are pinned round robin over them */
+	double cpu_scaling;    /* machine_cpu_scaling() at the start */
 	const char *svg_dir;   /* NULL: no plots */
 	const char *svg_rel;   /* the plots' directory relative to the Markdown */
 };

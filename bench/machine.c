@@ -5,6 +5,7 @@
  */
 #include "machine.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -89,6 +90,72 @@ const char *machine_build_problem(void)
 	if (strcmp(BENCH_BUILD_TYPE, "Release") != 0 && strcmp(BENCH_BUILD_TYPE, "RelWithDebInfo") != 0)
 		return "the build type is neither Release nor RelWithDebInfo";
 	return NULL;
+}
+
+#define PROBE_NS 200000000u
+
+struct probe {
+	unsigned slot;
+	double rate; /* iterations per second */
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe *p = arg;
+	volatile uint64_t x = 1;
+	uint64_t n = 0, t0;
+
+	runner_pin_self(p->slot, runner_cpus());
+	t0 = now_ns();
+	while (now_ns() - t0 < PROBE_NS) {
+		for (int i = 0; i < 100000; i++)
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		n += 100000;
+	}
+	p->rate = (double)n * 1e9 / (double)(now_ns() - t0);
+	return NULL;
+}
+
+/* Summed rate of @threads probe threads; 0 if one could not start. */
+static double probe(unsigned threads)
+{
+	struct probe p[2] = {{0, 0}, {1, 0}};
+	pthread_t tid[2];
+	unsigned started = 0;
+	double sum = 0;
+
+	while (started < threads && pthread_create(&tid[started], NULL, probe_main, &p[started]) == 0)
+		started++;
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(tid[i], NULL);
+		sum += p[i].rate;
+	}
+	return started == threads ? sum : 0;
+}
+
+double machine_cpu_scaling(void)
+{
+	double r[3];
+
+	for (int i = 0; i < 3; i++) {
+		double one = probe(1), two = probe(2);
+		r[i] = one > 0 ? two / one : 0;
+	}
+	/* median of three */
+	if (r[0] > r[1]) {
+		double t = r[0];
+		r[0] = r[1];
+		r[1] = t;
+	}
+	return r[2] < r[0] ? r[0] : r[2] > r[1] ? r[1] : r[2];
+}
+
+void machine_describe_scaling(FILE *out, double scaling_start, double scaling_end)
+{
+	fprintf(out,
+		"| CPU scaling probe | 2 threads pinned to 2 CPUs do %.2fx the work of 1 (a "
+		"pure integer loop) at the start, %.2fx at the end; two free cores give 2 |\n",
+		scaling_start, scaling_end);
 }
 
 void machine_describe(FILE *out, const struct machine_sample *start,

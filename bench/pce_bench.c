@@ -297,7 +297,8 @@ static const char *relative_to_markdown(const char *svg_dir, const char *markdow
 /* ---- the report's fixed text ----------------------------------------------- */
 
 static void preamble(FILE *out, const struct options *o, struct wl_set *const *sets, size_t n,
-		     const struct machine_sample *start, const struct machine_sample *end)
+		     const struct machine_sample *start, const struct machine_sample *end,
+		     double scaling_start, double scaling_end)
 {
 	time_t now = time(NULL);
 	char date[64];
@@ -322,6 +323,7 @@ static void preamble(FILE *out, const struct options *o, struct wl_set *const *s
 		o->preset->reps);
 	fprintf(out, "## Machine\n\n");
 	machine_describe(out, start, end);
+	machine_describe_scaling(out, scaling_start, scaling_end);
 	fprintf(out, "\n## Indexes\n\n"
 		     "- **libpce**: this library, default configuration (16 shards, background "
 		     "reclaimer every 10 ms, no budget), one namespace, lookups without pins.\n"
@@ -385,8 +387,13 @@ int main(int argc, char **argv)
 	if (!s.rep)
 		return 1;
 	timing_calibrate();
-	printf("pce_bench: preset %s, %u CPUs, tick rate %.3f GHz\n", o.preset->name, s.cpus,
-	       timing_ticks_per_ns());
+	s.cpu_scaling = machine_cpu_scaling();
+	printf("pce_bench: preset %s, %u CPUs, tick rate %.3f GHz, CPU scaling probe %.2fx\n",
+	       o.preset->name, s.cpus, timing_ticks_per_ns(), s.cpu_scaling);
+	jl_begin(&s.jl, "machine");
+	jl_int(&s.jl, "cpus", s.cpus);
+	jl_num(&s.jl, "cpu_scaling_probe", s.cpu_scaling);
+	jl_end(&s.jl);
 
 	for (size_t i = 0; workload_names[i] && nsets < 8; i++) {
 		if (!listed(o.workloads, workload_names[i]))
@@ -444,8 +451,10 @@ int main(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
+		double scaling_end = machine_cpu_scaling();
+
 		machine_sample(&end);
-		preamble(md, &o, sets, nsets, &start, &end);
+		preamble(md, &o, sets, nsets, &start, &end, s.cpu_scaling, scaling_end);
 		if (report_write_markdown(s.rep, md, NULL) != 0 || fclose(md) != 0) {
 			fprintf(stderr, "pce_bench: cannot write %s\n", o.markdown);
 			rc = 1;

@@ -63,8 +63,7 @@ unsigned runner_cpus(void)
 	return (unsigned)CPU_COUNT(&set);
 }
 
-/* Pin the calling thread to the (@slot mod @ncpus)-th CPU it may use. */
-static void pin_self(unsigned slot, unsigned ncpus)
+void runner_pin_self(unsigned slot, unsigned ncpus)
 {
 	cpu_set_t allowed, one;
 	unsigned want = slot % ncpus, seen = 0;
@@ -234,7 +233,7 @@ static void *thread_main(void *arg)
 	if (g->cfg->ops)
 		g->cfg->ops->thread_enter(g->cfg->ix);
 	if (g->cfg->pin_cpus)
-		pin_self(t->id, g->cfg->pin_cpus);
+		runner_pin_self(t->id, g->cfg->pin_cpus);
 	pthread_mutex_lock(&g->lock);
 	g->ready++;
 	pthread_cond_broadcast(&g->cond);

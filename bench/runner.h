@@ -104,6 +104,9 @@ int run_load(const struct index_ops *ops, struct bench_index *ix, struct bench_i
  * register the calling thread with liburcu (index.h).  Return: 0 or -1. */
 int run_on_thread(void (*fn)(void *arg), void *arg);
 
+/* Pin the calling thread to the (@slot mod @ncpus)-th CPU it may use. */
+void runner_pin_self(unsigned slot, unsigned ncpus);
+
 /* Number of CPUs this process may run on. */
 unsigned runner_cpus(void);
 
