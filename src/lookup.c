@@ -6,8 +6,9 @@
  *      per node, O(query length).
  *   3. Pick the entry: the hint of the node where the match ended (latest-
  *      expiring entry extending the match, I6), or with PCE_LOOKUP_WHOLE the
- *      deepest entry wholly inside the query.  If that entry has expired,
- *      walk once more checking expiry at every node (trie_match_live).
+ *      deepest entry wholly inside the query.  If that entry has expired
+ *      (or, WHOLE, a concurrent remove took it off its node), walk once
+ *      more checking every node (trie_match_live).
  *   4. Round down to whole blocks; below min_prefix_len is a miss.
  *   5. Touch the entry's CLOCK state (only if it changes), pin it if asked.
  *   6. rcu_read_unlock, then count into this thread's statistics stripe.
@@ -68,14 +69,14 @@ static struct pce_entry *choose_rcu(const struct pce_cache *c, const struct pce_
 		e = pce_rcu_deref(w.end->hint);
 		*depth = w.depth;
 	}
-	if (!e)
-		return NULL; /* a concurrent remove emptied the node */
-	if (e->expires_at == PCE_NEVER)
+	if (e && e->expires_at == PCE_NEVER)
 		return e;
 	if (*now == 0)
 		*now = pce_now(c);
-	if (e->expires_at > *now)
+	if (e && e->expires_at > *now)
 		return e;
+	/* Expired, or (WHOLE) removed since the walk saw it: a shorter live
+	 * entry may still qualify, so walk again checking every node. */
 	return pce_trie_match_live_rcu(s, ns, q, n, whole, *now, depth);
 }
 
