@@ -5,7 +5,7 @@
 #
 # Usage: scripts/bench.sh [quick|full] [pce_bench options...]
 #   quick  about two minutes (after a first build of about one)
-#   full   about half an hour: full-size workloads, more and longer runs,
+#   full   about twenty minutes: full-size workloads, more and longer runs,
 #          every read/write mix, the Claude Code traces
 # The real traces are read from ../shared/data/traces (PCE_TRACES to point
 # elsewhere); without them the trace experiments are left out.
