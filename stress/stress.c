@@ -42,7 +42,11 @@
  *   V7  sampled gauges stay within budget + what the concurrent writers can
  *       have reserved and not yet rolled back (I11); the worst overshoot is
  *       reported;
- *   V8  a returned error is one the call documents.
+ *   V8  a returned error is one the call documents; statistics never show
+ *       more hits than lookups;
+ *   V9  --anchors N: the first N keys are stored before the workers start
+ *       and never removed; a lookup whose query starts with one matches at
+ *       least its length, WHOLE or not, whatever else is removed meanwhile.
  *
  * Record reuse.  A record is reused only when its value failed to store, or
  * was released before the start of every lookup in flight (readers publish
@@ -80,6 +84,7 @@ struct opts {
 	unsigned dedup_per_mille;
 	uint32_t max_pins, block_size, min_prefix;
 	int lfu, per_token, no_evict;
+	uint32_t anchors;
 	unsigned audit_ms, churn_ms, ring_log2;
 };
 
@@ -110,6 +115,8 @@ static void usage(void)
 		"  --lfu               CLOCK-LFU instead of CLOCK-LRU\n"
 		"  --per-token B       PCE_KV_PER_TOKEN with B bytes per token\n"
 		"  --no-evict          no budgets, TTL, removals or clears: check V6\n"
+		"  --anchors N         keep the first N keys stored throughout (no budgets or\n"
+		"                      clears): check V9\n"
 		"  --audit-ms N        stop the workers and audit every N ms (1000; 0 = end only)\n"
 		"  --churn-ms N        worker threads exit and are replaced every N ms (0)\n"
 		"  --ring-log2 N       value records: 2^N (20)\n");
@@ -181,6 +188,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		OPT("--audit-ms", audit_ms)
 		OPT("--churn-ms", churn_ms)
 		OPT("--ring-log2", ring_log2)
+		OPT("--anchors", anchors)
 #undef OPT
 		if (!strcmp(a, "--lfu")) {
 			o->lfu = 1;
@@ -199,6 +207,13 @@ static void parse(int argc, char **argv, struct opts *o)
 	if (o->no_evict) {
 		o->kv_budget = o->index_budget = o->max_entries = 0;
 		o->ttl_pct = o->lease_pct = o->remove_pct = o->clears_per_million = 0;
+	}
+	if (o->anchors) {
+		/* Nothing may take an anchor away but a removal, which skips them. */
+		o->kv_budget = o->index_budget = o->max_entries = 0;
+		o->clears_per_million = 0;
+		if (o->anchors > o->keys / 2)
+			usage();
 	}
 }
 
@@ -239,7 +254,8 @@ struct keys {
 	uint32_t n;
 	uint32_t *len;
 	uint64_t *ns;
-	uint32_t *tok; /* key i: tok[i * MAX_LEN ...] */
+	uint32_t *tok;       /* key i: tok[i * MAX_LEN ...] */
+	uint32_t *anchor_of; /* the longest anchor key that is a prefix of key i, + 1 (0: none) */
 };
 
 static const uint32_t *key_tokens(const struct keys *k, uint32_t i)
@@ -319,6 +335,25 @@ static void keys_build(struct keys *k, const struct opts *o, uint64_t seed)
 			break;
 		}
 	}
+	/* Anchors: which keys start with which.  The set still maps each key's
+	 * (namespace, tokens) to its index. */
+	k->anchor_of = calloc(o->keys, sizeof(*k->anchor_of));
+	if (!k->anchor_of) {
+		fprintf(stderr, "stress: out of memory\n");
+		exit(2);
+	}
+	for (uint32_t i = 0; o->anchors && i < o->keys; i++) {
+		const uint32_t *t = key_tokens(k, i);
+		for (uint32_t n = 1; n <= k->len[i]; n++) {
+			size_t h = key_hash(k->ns[i], t, n) & (cap - 1);
+			for (; set[h]; h = (h + 1) & (cap - 1)) {
+				uint32_t j = set[h] - 1;
+				if (j < o->anchors && k->ns[j] == k->ns[i] && k->len[j] == n &&
+				    !memcmp(key_tokens(k, j), t, n * sizeof(*t)))
+					k->anchor_of[i] = j + 1;
+			}
+		}
+	}
 	free(set);
 }
 
@@ -369,6 +404,7 @@ static struct {
 	uint64_t release_clock; /* last release seq */
 	uint64_t released, released_by[PCE_REASON_COUNT];
 	uint8_t *present;       /* --no-evict: key whose store returned */
+	uint64_t anchors_stored;
 	int stop, pause;
 	unsigned running, paused;
 	uint64_t violations;
@@ -522,7 +558,9 @@ static void on_release(void *ctx, const struct pce_released *rel)
 	     !g.o.max_entries) ||
 	    (rel->reason == PCE_REASON_TTL && !g.o.ttl_pct) ||
 	    (rel->reason == PCE_REASON_CLEARED && !g.o.clears_per_million) ||
-	    (rel->reason == PCE_REASON_REMOVED && !g.o.remove_pct))
+	    (rel->reason == PCE_REASON_REMOVED && !g.o.remove_pct) ||
+	    (LOAD(&r->key) < g.o.anchors && rel->reason != PCE_REASON_REPLACED &&
+	     rel->reason != PCE_REASON_DESTROYED))
 		violation("V4: value %" PRIu64 " released for reason %s, which this run cannot cause",
 			  rel->value, pce_reason_name(rel->reason));
 	ADD(&g.released, 1);
@@ -758,6 +796,20 @@ static void reader_op(struct worker *w)
 	} else if (m.pin.id) {
 		violation("V8: a miss carries a pin");
 	}
+	if (g.o.anchors && rc == 0 && !(lo.flags & PCE_LOOKUP_PIN) && g.k.anchor_of[key]) {
+		/* V9 (a pinned lookup may report a miss when the entry it was
+		 * about to pin goes: that one is not checked). */
+		uint32_t a = g.k.anchor_of[key] - 1, alen = g.k.len[a];
+		size_t want = alen - alen % g.o.block_size;
+		if (want < g.o.min_prefix)
+			want = 0;
+		if (alen <= n && !memcmp(q, key_tokens(&g.k, a), alen * sizeof(*q)) &&
+		    m.tokens < want)
+			violation("V9: lookup%s of %zu tokens matched %zu, but anchor key %u (%u "
+				  "tokens) is a prefix of the query",
+				  lo.flags & PCE_LOOKUP_WHOLE ? " (WHOLE)" : "", n, m.tokens, a,
+				  alen);
+	}
 	if (known) {
 		size_t want = n - n % g.o.block_size;
 		if (want < g.o.min_prefix)
@@ -781,7 +833,7 @@ static void writer_store(struct worker *w)
 	struct vrec *r;
 	int rc;
 
-	if (chance(&w->rng, g.o.ttl_pct)) {
+	if (key >= g.o.anchors && chance(&w->rng, g.o.ttl_pct)) {
 		ttl = 1000000u * (1 + below(&w->rng, g.o.ttl_max_ms));
 		so.ttl_ns = ttl;
 	}
@@ -850,7 +902,7 @@ static void writer_op(struct worker *w)
 			violation("V8: reclaim returned %s", pce_err_name(rc));
 		w->reclaims++;
 	} else if (below(&w->rng, 100) < g.o.remove_pct) {
-		uint32_t key = below(&w->rng, g.k.n);
+		uint32_t key = g.o.anchors + below(&w->rng, g.k.n - g.o.anchors);
 		uint64_t v = 0;
 		int rc = pce_cache_remove(g.cache, g.k.ns[key], key_tokens(&g.k, key),
 					  g.k.len[key], &v);
@@ -949,7 +1001,7 @@ static void resume_workers(void)
 static void final_checks(void)
 {
 	struct pce_stats st;
-	uint64_t stored = 0, removed = 0, lingering = 0;
+	uint64_t stored = g.anchors_stored, removed = 0, lingering = 0;
 	int rc;
 
 	for (unsigned i = 0; i < g.nworkers; i++) {
@@ -1088,6 +1140,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	for (uint32_t k = 0; k < g.o.anchors; k++) {
+		uint64_t v = mint(k, 0, 1);
+		rc = pce_cache_store(g.cache, g.k.ns[k], key_tokens(&g.k, k), g.k.len[k], v, 1, NULL,
+				     NULL);
+		STORE(&rec_of(v)->state, rc == 0 ? ST_STORED : ST_FAILED);
+		g.anchors_stored += rc == 0;
+		if (rc != 0 && rc != PCE_ESHORT)
+			violation("V8: storing anchor %u returned %s", k, pce_err_name(rc));
+	}
 	g.t0 = now_ns();
 	g.nworkers = g.o.readers + g.o.writers;
 	for (unsigned i = 0; i < g.nworkers; i++) {
