@@ -20,15 +20,17 @@
  *   key, ttl, kv  minting writer, before store  what was stored
  *   state         the storing writer            PENDING -> STORED | FAILED
  *   stored_end    the storing writer            clock after store returned
- *   released      on_release: CAS 0 -> seq      release_clock at release
+ *   removed       on_event(REMOVED): CAS 0->seq  seq_clock when it left the index
+ *   released      on_release: CAS 0 -> seq      seq_clock at release
  *   held          readers (atomic)              pins held with no lease
  *   lease_until   readers (atomic max)          deadline of abandoned pins
  *
  * Checked invariants (each a violation, counted and reported):
  *   V1  a lookup's match is a prefix of the query and of the entry it names,
  *       the entry's namespace, length and KV bytes are those stored;
- *   V2  that entry was stored (not a failed store) and had not been released
- *       when the lookup began (release seq <= the reader's start seq);
+ *   V2  that entry was stored (not a failed store) and had neither left the
+ *       index (its REMOVED event) nor been released when the lookup began
+ *       (event seq <= the reader's start seq); REMOVED comes once per entry;
  *   V3  a TTL entry is not returned by a lookup that began after its TTL
  *       ended (measured from the end of its store);
  *   V4  on_release runs once per stored value, never for a failed store,
@@ -363,6 +365,7 @@ enum { ST_FREE = 0, ST_PENDING, ST_STORED, ST_FAILED };
 
 struct vrec {
 	uint64_t value;
+	uint64_t removed;     /* seq of its REMOVED event; 0 = still visible */
 	uint64_t released;    /* release seq; 0 = not released */
 	uint64_t stored_end;  /* clock when the store returned; 0 = not yet */
 	uint64_t ttl;         /* ns; 0 = none */
@@ -401,7 +404,7 @@ static struct {
 	struct worker w[MAX_WORKERS];
 	unsigned nworkers;
 	uint64_t mint;          /* last value minted */
-	uint64_t release_clock; /* last release seq */
+	uint64_t seq_clock;     /* last seq given to a removal or a release */
 	uint64_t released, released_by[PCE_REASON_COUNT];
 	uint8_t *present;       /* --no-evict: key whose store returned */
 	uint64_t anchors_stored;
@@ -459,7 +462,7 @@ static struct vrec *rec_of(uint64_t v)
  */
 static uint64_t oldest_start(void)
 {
-	uint64_t m = LOAD(&g.release_clock);
+	uint64_t m = LOAD(&g.seq_clock);
 
 	for (unsigned i = 0; i < g.nworkers; i++) {
 		uint64_t s = LOAD(&g.w[i].start_seq);
@@ -494,6 +497,7 @@ static uint64_t mint(uint32_t key, uint64_t ttl, uint64_t kv)
 		STORE(&r->ttl, ttl);
 		STORE(&r->kv, kv);
 		STORE(&r->stored_end, 0);
+		STORE(&r->removed, 0);
 		STORE(&r->released, 0);
 		STORE(&r->lease_until, 0);
 		STORE(&r->held, 0);
@@ -510,6 +514,24 @@ static uint64_t kv_of(uint32_t key, uint64_t declared)
 
 /* ---- callbacks ------------------------------------------------------------ */
 
+/* Under the shard lock of the entry: it just became invisible to lookups. */
+static void on_event(void *ctx, const struct pce_event *ev)
+{
+	struct vrec *r = rec_of(ev->value);
+	uint64_t zero = 0;
+
+	(void)ctx;
+	if (ev->kind != PCE_EVENT_REMOVED)
+		return;
+	if (LOAD(&r->value) != ev->value) {
+		violation("V2: REMOVED event for value %" PRIu64 ", which is not stored", ev->value);
+		return;
+	}
+	if (!__atomic_compare_exchange_n(&r->removed, &zero, ADD(&g.seq_clock, 1), 0,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		violation("V2: two REMOVED events for value %" PRIu64, ev->value);
+}
+
 static void on_release(void *ctx, const struct pce_released *rel)
 {
 	struct vrec *r = rec_of(rel->value);
@@ -525,7 +547,7 @@ static void on_release(void *ctx, const struct pce_released *rel)
 	st = LOAD(&r->state);
 	if (st == ST_FAILED)
 		violation("V4: released value %" PRIu64 " whose store failed", rel->value);
-	seq = ADD(&g.release_clock, 1);
+	seq = ADD(&g.seq_clock, 1);
 	if (!__atomic_compare_exchange_n(&r->released, &zero, seq, 0, __ATOMIC_SEQ_CST,
 					 __ATOMIC_SEQ_CST)) {
 		violation("V4: value %" PRIu64 " released twice (reasons %s, %s)", rel->value,
@@ -634,7 +656,7 @@ static struct vrec *check_hit(const struct pce_match *m, uint64_t ns, const uint
 			      size_t n, unsigned flags, uint64_t start_seq, uint64_t start_ns)
 {
 	struct vrec *r = rec_of(m->value);
-	uint64_t rel, end, ttl;
+	uint64_t rel, gone, end, ttl;
 	uint32_t key, st;
 	const uint32_t *et;
 
@@ -646,6 +668,7 @@ static struct vrec *check_hit(const struct pce_match *m, uint64_t ns, const uint
 	key = LOAD(&r->key);
 	st = LOAD(&r->state);
 	rel = LOAD(&r->released);
+	gone = LOAD(&r->removed);
 	end = LOAD(&r->stored_end);
 	ttl = LOAD(&r->ttl);
 	if (LOAD(&r->value) != m->value) {
@@ -654,6 +677,10 @@ static struct vrec *check_hit(const struct pce_match *m, uint64_t ns, const uint
 	}
 	if (st == ST_FAILED)
 		violation("V2: lookup returned value %" PRIu64 " whose store failed", m->value);
+	if (gone && gone <= start_seq)
+		violation("V2: lookup returned value %" PRIu64 ", which left the index (seq %" PRIu64
+			  ") before the lookup began (seq %" PRIu64 ")",
+			  m->value, gone, start_seq);
 	if (rel && rel <= start_seq)
 		violation("V2: lookup returned value %" PRIu64 " released (seq %" PRIu64
 			  ") before it began (seq %" PRIu64 ")",
@@ -757,7 +784,7 @@ static void reader_op(struct worker *w)
 	}
 	/* Publish the start before looking up: records released after this
 	 * point are not reused while this lookup can return them (mint()). */
-	start_seq = LOAD(&g.release_clock);
+	start_seq = LOAD(&g.seq_clock);
 	STORE(&w->start_seq, start_seq ? start_seq : 1);
 	start_ns = now_ns();
 	rc = pce_cache_lookup(g.cache, ns, q, n, &lo, &m);
@@ -1133,6 +1160,7 @@ int main(int argc, char **argv)
 	}
 	cfg.reclaim_interval_ns = 1000000; /* 1 ms: many passes, many races */
 	cfg.on_release = on_release;
+	cfg.on_event = on_event;
 	rc = pce_cache_create(&cfg, &g.cache);
 	if (rc) {
 		fprintf(stderr, "stress: pce_cache_create: %s (%s)\n", pce_strerror(rc),
