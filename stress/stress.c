@@ -381,7 +381,6 @@ struct vrec {
 
 struct worker {
 	pthread_t thread;
-	unsigned id;
 	int reader;
 	uint64_t rng;
 	uint64_t start_seq; /* published release seq at lookup start; 0 = idle */
@@ -1181,7 +1180,6 @@ int main(int argc, char **argv)
 	g.nworkers = g.o.readers + g.o.writers;
 	for (unsigned i = 0; i < g.nworkers; i++) {
 		struct worker *w = &g.w[i];
-		w->id = i;
 		w->reader = i < g.o.readers;
 		w->rng = g.o.seed * 0x9E3779B97F4A7C15ULL + i + 1;
 		spawn(w);
