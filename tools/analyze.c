@@ -90,7 +90,8 @@ static int batch_add(struct pass *p, const struct pce_trace_request *r)
 		b->pool = q;
 		b->pool_cap = cap;
 	}
-	memcpy(b->pool + b->pool_len, r->ids, r->len * sizeof(*r->ids));
+	if (r->len) /* an empty request may have no ids buffer at all */
+		memcpy(b->pool + b->pool_len, r->ids, r->len * sizeof(*r->ids));
 	b->req[b->n] = *r;
 	/* ids are pointed at the pool in flush, once it has stopped moving */
 	b->req[b->n].ids = NULL;
@@ -109,7 +110,7 @@ static int batch_flush(struct pass *p)
 	if (b->n == 0)
 		return 0;
 	for (size_t i = 0; i < b->n; i++) {
-		b->req[i].ids = b->pool + off;
+		b->req[i].ids = b->pool ? b->pool + off : NULL; /* NULL: only empty requests */
 		b->seq[i] = (struct pce_seq){b->req[i].ns, b->req[i].ids, b->req[i].len};
 		off += b->req[i].len;
 	}

@@ -218,7 +218,7 @@ static int compact(struct loader *L, struct trace_session *s)
 				  pce_strerror(rc));
 	for (size_t i = 0; i < L->n; i++) {
 		const struct item *it = &L->item[i];
-		const uint32_t *ids = L->raw + it->off;
+		const uint32_t *ids = L->raw ? L->raw + it->off : NULL; /* no id at all */
 		struct sreq *q = &s->req[i];
 		struct pce_match m = {0};
 		struct pce_store_result res;
@@ -249,8 +249,9 @@ static int compact(struct loader *L, struct trace_session *s)
 			}
 		}
 		q->off = s->pool_len;
-		memcpy(s->pool + s->pool_len, ids + q->ref_len,
-		       (it->len - q->ref_len) * sizeof(*ids));
+		if (it->len > q->ref_len)
+			memcpy(s->pool + s->pool_len, ids + q->ref_len,
+			       (it->len - q->ref_len) * sizeof(*ids));
 		s->pool_len += it->len - q->ref_len;
 		/* Split nodes retire; free them as we go (no other thread). */
 		if ((i & 1023) == 1023)
@@ -304,7 +305,8 @@ int trace_session_load(struct pce_trace *tr, const char *path, int fd, uint32_t 
 	trace_arena_leave(&L.arena);
 	trace_arena_free(&L.arena);
 	if (!rc) {
-		qsort(L.item, L.n, sizeof(*L.item), by_time);
+		if (L.n > 1)
+			qsort(L.item, L.n, sizeof(*L.item), by_time);
 		s->block_size = L.block_size;
 		rc = compact(&L, s);
 	}
