@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "index_pce.h"
 #include "plot.h"
@@ -90,9 +91,17 @@ static void merged(const struct hist *lat, unsigned upto, struct hist *out)
 		hist_merge(out, &lat[c]);
 }
 
+/* @ran: share of its wall time the lookup thread was on a CPU; @bg: CPUs'
+ * worth of background work (run_measured); NAN: not known for this row. */
 static void emit(struct suite *s, struct table *t, const char *wl, const char *index,
-		 const char *cond, const char *cls, const struct hist *h)
+		 const char *cond, const char *cls, const struct hist *h, double ran, double bg)
 {
+	char ran_cell[16] = "", bg_cell[16] = "";
+
+	if (!isnan(ran))
+		snprintf(ran_cell, sizeof(ran_cell), "%.0f%%", ran * 100);
+	if (!isnan(bg))
+		snprintf(bg_cell, sizeof(bg_cell), "%.0f%%", (bg > 0 ? bg : 0) * 100);
 	jl_begin(&s->jl, "latency");
 	jl_str(&s->jl, "workload", wl);
 	jl_str(&s->jl, "index", index);
@@ -104,11 +113,15 @@ static void emit(struct suite *s, struct table *t, const char *wl, const char *i
 	jl_num(&s->jl, "p999_ns", q_ns(h, 0.999));
 	jl_num(&s->jl, "max_ns", ticks_to_ns(h->max));
 	jl_num(&s->jl, "mean_ns", h->count ? ticks_to_ns(h->sum) / (double)h->count : 0);
+	if (!isnan(ran))
+		jl_num(&s->jl, "lookup_thread_ran", ran);
+	if (!isnan(bg))
+		jl_num(&s->jl, "background_cpus", bg);
 	jl_end(&s->jl);
 	if (h->count)
-		table_row(t, "%s|%s|%s|%s|%lu|%.0f|%.0f|%.0f|%.0f", wl, index, cond, cls,
+		table_row(t, "%s|%s|%s|%s|%lu|%.0f|%.0f|%.0f|%.0f|%s|%s", wl, index, cond, cls,
 			  (unsigned long)h->count, q_ns(h, 0.50), q_ns(h, 0.99), q_ns(h, 0.999),
-			  ticks_to_ns(h->max));
+			  ticks_to_ns(h->max), ran_cell, bg_cell);
 }
 
 static const char *class_name(unsigned c, char *buf, size_t len)
@@ -121,10 +134,37 @@ static const char *class_name(unsigned c, char *buf, size_t len)
 }
 
 /* Condition "evicting" on @wl: see the file comment. */
-/* What the reclaimer did during an evicting run, per second. */
+/* What the reclaimer did during an evicting run: per second, and the CPU
+ * share of the process's threads other than the lookup thread and the
+ * writer (the reclaimer, and the main thread, which sleeps). */
 struct reclaimer_rates {
 	double passes, evictions;
+	double other_cpu;  /* CPUs' worth */
+	double lookup_ran; /* share of its wall time the lookup thread ran */
 };
+
+static double process_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* run_timed(), and the CPUs' worth of work done meanwhile by the process's
+ * other threads (a reclaimer, a call_rcu worker; the main thread sleeps)
+ * into *background. */
+static int run_measured(const struct run_cfg *cfg, struct run_result *r, double *background)
+{
+	double cpu0 = process_cpu_s(), cpu1;
+	int err = run_timed(cfg, r);
+
+	cpu1 = process_cpu_s();
+	*background = (cpu1 - cpu0 - r->mix_cpu_s - r->writer_cpu_s) /
+		      ((double)cfg->duration_ns / 1e9);
+	return err;
+}
 
 static int run_evicting(struct suite *s, const struct workload *wl, struct hist *lat,
 			struct run_result *r, struct reclaimer_rates *rr)
@@ -138,6 +178,7 @@ static int run_evicting(struct suite *s, const struct workload *wl, struct hist 
 			     .duration_ns = s->p->latency_ns, .lat = lat, .pin_cpus = s->cpus};
 	int err;
 
+	memset(rr, 0, sizeof(*rr));
 	pce_config_init(&cfg);
 	cfg.max_entries = wl->nstored;
 	if (index_pce_create_cfg(&cfg, &ix) != 0)
@@ -146,8 +187,9 @@ static int run_evicting(struct suite *s, const struct workload *wl, struct hist 
 	err = index_run_on_thread(&index_pce_ops, ix, load_all, (void *)wl);
 	pce_cache_stats(index_pce_cache(ix), &before);
 	if (!err)
-		err = run_timed(&rc, r);
+		err = run_measured(&rc, r, &rr->other_cpu);
 	pce_cache_stats(index_pce_cache(ix), &after);
+	rr->lookup_ran = r->mix_wall_s > 0 ? r->mix_cpu_s / r->mix_wall_s : 0;
 	rr->passes = (double)(after.reclaim_passes - before.reclaim_passes) /
 		     ((double)s->p->latency_ns / 1e9);
 	rr->evictions = (double)(after.removed[PCE_REASON_CAPACITY] -
@@ -163,7 +205,7 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 	struct hist *lat = calloc(LAT_CLASSES, sizeof(struct hist)), h, le8k;
 	struct table *t, *tc;
 	double worst = 0, worst_ctl = 0;
-	char worst_wl[64] = "", passes[512] = "";
+	char worst_wl[64] = "", passes[1024] = "";
 	size_t plen = 0;
 
 	if (!lat)
@@ -176,16 +218,23 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 		       "re-stores it without end, so the background reclaimer evicts and "
 		       "frees all the time.  The memcmp control (alone) shows what the "
 		       "machine adds to any operation of that length: timer interrupts and "
-		       "preemption on a shared 2-CPU virtual machine.  Times in "
+		       "preemption on a shared 2-CPU virtual machine.  'lookup thread on a "
+		       "CPU' is its CPU time over its wall time (the rest it was preempted); "
+		       "'background threads' CPU' is the CPU time of the process's threads "
+		       "other than the lookup thread and the writer, in % of one CPU: "
+		       "libpce's reclaimer, block-hash's call_rcu worker.  Times in "
 		       "nanoseconds.");
 	t = report_table(s->rep, "Lookup latency (ns), all query lengths",
-			 "workload|index|condition|query tokens|lookups|p50|p99|p99.9|max");
+			 "workload|index|condition|query tokens|lookups|p50|p99|p99.9|max|lookup "
+			 "thread on a CPU|background threads' CPU");
 	tc = report_table(s->rep, "libpce lookup latency (ns) by query length, evicting",
-			  "workload|index|condition|query tokens|lookups|p50|p99|p99.9|max");
+			  "workload|index|condition|query tokens|lookups|p50|p99|p99.9|max|lookup "
+			  "thread on a CPU|background threads' CPU");
 	for (size_t w = 0; w < n; w++) {
 		const char *wl = sets[w]->wl.name;
 		struct reclaimer_rates rr;
 		struct curve cv;
+		double bg;
 		struct run_result r;
 
 		memset(&cv, 0, sizeof(cv));
@@ -205,11 +254,11 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 				} else {
 					cfg.memcmp_ctl = &sets[w]->mirror;
 				}
-				if (run_timed(&cfg, &r) != 0)
+				if (run_measured(&cfg, &r, &bg) != 0)
 					continue;
 				merged(lat, LAT_CLASSES, &h);
 				emit(s, t, wl, contender_name(k), cond ? "writer" : "alone", "all",
-				     &h);
+				     &h, r.mix_wall_s > 0 ? r.mix_cpu_s / r.mix_wall_s : NAN, bg);
 				if (!cond)
 					curve_add(&cv, k, &h);
 				if (k == MEMCMP_CTL) {
@@ -224,25 +273,30 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 			continue;
 		}
 		merged(lat, LAT_CLASSES, &h);
-		emit(s, t, wl, "libpce", "evicting", "all", &h);
+		emit(s, t, wl, "libpce", "evicting", "all", &h, rr.lookup_ran, rr.other_cpu);
 		jl_begin(&s->jl, "latency_reclaimer");
 		jl_str(&s->jl, "workload", wl);
 		jl_num(&s->jl, "reclaim_passes_per_s", rr.passes);
 		jl_num(&s->jl, "reclaimer_evictions_per_s", rr.evictions);
+		jl_num(&s->jl, "other_threads_cpu", rr.other_cpu);
+		jl_num(&s->jl, "lookup_thread_ran", rr.lookup_ran);
 		jl_end(&s->jl);
-		if (plen < sizeof(passes) - 64)
+		if (plen < sizeof(passes) - 128)
 			plen += (size_t)snprintf(passes + plen, sizeof(passes) - plen,
-						 "%s%s %.0f", plen ? ", " : "", wl, rr.passes);
+						 "%s%s: %.0f passes/s, %.0f%% of a CPU, lookup thread "
+						 "ran %.0f%% of the time",
+						 plen ? "; " : "", wl, rr.passes, rr.other_cpu * 100,
+						 rr.lookup_ran * 100);
 		curve_add(&cv, CONTENDERS, &h);
 		plot_curve(s, wl, &cv);
 		for (unsigned c = 0; c < LAT_CLASSES; c++) {
 			char cls[32];
 			emit(s, tc, wl, "libpce", "evicting", class_name(c, cls, sizeof(cls)),
-			     &lat[c]);
+			     &lat[c], NAN, NAN);
 		}
 		merged(lat, CLASSES_LE_8K, &le8k);
 		if (le8k.count)
-			emit(s, tc, wl, "libpce", "evicting", "<= 8K (all of them)", &le8k);
+			emit(s, tc, wl, "libpce", "evicting", "<= 8K (all of them)", &le8k, NAN, NAN);
 		if (le8k.count && q_ns(&le8k, 0.999) > worst) {
 			worst = q_ns(&le8k, 0.999);
 			snprintf(worst_wl, sizeof(worst_wl), "%s", wl);
@@ -252,10 +306,14 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 	table_done(tc);
 	if (plen)
 		report_text(s->rep,
-			    "Reclaim passes per second during the evicting runs: %s.  Each pass "
-			    "waits for one RCU grace period, which liburcu's memb flavour gets "
-			    "with sys_membarrier: an interrupt on every CPU running a thread of "
-			    "the process, the lookup thread's included.",
+			    "The reclaimer during the evicting runs (its CPU share is the "
+			    "process's CPU time beyond the lookup and writer threads'): %s.  On "
+			    "2 CPUs held by the lookup thread and the writer, the reclaimer's "
+			    "CPU time is taken from one of them, and the lookup thread waits "
+			    "out the reclaimer's time slices.  Each pass also waits for one RCU "
+			    "grace period, which liburcu's memb flavour gets with "
+			    "sys_membarrier: an interrupt on every CPU running a thread of the "
+			    "process.",
 			    passes);
 	{
 		char measured[128];

@@ -49,6 +49,7 @@ struct thread_ctx {
 	int writer;
 	uint64_t t0_ns;   /* when the thread's clock started (bodies may restart it) */
 	uint64_t elapsed_ns;
+	uint64_t cpu_ns;  /* CPU time the thread got while timed */
 	uint64_t lookups, hits, matched, qtokens, writes, stored_tokens;
 	int errors;
 	struct hist *lat; /* [LAT_CLASSES], latency runs only */
@@ -118,6 +119,15 @@ static int do_write(const struct run_cfg *cfg, unsigned p)
 		failed = 1;
 	cfg->ws->next[p] = i + 1;
 	return failed;
+}
+
+/* CPU time of the calling thread. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int stopped(const struct thread_ctx *t)
@@ -229,6 +239,7 @@ static void *thread_main(void *arg)
 {
 	struct thread_ctx *t = arg;
 	struct gang *g = t->g;
+	uint64_t cpu0;
 
 	if (g->cfg->ops)
 		g->cfg->ops->thread_enter(g->cfg->ix);
@@ -241,9 +252,11 @@ static void *thread_main(void *arg)
 		pthread_cond_wait(&g->cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
 	t->t0_ns = now_ns();
+	cpu0 = thread_cpu_ns();
 	if (!stopped(t))
 		g->body(t);
 	t->elapsed_ns = now_ns() - t->t0_ns;
+	t->cpu_ns = thread_cpu_ns() - cpu0;
 	if (g->cfg->ops)
 		g->cfg->ops->thread_leave(g->cfg->ix);
 	return NULL;
@@ -340,7 +353,10 @@ int run_timed(const struct run_cfg *cfg, struct run_result *res)
 		if (t[i].writer) {
 			res->writer_ops += t[i].writes;
 			res->writer_ops_per_s += (double)t[i].writes / s;
+			res->writer_cpu_s += (double)t[i].cpu_ns / 1e9;
 		} else {
+			res->mix_cpu_s += (double)t[i].cpu_ns / 1e9;
+			res->mix_wall_s += s;
 			res->lookups += t[i].lookups;
 			res->writes += t[i].writes;
 			res->lookups_per_s += (double)t[i].lookups / s;

@@ -78,6 +78,9 @@ struct run_result {
 	double writer_ops_per_s; /* dedicated writers */
 	uint64_t lookups, hits, matched_tokens, query_tokens;
 	uint64_t writes, writer_ops;
+	double mix_cpu_s;        /* CPU time the mixing threads got */
+	double writer_cpu_s;     /* CPU time the dedicated writers got */
+	double mix_wall_s;       /* the mixing threads' summed wall time */
 	int errors;              /* index calls that failed */
 };
 
