@@ -264,8 +264,12 @@ static void collect_pins(struct audit *a)
 	struct pce_pintable *pt = &a->c->pins;
 
 	a->pinned = pce_alloc((size_t)pt->cap * sizeof(*a->pinned) + 1);
-	if (!a->pinned)
-		return; /* skip I10 rather than fail for lack of memory */
+	if (!a->pinned) {
+		/* I10 was asked for and cannot be checked: say so. */
+		a->nomem = 1;
+		fail(a, "audit: out of memory");
+		return;
+	}
 	for (uint32_t i = 0; i < pt->cap; i++) {
 		uint64_t tag = pce_load_acquire(&pt->slot[i].tag);
 		if ((tag & 3) == PCE_PIN_ACTIVE)

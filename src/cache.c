@@ -230,9 +230,10 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 		/* An expired entry is gone already as far as lookups know. */
 		enum pce_reason why = expired(c, old) ? PCE_REASON_TTL : PCE_REASON_REPLACED;
 		res->replaced = why == PCE_REASON_REPLACED;
-		res->existing_value = old->value;
-		if (res->replaced)
+		if (res->replaced) {
+			res->existing_value = old->value;
 			pce_store_relaxed(&s->ctr.stores_existing, s->ctr.stores_existing + 1);
+		}
 		old->node = NULL;
 		pce_store_relaxed(&s->entries, s->entries - 1);
 		pce_shard_unlink_locked(c, s, old, why);

@@ -46,7 +46,8 @@ static uint64_t deadline_of(const struct pce_cache *c, uint64_t lease, uint64_t 
 		return PCE_NEVER;
 	if (*now == 0)
 		*now = pce_now(c);
-	return *now > PCE_NEVER - lease ? PCE_NEVER - 1 : *now + lease;
+	/* A deadline of PCE_NEVER would mean "no lease": stop one short. */
+	return *now >= PCE_NEVER - lease ? PCE_NEVER - 1 : *now + lease;
 }
 
 /* The entry a lookup reports and how many tokens it matched; NULL: miss. */

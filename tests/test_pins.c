@@ -133,6 +133,24 @@ static void test_lease_force_release(void **state)
 	tcache_close(&t);
 }
 
+/* A lease whose deadline lands on the clock's last value is still a lease
+ * (PCE_NEVER as a deadline would mean none). */
+static void test_lease_at_end_of_clock(void **state)
+{
+	struct tcache t;
+	(void)state;
+
+	tcache_open_default(&t);
+	assert_int_equal(put(t.c, a5, 5, 5), 0);
+	t.now = UINT64_MAX - 10;
+	pin(t.c, a5, 5, 10);
+	t.now = UINT64_MAX - 1;
+	assert_int_equal(pce_cache_reclaim(t.c), 0);
+	assert_int_equal(stats_of(t.c).pins_forced, 1);
+	assert_int_equal(stats_of(t.c).live_pins, 0);
+	tcache_close(&t);
+}
+
 /* destroy force-releases pins whose lease has expired, then proceeds. */
 static void test_destroy_with_expired_lease(void **state)
 {
@@ -203,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_removed_while_pinned),
 		cmocka_unit_test(test_pinned_never_evicted),
 		cmocka_unit_test(test_lease_force_release),
+		cmocka_unit_test(test_lease_at_end_of_clock),
 		cmocka_unit_test(test_destroy_with_expired_lease),
 		cmocka_unit_test(test_pin_table_full),
 		cmocka_unit_test(test_pin_survives_replace),

@@ -97,6 +97,7 @@ static void test_store_over_expired_and_remove_expired(void **state)
 	t.now += 10;
 	assert_int_equal(pce_cache_store(t.c, 0, a5, 5, 2, 0, NULL, &r), 0);
 	assert_int_equal(r.replaced, 0); /* the old one had expired */
+	assert_int_equal(r.existing_value, 0); /* ...so it is not reported */
 	assert_int_equal(match(t.c, a5, 5, &v), 5);
 	assert_int_equal(v, 2);
 	assert_int_equal(pce_cache_store(t.c, 0, a5, 3, 3, 0, &ttl, NULL), 0);
