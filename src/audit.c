@@ -136,15 +136,6 @@ static void check_entry(struct audit *a, struct pce_shard *s, struct pce_node *n
 	a->index += sizeof(*e);
 }
 
-static struct pce_entry *later(struct pce_entry *x, struct pce_entry *y)
-{
-	if (!x)
-		return y;
-	if (!y)
-		return x;
-	return y->expires_at > x->expires_at ? y : x;
-}
-
 /* (I1-I7) one namespace trie. */
 static void check_trie(struct audit *a, struct pce_shard *s, uint64_t ns, struct pce_node *root)
 {
@@ -184,7 +175,7 @@ static void check_trie(struct audit *a, struct pce_shard *s, uint64_t ns, struct
 				CHECK(a, pce_shard_of(a->c, ns, c->tokens[0]) == s,
 				      "I7: first token %u of namespace %llu in the wrong shard",
 				      c->tokens[0], (unsigned long long)ns);
-			best = later(best, c->hint);
+			best = pce_entry_later(best, c->hint);
 			if (!push(a, c))
 				return;
 		}

@@ -79,6 +79,17 @@ struct pce_entry {
 
 #define PCE_NO_HEAP UINT32_MAX
 
+/* Of two entries (either may be NULL), the one that expires later; @a on a
+ * tie, so hints move only when they must (I6). */
+static inline struct pce_entry *pce_entry_later(struct pce_entry *a, struct pce_entry *b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return b->expires_at > a->expires_at ? b : a;
+}
+
 static inline uint64_t pce_entry_pins(uint64_t pinword)
 {
 	return pinword >> 1;

@@ -55,6 +55,20 @@
 
 /* ---- readers -------------------------------------------------------------- */
 
+/* One step of a walk: the child of @node whose edge continues q[pos..n), or
+ * NULL; *k receives how many of its edge tokens match (at least one).
+ * Under RCU or the shard lock. */
+static inline struct pce_node *step_rcu(const struct pce_node *node, const uint32_t *q,
+					size_t pos, size_t n, size_t *k)
+{
+	struct pce_ctable *t = pce_rcu_deref(node->children);
+	struct pce_node *c = t ? pce_ctable_find_rcu(t, q[pos]) : NULL;
+
+	if (c)
+		*k = pce_common_prefix(c->tokens, q + pos, PCE_MIN((size_t)c->len, n - pos));
+	return c;
+}
+
 void pce_trie_walk_rcu(const struct pce_shard *s, uint64_t ns, const uint32_t *q, size_t n,
 		       struct pce_walk *w)
 {
@@ -67,14 +81,11 @@ void pce_trie_walk_rcu(const struct pce_shard *s, uint64_t ns, const uint32_t *q
 	if (!node)
 		return;
 	while (pos < n) {
-		struct pce_ctable *t = pce_rcu_deref(node->children);
-		struct pce_node *c = t ? pce_ctable_find_rcu(t, q[pos]) : NULL;
-		size_t m, k;
+		size_t k;
+		struct pce_node *c = step_rcu(node, q, pos, n, &k);
 
 		if (!c)
 			break;
-		m = PCE_MIN((size_t)c->len, n - pos);
-		k = pce_common_prefix(c->tokens, q + pos, m);
 		pos += k;
 		if (k < c->len) { /* the match ends inside c's edge */
 			w->end = c;
@@ -106,14 +117,11 @@ struct pce_entry *pce_trie_match_live_rcu(const struct pce_shard *s, uint64_t ns
 
 	*depth = 0;
 	while (node && pos < n) {
-		struct pce_ctable *t = pce_rcu_deref(node->children);
-		struct pce_node *c = t ? pce_ctable_find_rcu(t, q[pos]) : NULL;
-		size_t m, k;
+		size_t k;
+		struct pce_node *c = step_rcu(node, q, pos, n, &k);
 
 		if (!c)
 			break;
-		m = PCE_MIN((size_t)c->len, n - pos);
-		k = pce_common_prefix(c->tokens, q + pos, m);
 		pos += k;
 		if (k < c->len) {
 			/* Partial edge: any live entry below c extends pos tokens. */
@@ -182,15 +190,6 @@ static int is_root(const struct pce_node *n)
 	return n->parent == NULL;
 }
 
-static struct pce_entry *later(struct pce_entry *a, struct pce_entry *b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return b->expires_at > a->expires_at ? b : a;
-}
-
 /* (I6) Raise hints from @n up to the root with @e, stopping at the first
  * node whose hint is another entry that expires no earlier than @e.  A
  * node already naming @e (a store over the node's own entry recomputed it)
@@ -212,7 +211,7 @@ static struct pce_entry *hint_compute(const struct pce_node *n)
 	size_t i;
 
 	pce_ctable_for_each(n->children, i, c) {
-		best = later(best, c->hint);
+		best = pce_entry_later(best, c->hint);
 		if (best->expires_at == PCE_NEVER)
 			break; /* nothing expires later */
 	}
@@ -373,12 +372,11 @@ int pce_trie_prepare_insert(struct pce_shard *s, uint64_t ns, const uint32_t *q,
 			ch->existing = node->entry;
 			return 0;
 		}
-		c = node->children ? pce_ctable_find_rcu(node->children, q[pos]) : NULL;
+		c = step_rcu(node, q, pos, n, &k);
 		if (!c) {
 			rc = prepare_leaf(node, q, pos, n, ch);
 			goto out;
 		}
-		k = pce_common_prefix(c->tokens, q + pos, PCE_MIN((size_t)c->len, n - pos));
 		if (k < c->len) {
 			rc = prepare_split(c, k, q, pos, n, ch);
 			goto out;
@@ -437,7 +435,7 @@ void pce_trie_commit_insert(struct pce_shard *s, struct pce_trie_change *ch,
 			at->hint = e;
 		}
 		e->node = at;
-		head->hint = later(tail->hint, e);
+		head->hint = pce_entry_later(tail->hint, e);
 		replace_in_parent(c, head);
 		pce_retire_node(s, c);
 		hint_raise(node, e);
