@@ -7,6 +7,7 @@
  * logs never see it.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -103,9 +104,30 @@ int cli_input_option(const char *cmd, struct cli_input *in, int opt, const char 
 			return -CLI_BADINPUT;
 		in->trace.block_size = (uint32_t)v;
 		return 1;
+	case 'w':
+		if (cli_fraction(cmd, "--warmup-fraction", arg, 0, 1, 1, &in->warmup_fraction))
+			return -CLI_BADINPUT;
+		return 1;
+	case CLI_OPT_JSON:
+		in->json = 1;
+		return 1;
+	case CLI_OPT_NO_PROGRESS:
+		in->progress = 0;
+		return 1;
 	default:
 		return 0;
 	}
+}
+
+int cli_other_option(const char *cmd, int opt, const char *usage, char **argv)
+{
+	if (opt == 'h') {
+		fputs(usage, stdout);
+		return CLI_OK;
+	}
+	if (opt == ':')
+		return cli_usage(cmd, "%s needs a value", argv[optind - 1]);
+	return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 /* ---- progress ----------------------------------------------------------- */

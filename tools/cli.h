@@ -35,16 +35,27 @@ int cli_count(const char *cmd, const char *opt, const char *s, uint64_t min, uin
 int cli_fraction(const char *cmd, const char *opt, const char *s, double min, double max,
 		 int max_open, double *out);
 
+/* Option codes of the long options without a short form that several
+ * commands share; a command numbers its own from CLI_OPT_FIRST_FREE. */
+enum { CLI_OPT_JSON = 256, CLI_OPT_NO_PROGRESS, CLI_OPT_FIRST_FREE };
+
 /* The options every trace-reading command takes. */
 struct cli_input {
 	struct pce_trace_opts trace;
+	double warmup_fraction;  /* -w: count only the requests after this share */
 	int progress;            /* the bar is allowed (stderr is a terminal, no --no-progress) */
 	int json;
 };
 
-/* Handle -f/--format and -b/--block-size (@opt is 'f' or 'b').  Return: 1
- * if @opt was one of them, 0 if not, -CLI_BADINPUT after a usage message. */
+/* Handle -f/--format, -b/--block-size, -w/--warmup-fraction, --json and
+ * --no-progress.  Return: 1 if @opt was one of them, 0 if not,
+ * -CLI_BADINPUT after a usage message. */
 int cli_input_option(const char *cmd, struct cli_input *in, int opt, const char *arg);
+
+/* The last case of every command's option switch: -h prints @usage and
+ * returns CLI_OK; a missing value (':') or an unknown option is a usage
+ * error (CLI_BADINPUT).  @argv and optind as getopt_long left them. */
+int cli_other_option(const char *cmd, int opt, const char *usage, char **argv);
 
 /* The progress bar: drawn on stderr, only once the work has run for a
  * second and only if allowed; cleared when done. */

@@ -87,7 +87,7 @@ static const char usage[] =
 	"  pce analyze weka_claude_code/\n"
 	"  pce analyze --format text prompts.txt\n";
 
-enum { OPT_JSON = 256, OPT_NO_PROGRESS, OPT_BATCH };
+enum { OPT_BATCH = CLI_OPT_FIRST_FREE };
 
 struct report {
 	struct pce_trace *tr;
@@ -375,8 +375,8 @@ int cmd_analyze(int argc, char **argv)
 		{"warmup-fraction", required_argument, NULL, 'w'},
 		{"batch", required_argument, NULL, OPT_BATCH},
 		{"top", required_argument, NULL, 'n'},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+		{"json", no_argument, NULL, CLI_OPT_JSON},
+		{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct cli_input in = {.progress = 1};
@@ -394,11 +394,6 @@ int cmd_analyze(int argc, char **argv)
 		if (rc)
 			continue;
 		switch (opt) {
-		case 'w':
-			if (cli_fraction("analyze", "--warmup-fraction", optarg, 0, 1, 1,
-					 &r.opts.warmup_fraction))
-				return CLI_BADINPUT;
-			break;
 		case OPT_BATCH:
 			if (cli_count("analyze", "--batch", optarg, 0, 1u << 20, &v))
 				return CLI_BADINPUT;
@@ -409,21 +404,11 @@ int cmd_analyze(int argc, char **argv)
 				return CLI_BADINPUT;
 			r.top = (size_t)v;
 			break;
-		case OPT_JSON:
-			in.json = 1;
-			break;
-		case OPT_NO_PROGRESS:
-			in.progress = 0;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return CLI_OK;
-		case ':':
-			return cli_usage("analyze", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("analyze", "unknown option '%s'", argv[optind - 1]);
+			return cli_other_option("analyze", opt, usage, argv);
 		}
 	}
+	r.opts.warmup_fraction = in.warmup_fraction;
 	r.seconds = cli_seconds();
 	cli_progress_start(&bar, "analyze", in.progress);
 	rc = cli_open("analyze", &in, argv + optind, argc - optind, &bar, &r.tr);

@@ -76,7 +76,7 @@ static const char usage[] =
 #define ENTRY_TOKENS (PROMPT_TOKENS + OWN_TOKENS)
 #define QUERIES 1024 /* pre-built queries per thread, used in turn */
 
-enum { OPT_JSON = 256, OPT_BUILTIN };
+enum { OPT_BUILTIN = CLI_OPT_FIRST_FREE };
 
 struct worker {
 	pthread_t thread;
@@ -244,7 +244,7 @@ int cmd_bench(int argc, char **argv)
 						 {"seconds", required_argument, NULL, 's'},
 						 {"threads", required_argument, NULL, 't'},
 						 {"entries", required_argument, NULL, 'e'},
-						 {"json", no_argument, NULL, OPT_JSON},
+						 {"json", no_argument, NULL, CLI_OPT_JSON},
 						 {"help", no_argument, NULL, 'h'},
 						 {NULL, 0, NULL, 0}};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -277,16 +277,11 @@ int cmd_bench(int argc, char **argv)
 			if (cli_count("bench", "--entries", optarg, 1, 10000000, &entries))
 				return CLI_BADINPUT;
 			break;
-		case OPT_JSON:
+		case CLI_OPT_JSON:
 			json = 1;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return CLI_OK;
-		case ':':
-			return cli_usage("bench", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("bench", "unknown option '%s'", argv[optind - 1]);
+			return cli_other_option("bench", opt, usage, argv);
 		}
 	}
 	if (optind < argc && (builtin || strcmp(argv[optind - 1], "--") != 0))

@@ -82,7 +82,7 @@ static const char usage[] =
 	"  pce simulate --capacity 1k,10k,100k --policy lru conversation_trace.jsonl\n"
 	"  pce simulate -w 0.5 --target 0.95 --kv-bytes-per-token 131072 weka/\n";
 
-enum { OPT_JSON = 256, OPT_NO_PROGRESS, OPT_SVG, OPT_KV_BYTES };
+enum { OPT_SVG = CLI_OPT_FIRST_FREE, OPT_KV_BYTES };
 
 struct sim {
 	struct pce_trace *tr;
@@ -441,8 +441,8 @@ int cmd_simulate(int argc, char **argv)
 		{"format", required_argument, NULL, 'f'},
 		{"block-size", required_argument, NULL, 'b'},
 		{"warmup-fraction", required_argument, NULL, 'w'},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+		{"json", no_argument, NULL, CLI_OPT_JSON},
+		{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct cli_input in = {.progress = 1};
@@ -486,26 +486,11 @@ int cmd_simulate(int argc, char **argv)
 		case OPT_SVG:
 			svg = optarg;
 			break;
-		case 'w':
-			if (cli_fraction("simulate", "--warmup-fraction", optarg, 0, 1, 1,
-					 &s.opts.warmup_fraction))
-				return CLI_BADINPUT;
-			break;
-		case OPT_JSON:
-			in.json = 1;
-			break;
-		case OPT_NO_PROGRESS:
-			in.progress = 0;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return CLI_OK;
-		case ':':
-			return cli_usage("simulate", "%s needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("simulate", "unknown option '%s'", argv[optind - 1]);
+			return cli_other_option("simulate", opt, usage, argv);
 		}
 	}
+	s.opts.warmup_fraction = in.warmup_fraction;
 	s.seconds = cli_seconds();
 	cli_progress_start(&bar, "simulate", in.progress);
 	rc = cli_open("simulate", &in, argv + optind, argc - optind, &bar, &s.tr);
