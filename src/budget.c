@@ -64,7 +64,7 @@ static uint64_t sweep_until_fits(struct pce_cache *c, struct pce_shard *s,
 
 	if (!fits(c, (void *)d))
 		evicted += pce_shard_sweep_locked(c, s, s->entries, 1, fits, (void *)d, nomem);
-	pce_store_relaxed(&s->ctr.sync_evictions, s->ctr.sync_evictions + evicted);
+	pce_add_owned(&s->ctr.sync_evictions, evicted);
 	return evicted;
 }
 

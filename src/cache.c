@@ -120,28 +120,11 @@ static int check_seq(const uint32_t *q, size_t n)
 	return 0;
 }
 
-static uint64_t expiry_of(const struct pce_cache *c, uint64_t ttl)
-{
-	uint64_t now;
-
-	if (ttl == 0)
-		ttl = c->cfg.default_ttl_ns;
-	if (ttl == 0 || ttl == PCE_NEVER)
-		return PCE_NEVER;
-	now = pce_now(c);
-	return now > PCE_NEVER - 1 - ttl ? PCE_NEVER - 1 : now + ttl;
-}
-
-static int expired(const struct pce_cache *c, const struct pce_entry *e)
-{
-	return e->expires_at != PCE_NEVER && e->expires_at <= pce_now(c);
-}
-
 /* Prepare, reserve and if need be evict, until the store fits or cannot.
  * On 0, *ch and *grow are prepared and the delta is reserved. */
 static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns,
 				const uint32_t *q, size_t n, const struct pce_entry *e,
-				unsigned flags, struct pce_trie_change *ch,
+				unsigned flags, uint64_t *now, struct pce_trie_change *ch,
 				struct pce_heap_grow *grow, uint64_t *existing_value)
 {
 	for (;;) {
@@ -153,7 +136,7 @@ static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64
 		if (rc)
 			return rc;
 		old = ch->existing;
-		if (old && !(flags & PCE_STORE_REPLACE) && !expired(c, old)) {
+		if (old && !(flags & PCE_STORE_REPLACE) && pce_entry_live_at(c, old, now)) {
 			*existing_value = old->value;
 			pce_trie_abort(ch);
 			return PCE_EEXIST;
@@ -192,6 +175,7 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	struct pce_heap_grow grow = {NULL, 0};
 	struct pce_entry *e, *old;
 	struct pce_shard *s;
+	uint64_t now = 0;
 	int rc;
 
 	if (!res)
@@ -209,17 +193,19 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 		kv_bytes = n * c->cfg.kv_bytes_per_token;
 
 	s = pce_shard_of(c, ns, q[0]);
-	e = pce_entry_new(ns, n, value, kv_bytes, expiry_of(c, opts ? opts->ttl_ns : 0),
+	e = pce_entry_new(ns, n, value, kv_bytes,
+			  pce_deadline(c, opts ? opts->ttl_ns : 0, c->cfg.default_ttl_ns, &now),
 			  s->index);
 	if (!e)
 		return PCE_ENOMEM;
 	pthread_mutex_lock(&s->lock);
-	rc = store_prepare_locked(c, s, ns, q, n, e, flags, &ch, &grow, &res->existing_value);
+	rc = store_prepare_locked(c, s, ns, q, n, e, flags, &now, &ch, &grow,
+				  &res->existing_value);
 	if (rc) {
 		if (rc == PCE_EEXIST)
-			pce_store_relaxed(&s->ctr.stores_existing, s->ctr.stores_existing + 1);
+			pce_add_owned(&s->ctr.stores_existing, 1);
 		else if (rc == PCE_ENOSPC)
-			pce_store_relaxed(&s->ctr.stores_refused, s->ctr.stores_refused + 1);
+			pce_add_owned(&s->ctr.stores_refused, 1);
 		pthread_mutex_unlock(&s->lock);
 		pce_entry_free(e);
 		return rc;
@@ -228,14 +214,15 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	pce_trie_commit_insert(s, &ch, e);
 	if (old) {
 		/* An expired entry is gone already as far as lookups know. */
-		enum pce_reason why = expired(c, old) ? PCE_REASON_TTL : PCE_REASON_REPLACED;
+		enum pce_reason why = pce_entry_live_at(c, old, &now) ? PCE_REASON_REPLACED
+								      : PCE_REASON_TTL;
 		res->replaced = why == PCE_REASON_REPLACED;
 		if (res->replaced) {
 			res->existing_value = old->value;
-			pce_store_relaxed(&s->ctr.stores_existing, s->ctr.stores_existing + 1);
+			pce_add_owned(&s->ctr.stores_existing, 1);
 		}
 		old->node = NULL;
-		pce_store_relaxed(&s->entries, s->entries - 1);
+		pce_sub_owned(&s->entries, 1);
 		pce_shard_unlink_locked(c, s, old, why);
 	}
 	pce_shard_link_locked(c, s, e, &grow, q);
@@ -252,6 +239,7 @@ int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 	struct pce_shard *s;
 	struct pce_node *node;
 	struct pce_entry *e;
+	uint64_t now = 0;
 	int rc;
 
 	if (!c)
@@ -264,7 +252,7 @@ int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 	e = node ? node->entry : NULL;
 	if (!e) {
 		rc = PCE_ENOENT;
-	} else if (expired(c, e)) {
+	} else if (!pce_entry_live_at(c, e, &now)) {
 		/* Expired entries are misses: reclaim it, report it absent. */
 		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_TTL);
 		rc = rc ? rc : PCE_ENOENT;

@@ -203,6 +203,36 @@ static inline uint64_t pce_now(const struct pce_cache *c)
 	return c->cfg.clock(c->cfg.clock_ctx);
 }
 
+/* The clock read at most once per call: *@now is 0 until the first read
+ * (a clock that reads 0 is merely read again).  Calls without TTLs or
+ * leases never read it. */
+static inline uint64_t pce_now_once(const struct pce_cache *c, uint64_t *now)
+{
+	if (*now == 0)
+		*now = pce_now(c);
+	return *now;
+}
+
+/* The instant @d ns from now, for a TTL or a pin lease: @d 0 takes @dflt
+ * (the config's default); 0 or PCE_NEVER there means PCE_NEVER.  A finite
+ * deadline saturates at PCE_NEVER - 1, since PCE_NEVER means "never". */
+static inline uint64_t pce_deadline(const struct pce_cache *c, uint64_t d, uint64_t dflt,
+				    uint64_t *now)
+{
+	if (d == 0)
+		d = dflt;
+	if (d == 0 || d == PCE_NEVER)
+		return PCE_NEVER;
+	return pce_now_once(c, now) >= PCE_NEVER - d ? PCE_NEVER - 1 : *now + d;
+}
+
+/* Is @e live (not expired) at the call's instant? */
+static inline int pce_entry_live_at(const struct pce_cache *c, const struct pce_entry *e,
+				    uint64_t *now)
+{
+	return e->expires_at == PCE_NEVER || e->expires_at > pce_now_once(c, now);
+}
+
 static inline struct pce_shard *pce_shard_of(const struct pce_cache *c, uint64_t ns,
 					     uint32_t first_token)
 {

@@ -50,6 +50,12 @@
 #define pce_add_relaxed(p, v) ((void)__atomic_fetch_add((p), (v), __ATOMIC_RELAXED))
 #define pce_sub_relaxed(p, v) ((void)__atomic_fetch_sub((p), (v), __ATOMIC_RELAXED))
 
+/* Counters with one writer (the holder of a lock) and lock-free readers: a
+ * plain read-modify-write published with a relaxed store, so no locked
+ * instruction on the writer's path and no torn value for a reader. */
+#define pce_add_owned(p, v) pce_store_relaxed((p), pce_load_relaxed(p) + (v))
+#define pce_sub_owned(p, v) pce_store_relaxed((p), pce_load_relaxed(p) - (v))
+
 #define pce_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define pce_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 

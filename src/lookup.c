@@ -38,18 +38,6 @@ static inline void stat_add(uint64_t *ctr, uint64_t v, int owned, int order)
 		__atomic_fetch_add(ctr, v, order);
 }
 
-static uint64_t deadline_of(const struct pce_cache *c, uint64_t lease, uint64_t *now)
-{
-	if (lease == 0)
-		lease = c->cfg.default_pin_lease_ns;
-	if (lease == 0 || lease == PCE_NEVER)
-		return PCE_NEVER;
-	if (*now == 0)
-		*now = pce_now(c);
-	/* A deadline of PCE_NEVER would mean "no lease": stop one short. */
-	return *now >= PCE_NEVER - lease ? PCE_NEVER - 1 : *now + lease;
-}
-
 /* The entry a lookup reports and how many tokens it matched; NULL: miss. */
 static struct pce_entry *choose_rcu(const struct pce_cache *c, const struct pce_shard *s,
 				    uint64_t ns, const uint32_t *q, size_t n, int whole,
@@ -70,15 +58,11 @@ static struct pce_entry *choose_rcu(const struct pce_cache *c, const struct pce_
 		e = pce_rcu_deref(w.end->hint);
 		*depth = w.depth;
 	}
-	if (e && e->expires_at == PCE_NEVER)
-		return e;
-	if (*now == 0)
-		*now = pce_now(c);
-	if (e && e->expires_at > *now)
+	if (e && pce_entry_live_at(c, e, now))
 		return e;
 	/* Expired, or (WHOLE) removed since the walk saw it: a shorter live
 	 * entry may still qualify, so walk again checking every node. */
-	return pce_trie_match_live_rcu(s, ns, q, n, whole, *now, depth);
+	return pce_trie_match_live_rcu(s, ns, q, n, whole, pce_now_once(c, now), depth);
 }
 
 int pce_cache_lookup(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
@@ -119,7 +103,8 @@ int pce_cache_lookup(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 		if (!(flags & PCE_LOOKUP_PEEK))
 			pce_clock_touch(e, c->cfg.policy);
 		if (flags & PCE_LOOKUP_PIN) {
-			uint64_t deadline = deadline_of(c, opts->pin_lease_ns, &now);
+			uint64_t deadline = pce_deadline(c, opts->pin_lease_ns,
+							 c->cfg.default_pin_lease_ns, &now);
 			rc = pce_pin_take_rcu(&c->pins, e, deadline, &t->pin_hint, &out->pin.id);
 			if (rc == PCE_ENOENT)
 				rc = 0; /* evicted under our feet: a miss */

@@ -89,7 +89,7 @@ static void free_retired(struct pce_cache *c)
 	pce_rcu_synchronize();
 	for (uint32_t i = 0; i <= c->shard_mask; i++)
 		released += release(c, &c->shard[i]);
-	pce_store_relaxed(&c->released, c->released + released);
+	pce_add_owned(&c->released, released);
 }
 
 void pce_reclaim_free_retired(struct pce_cache *c)
@@ -118,7 +118,7 @@ void pce_reclaim_pass(struct pce_cache *c, int evict)
 	if (evict)
 		pce_budget_evict_to_low(c);
 	free_retired(c);
-	pce_store_relaxed(&c->reclaim_passes, c->reclaim_passes + 1);
+	pce_add_owned(&c->reclaim_passes, 1);
 	pthread_mutex_unlock(&c->reclaim_lock);
 }
 

@@ -21,11 +21,6 @@
 #include "expiry.h"
 #include "retire.h"
 
-static void ctr_add(uint64_t *ctr, uint64_t v)
-{
-	pce_store_relaxed(ctr, *ctr + v);
-}
-
 void pce_usage_apply(struct pce_cache *c, const struct pce_delta *d)
 {
 	if (d->kv)
@@ -89,8 +84,8 @@ void pce_shard_link_locked(struct pce_cache *c, struct pce_shard *s, struct pce_
 	pce_clock_insert(s, e);
 	if (e->expires_at != PCE_NEVER)
 		pce_heap_push(&s->expiry, grow, e);
-	pce_store_relaxed(&s->entries, s->entries + 1);
-	ctr_add(&s->ctr.stores, 1);
+	pce_add_owned(&s->entries, 1);
+	pce_add_owned(&s->ctr.stores, 1);
 	emit(c, PCE_EVENT_STORED, PCE_REASON_COUNT, e, tokens);
 }
 
@@ -102,7 +97,7 @@ void pce_shard_unlink_locked(struct pce_cache *c, struct pce_shard *s, struct pc
 	pce_clock_remove(s, e);
 	pce_heap_remove(&s->expiry, e);
 	e->reason = (uint8_t)reason;
-	ctr_add(&s->ctr.removed[reason], 1);
+	pce_add_owned(&s->ctr.removed[reason], 1);
 	emit(c, PCE_EVENT_REMOVED, reason, e, NULL);
 	old = __atomic_fetch_or(&e->pinword, PCE_ENTRY_DEAD, __ATOMIC_ACQ_REL);
 	if (pce_entry_pins(old) == 0) {
@@ -110,7 +105,7 @@ void pce_shard_unlink_locked(struct pce_cache *c, struct pce_shard *s, struct pc
 	} else {
 		e->clk_next = s->zombies;
 		s->zombies = e;
-		pce_store_relaxed(&s->zombie_count, s->zombie_count + 1);
+		pce_add_owned(&s->zombie_count, 1);
 	}
 }
 
@@ -146,7 +141,7 @@ int pce_shard_remove_locked(struct pce_cache *c, struct pce_shard *s, struct pce
 	d.nodes = ch.nodes_delta;
 	d.tokens = ch.tokens_delta;
 	pce_usage_apply(c, &d);
-	pce_store_relaxed(&s->entries, s->entries - 1);
+	pce_sub_owned(&s->entries, 1);
 	pce_shard_unlink_locked(c, s, e, reason);
 	return 0;
 }
@@ -170,7 +165,7 @@ void pce_shard_collect_zombies_locked(struct pce_shard *s)
 		struct pce_entry *e = *pp;
 		if (pce_entry_pins(pce_load_acquire(&e->pinword)) == 0) {
 			*pp = e->clk_next;
-			pce_store_relaxed(&s->zombie_count, s->zombie_count - 1);
+			pce_sub_owned(&s->zombie_count, 1);
 			pce_retire_entry(s, e);
 		} else {
 			pp = &e->clk_next;
@@ -191,7 +186,7 @@ static void clear_entry(struct pce_shard *s, struct pce_entry *e, void *arg)
 
 	x->entries++;
 	x->kv += e->kv_bytes;
-	pce_store_relaxed(&s->entries, s->entries - 1);
+	pce_sub_owned(&s->entries, 1);
 	pce_shard_unlink_locked(x->c, s, e, x->reason);
 }
 
