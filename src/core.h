@@ -113,8 +113,12 @@ struct pce_shard_counters {
 };
 
 struct pce_shard {
-	pthread_mutex_t lock;        /* the writer lock: serialises every change below */
+	/* The only field lookups read, on a line of its own: writers write
+	 * the lock's line on every acquire, and would otherwise cost every
+	 * lookup of the shard a cache miss. */
 	struct pce_ctable *roots;    /* W: lock, release  R: RCU acquire; may be NULL */
+	pthread_mutex_t lock pce_cacheline_aligned; /* the writer lock: serialises every
+	                                             * change to the shard */
 	struct pce_entry *hand;      /* W/R: lock; CLOCK hand, NULL when no entry */
 	struct pce_heap expiry;      /* W/R: lock */
 	/* Unlinked objects waiting for a grace period.  W: lock (push); the
