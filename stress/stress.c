@@ -432,7 +432,7 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-static void violation(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void violation(const char *fmt, ...)
 {
 	va_list ap;
 	uint64_t n = ADD(&g.violations, 1);
