@@ -7,7 +7,6 @@
  * request at a time.  The dedup figures of every batch are kept (four
  * numbers a batch) because the window is only known at the end.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +40,7 @@ struct pass {
 
 static int fail(struct pass *p, int rc, const char *what)
 {
-	snprintf(p->res->error, sizeof(p->res->error), "%s: %s", what, pce_strerror(rc));
-	return rc == PCE_ENOMEM ? PCE_TRACE_ENOMEM : PCE_TRACE_ECACHE;
+	return pce_replay_fail(p->res->error, sizeof(p->res->error), rc, what);
 }
 
 static int replay_one(struct pass *p, const struct pce_trace_request *r)

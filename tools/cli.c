@@ -21,13 +21,20 @@
 #define BAR_DELAY 1.0   /* seconds before the bar first shows */
 #define BAR_PERIOD 0.1  /* seconds between redraws */
 
+/* "pce CMD: message" on stderr, without the newline. */
+__attribute__((format(printf, 2, 0)))
+static void message(const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "pce %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "pce %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message(cmd, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -36,9 +43,8 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "pce %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message(cmd, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry 'pce %s --help'.\n", cmd);
 	return CLI_BADINPUT;
@@ -188,10 +194,24 @@ static void on_load(void *ctx, size_t done, size_t total)
 
 /* ---- inputs ---------------------------------------------------------------- */
 
-int cli_trace_failure(const char *cmd, int rc, const char *detail)
+/* The exit status for a PCE_TRACE_* error, after printing @detail (the
+ * reader's or the engine's message). */
+static int trace_failure(const char *cmd, int rc, const char *detail)
 {
 	cli_error(cmd, "%s", detail);
 	return rc == PCE_TRACE_EINPUT || rc == PCE_TRACE_EIO ? CLI_BADINPUT : CLI_FAILURE;
+}
+
+int cli_pass_status(const char *cmd, const struct pce_trace *tr, int rc, const char *error,
+		    uint64_t requests)
+{
+	if (rc)
+		return trace_failure(cmd, rc, error[0] ? error : pce_trace_error(tr));
+	if (requests == 0) {
+		cli_error(cmd, "%s: no requests in the input", pce_trace_input_path(tr, 0));
+		return CLI_BADINPUT;
+	}
+	return 0;
 }
 
 int cli_open(const char *cmd, struct cli_input *in, char **paths, int n,
@@ -208,7 +228,7 @@ int cli_open(const char *cmd, struct cli_input *in, char **paths, int n,
 	rc = pce_trace_open(out, (const char *const *)paths, (size_t)n, &in->trace);
 	p->label = label;
 	if (rc) {
-		rc = cli_trace_failure(cmd, rc, *out ? pce_trace_error(*out) : "out of memory");
+		rc = trace_failure(cmd, rc, *out ? pce_trace_error(*out) : "out of memory");
 		pce_trace_close(*out);
 		*out = NULL;
 		return rc;
@@ -342,17 +362,27 @@ cJSON *cli_json_u64(cJSON *obj, const char *key, uint64_t v)
 	return cJSON_AddNumberToObject(obj, key, (double)v);
 }
 
+int cli_flush(const char *cmd)
+{
+	/* ferror: a printf that failed before the last flush (a full disk,
+	 * a closed pipe) would otherwise go unreported. */
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return CLI_OK;
+	cli_error(cmd, "cannot write the output: %s", strerror(errno));
+	return CLI_FAILURE;
+}
+
 int cli_print_json(const char *cmd, cJSON *root)
 {
 	char *text = root ? cJSON_Print(root) : NULL;
-	int rc = CLI_OK;
+	int rc;
 
 	if (!text) {
 		cli_error(cmd, "out of memory");
 		rc = CLI_FAILURE;
-	} else if (puts(text) == EOF || fflush(stdout) != 0) {
-		cli_error(cmd, "cannot write the output: %s", strerror(errno));
-		rc = CLI_FAILURE;
+	} else {
+		puts(text);
+		rc = cli_flush(cmd);
 	}
 	cJSON_free(text);
 	cJSON_Delete(root);

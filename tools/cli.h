@@ -75,9 +75,12 @@ void cli_progress_cb(void *ctx, double fraction);
  * exit status (CLI_BADINPUT for bad input, CLI_FAILURE otherwise). */
 int cli_open(const char *cmd, struct cli_input *in, char **paths, int n,
 	     struct cli_progress *p, struct pce_trace **out);
-/* The exit status for a PCE_TRACE_* error, after printing @detail (the
- * reader's or the engine's message). */
-int cli_trace_failure(const char *cmd, int rc, const char *detail);
+/* After an engine's pass over @tr that returned @rc, with @error its own
+ * message ("" when the failure is the trace's) and @requests read: 0 if
+ * there is something to report, else the exit status, after a message
+ * (the failure, or an input without requests). */
+int cli_pass_status(const char *cmd, const struct pce_trace *tr, int rc, const char *error,
+		    uint64_t requests);
 
 /* Tokens per id shared by every input, 0 if they differ. */
 uint32_t cli_block_size(const struct pce_trace *tr);
@@ -96,6 +99,9 @@ const char *cli_si(double v, char *buf);
 const char *cli_bytes(double v, char *buf);
 double cli_seconds(void);
 
+/* Flush the results on stdout; if any of them could not be written, say
+ * so.  Return: the exit status (CLI_OK or CLI_FAILURE). */
+int cli_flush(const char *cmd);
 /* Print @root as JSON on stdout, then free it.  Return: the exit status. */
 int cli_print_json(const char *cmd, cJSON *root);
 /* A cJSON number that is exact for integers up to 2^53. */

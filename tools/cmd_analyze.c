@@ -95,7 +95,7 @@ struct report {
 	struct pce_analyze_opts opts;
 	size_t top;
 	double seconds;
-	const char *unit;         /* "blocks", or "tokens" when every id is a token */
+	int blocks;               /* ids are blocks, not tokens: cli_block_size() != 1 */
 	struct pce_shared_prefix *shared;
 	size_t n_shared;
 	struct pce_replay_counts *ns;
@@ -134,7 +134,7 @@ static int prepare(struct report *r)
 	for (size_t i = 0; i < r->n_ns; i++)
 		r->ns_order[i] = i;
 	qsort_r(r->ns_order, r->n_ns, sizeof(*r->ns_order), by_tokens, r->ns);
-	r->unit = cli_block_size(r->tr) == 1 ? "tokens" : "blocks";
+	r->blocks = cli_block_size(r->tr) != 1;
 	return 0;
 }
 
@@ -165,8 +165,6 @@ static void print_tables(const struct report *r)
 	struct pce_reuse_bucket b[PCE_REUSE_BUCKETS];
 	char g1[32], g2[32], g3[32], g4[32], desc[256];
 	uint64_t counted = res->requests - res->window_start;
-	int blocks = strcmp(r->unit, "blocks") == 0;
-	int first = -1, last = -1;
 	uint64_t cum = 0;
 
 	cli_describe_inputs(r->tr, desc, sizeof(desc));
@@ -190,12 +188,12 @@ static void print_tables(const struct report *r)
 	printf("  %-18s %16s %16s %8.2f%%   prefix-hit ratio (token-weighted)\n", "input tokens",
 	       cli_group(w->tokens, g1), cli_group(w->hit_tokens, g2),
 	       100 * ratio(w->hit_tokens, w->tokens));
-	if (blocks)
+	if (r->blocks)
 		printf("  %-18s %16s %16s %8.2f%%   block-hit ratio\n", "blocks",
 		       cli_group(w->ids, g1), cli_group(w->hit_ids, g2),
 		       100 * ratio(w->hit_ids, w->ids));
 	printf("  %-18s %16s   (footprint: a cache this large never evicts)\n",
-	       blocks ? "distinct blocks" : "distinct tokens", cli_group(res->cache.tokens, g1));
+	       r->blocks ? "distinct blocks" : "distinct tokens", cli_group(res->cache.tokens, g1));
 
 	if (res->dedup.batches) {
 		const struct pce_analyze_dedup *d = &res->dedup;
@@ -203,7 +201,7 @@ static void print_tables(const struct report *r)
 		printf("\nBatch dedup (pce_dedup_analyze; %s batch%s of %zu requests)\n",
 		       cli_group(d->batches, g1), d->batches == 1 ? "" : "es", r->opts.batch);
 		printf("  already cached        %7.2f%% of %s\n", 100 * ratio(d->cached_ids, d->ids),
-		       r->unit);
+		       r->blocks ? "blocks" : "tokens");
 		printf("  shared in the batch   %7.2f%%   with an earlier request of the same batch\n",
 		       100 * ratio(d->shared_ids, d->ids));
 		printf("  dedup ratio           %7.2f%%   cached + shared\n",
@@ -211,17 +209,11 @@ static void print_tables(const struct report *r)
 	}
 
 	pce_reqlog_reuse(res->log, res->window_start, b);
-	for (int i = 0; i < PCE_REUSE_BUCKETS; i++) {
-		if (b[i].requests) {
-			first = first < 0 ? i : first;
-			last = i;
-		}
-	}
-	if (first >= 0) {
+	if (counted) { /* the buckets share the counted requests out */
 		printf("\nReused prefix per request\n");
 		printf("  %-25s %12s %9s %11s %12s\n", "prefix-hit tokens", "requests", "share",
 		       "cumulative", "hit tokens");
-		for (int i = first; i <= last; i++) {
+		for (int i = 0; i < PCE_REUSE_BUCKETS; i++) {
 			char range[64];
 
 			if (!b[i].requests)
@@ -241,7 +233,7 @@ static void print_tables(const struct report *r)
 	if (r->n_shared) {
 		printf("\nMost shared prefixes (each ends where some of its requests part ways)\n");
 		printf("  %14s", "tokens");
-		if (blocks)
+		if (r->blocks)
 			printf(" %12s", "blocks");
 		printf(" %12s %9s %16s%s\n", "requests", "share", "reused tokens",
 		       r->n_ns > 1 ? "   namespace" : "");
@@ -251,7 +243,7 @@ static void print_tables(const struct report *r)
 
 			cell(name, sizeof(name), pce_trace_ns_name(r->tr, s->ns), 40);
 			printf("  %14s", cli_group(s->tokens, g1));
-			if (blocks)
+			if (r->blocks)
 				printf(" %12s", cli_group(s->ids, g2));
 			printf(" %12s %8.1f%% %16s%s%s\n", cli_group(s->requests, g3),
 			       100 * ratio(s->requests, counted), cli_group(reused(r, s), g4),
@@ -418,17 +410,10 @@ int cmd_analyze(int argc, char **argv)
 	r.opts.ctx = &bar;
 	rc = pce_analyze_run(r.tr, &r.opts, &r.res);
 	cli_progress_done(&bar);
-	if (rc) {
-		rc = cli_trace_failure("analyze", rc,
-				       r.res.error[0] ? r.res.error : pce_trace_error(r.tr));
-		goto out;
-	}
 	r.seconds = cli_seconds() - r.seconds;
-	if (r.res.requests == 0) {
-		cli_error("analyze", "%s: no requests in the input", pce_trace_input_path(r.tr, 0));
-		rc = CLI_BADINPUT;
+	rc = cli_pass_status("analyze", r.tr, rc, r.res.error, r.res.requests);
+	if (rc)
 		goto out;
-	}
 	if (prepare(&r)) {
 		cli_error("analyze", "out of memory");
 		rc = CLI_FAILURE;
@@ -438,9 +423,7 @@ int cmd_analyze(int argc, char **argv)
 		rc = cli_print_json("analyze", json_report(&r));
 	} else {
 		print_tables(&r);
-		rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAILURE;
-		if (rc)
-			cli_error("analyze", "cannot write the output");
+		rc = cli_flush("analyze");
 	}
 out:
 	cli_progress_done(&bar);

@@ -366,5 +366,5 @@ out:
 		       ops[r] ? 1e9 * el[r] * (double)n / (double)ops[r] : 0,
 		       ops[r] ? (double)toks[r] / (double)ops[r] : 0);
 	}
-	return fflush(stdout) == 0 ? CLI_OK : CLI_FAILURE;
+	return cli_flush("bench");
 }

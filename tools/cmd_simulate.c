@@ -91,7 +91,6 @@ struct sim {
 	struct pce_simulate_advice advice;
 	uint64_t caps[PCE_SIMULATE_MAX_POINTS];
 	enum pce_policy pol[2];
-	double target;
 	uint64_t kv_bytes;        /* per token; 0: not given */
 	uint32_t block_size;      /* tokens per id shared by all inputs; 0 if not */
 	double seconds;
@@ -446,7 +445,7 @@ int cmd_simulate(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct cli_input in = {.progress = 1};
-	struct sim s = {.target = 0.9};
+	struct sim s = {.opts.target = 0.9};
 	struct cli_progress bar;
 	const char *svg = NULL;
 	int opt, rc;
@@ -473,9 +472,9 @@ int cmd_simulate(int argc, char **argv)
 				return CLI_BADINPUT;
 			break;
 		case 't':
-			if (cli_fraction("simulate", "--target", optarg, 0, 1, 0, &s.target))
+			if (cli_fraction("simulate", "--target", optarg, 0, 1, 0, &s.opts.target))
 				return CLI_BADINPUT;
-			if (s.target == 0)
+			if (s.opts.target == 0)
 				return cli_usage("simulate", "--target: must be above 0");
 			break;
 		case OPT_KV_BYTES:
@@ -497,23 +496,15 @@ int cmd_simulate(int argc, char **argv)
 	if (rc)
 		goto out;
 	s.block_size = cli_block_size(s.tr);
-	s.opts.target = s.target;
 	s.opts.progress = cli_progress_cb;
 	s.opts.ctx = &bar;
 	rc = pce_simulate_run(s.tr, &s.opts, &s.res);
 	cli_progress_done(&bar);
-	if (rc) {
-		rc = cli_trace_failure("simulate", rc,
-				       s.res.error[0] ? s.res.error : pce_trace_error(s.tr));
-		goto out;
-	}
 	s.seconds = cli_seconds() - s.seconds;
-	if (s.res.requests == 0) {
-		cli_error("simulate", "%s: no requests in the input", pce_trace_input_path(s.tr, 0));
-		rc = CLI_BADINPUT;
+	rc = cli_pass_status("simulate", s.tr, rc, s.res.error, s.res.requests);
+	if (rc)
 		goto out;
-	}
-	pce_simulate_advise(&s.res, s.target, &s.advice);
+	pce_simulate_advise(&s.res, s.opts.target, &s.advice);
 	if (svg) {
 		rc = write_svg(&s, svg);
 		if (rc)
@@ -523,9 +514,7 @@ int cmd_simulate(int argc, char **argv)
 		rc = cli_print_json("simulate", json_report(&s));
 	} else {
 		print_tables(&s);
-		rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAILURE;
-		if (rc)
-			cli_error("simulate", "cannot write the output");
+		rc = cli_flush("simulate");
 	}
 out:
 	cli_progress_done(&bar);

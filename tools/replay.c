@@ -18,6 +18,7 @@
  * pass every RECLAIM_EVERY requests frees them, so memory stays that of the
  * live trie.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "replay.h"
@@ -29,8 +30,6 @@ int pce_replay_init(struct pce_replay *rp, uint64_t capacity, enum pce_policy po
 	struct pce_config cfg;
 
 	memset(rp, 0, sizeof(*rp));
-	rp->capacity = capacity;
-	rp->policy = policy;
 	pce_config_init(&cfg);
 	cfg.shards = 1;
 	cfg.max_pins = 1;
@@ -100,6 +99,12 @@ double pce_replay_token_ratio(const struct pce_replay_counts *c)
 double pce_replay_id_ratio(const struct pce_replay_counts *c)
 {
 	return c->ids ? (double)c->hit_ids / (double)c->ids : 0;
+}
+
+int pce_replay_fail(char *err, size_t n, int rc, const char *what)
+{
+	snprintf(err, n, "%s: %s", what, pce_strerror(rc));
+	return rc == PCE_ENOMEM ? PCE_TRACE_ENOMEM : PCE_TRACE_ECACHE;
 }
 
 void pce_replay_destroy(struct pce_replay *rp)

@@ -32,8 +32,6 @@ struct pce_replay_counts {
 
 struct pce_replay {
 	struct pce_cache *cache;
-	uint64_t capacity;          /* cache units; 0 = unlimited */
-	enum pce_policy policy;
 	uint64_t replayed;          /* requests since the last reclaim pass */
 	uint64_t refused;           /* stores refused: one request larger than the capacity */
 };
@@ -71,6 +69,11 @@ uint64_t pce_replay_window_start(uint64_t n, double warmup_fraction);
 /* Token- and id-weighted hit ratios of @c (0 when empty). */
 double pce_replay_token_ratio(const struct pce_replay_counts *c);
 double pce_replay_id_ratio(const struct pce_replay_counts *c);
+
+/* A libpce error @rc of a pass over a trace: "@what: libpce's message" in
+ * @err (@n bytes), and the PCE_TRACE_* code to return (PCE_TRACE_ENOMEM,
+ * else PCE_TRACE_ECACHE). */
+int pce_replay_fail(char *err, size_t n, int rc, const char *what);
 
 /* Free the cache.  Accepts a replay whose init failed. */
 void pce_replay_destroy(struct pce_replay *rp);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reqlog.h"
+#include "analyze.h"
 #include "simulate.h"
 
 #define PROGRESS_EVERY 1024
@@ -21,8 +21,7 @@
 
 static int fail(struct pce_simulate_result *res, int rc, const char *what)
 {
-	snprintf(res->error, sizeof(res->error), "%s: %s", what, pce_strerror(rc));
-	return rc == PCE_ENOMEM ? PCE_TRACE_ENOMEM : PCE_TRACE_ECACHE;
+	return pce_replay_fail(res->error, sizeof(res->error), rc, what);
 }
 
 size_t pce_simulate_default_capacities(uint64_t footprint, uint64_t *out, size_t max)
@@ -47,46 +46,54 @@ size_t pce_simulate_default_capacities(uint64_t footprint, uint64_t *out, size_t
 	return n;
 }
 
-/* Pass 1: the unlimited cache. */
+/* Pass 1 reports its progress as a share of all the work. */
+struct weighted {
+	const struct pce_simulate_opts *o;
+	double weight;
+};
+
+static void weighted_progress(void *ctx, double fraction)
+{
+	const struct weighted *w = ctx;
+
+	w->o->progress(w->o->ctx, w->weight * fraction);
+}
+
+/* Pass 1: the unlimited cache, which is pce analyze's pass without the
+ * batch analysis. */
 static int ceiling(struct pce_trace *tr, const struct pce_simulate_opts *o,
 		   struct pce_simulate_result *res, double weight)
 {
-	struct pce_reqlog *log;
-	struct pce_replay rp;
-	struct pce_trace_request r;
-	struct pce_stats st;
-	int rc = pce_reqlog_create(&log);
+	struct weighted w = {o, weight};
+	struct pce_analyze_opts ao = {.warmup_fraction = o->warmup_fraction,
+				      .progress = o->progress ? weighted_progress : NULL,
+				      .ctx = &w};
+	struct pce_analyze_result a;
+	int rc = pce_analyze_run(tr, &ao, &a);
 
-	if (rc)
-		return fail(res, rc, "request log");
-	rc = pce_replay_init(&rp, 0, PCE_POLICY_CLOCK_LRU);
 	if (rc) {
-		pce_reqlog_free(log);
-		return fail(res, rc, "pce_cache_create");
+		snprintf(res->error, sizeof(res->error), "%s", a.error); /* "": the trace's */
+	} else {
+		res->requests = a.requests;
+		res->window_start = a.window_start;
+		res->unlimited = a.window;
+		res->footprint = a.cache.tokens;
 	}
-	while ((rc = pce_trace_next(tr, &r)) == PCE_TRACE_REQUEST) {
-		struct pce_replay_hit hit;
-
-		rc = pce_replay_request(&rp, &r, &hit);
-		if (!rc)
-			rc = pce_reqlog_add(log, &r, &hit);
-		if (rc) {
-			rc = fail(res, rc, "unlimited replay");
-			break;
-		}
-		if (o->progress && r.index % PROGRESS_EVERY == 0)
-			o->progress(o->ctx, weight * pce_trace_progress(tr));
-	}
-	if (!rc) {
-		res->requests = pce_reqlog_requests(log);
-		res->window_start = pce_replay_window_start(res->requests, o->warmup_fraction);
-		pce_reqlog_totals(log, res->window_start, &res->unlimited);
-		pce_cache_stats(rp.cache, &st);
-		res->footprint = st.tokens;
-	}
-	pce_replay_destroy(&rp);
-	pce_reqlog_free(log);
+	pce_analyze_free(&a);
 	return rc;
+}
+
+/* The points of @n_caps capacities, each with every policy in the
+ * options' order: the layout of pce_simulate_result.points. */
+static void grid(struct pce_simulate_point *pt, const uint64_t *caps, size_t n_caps,
+		 const struct pce_simulate_opts *o)
+{
+	for (size_t c = 0; c < n_caps; c++) {
+		for (size_t p = 0; p < o->n_policies; p++) {
+			pt[c * o->n_policies + p].capacity = caps[c];
+			pt[c * o->n_policies + p].policy = o->policies[p];
+		}
+	}
 }
 
 /* Pass 2: every (capacity, policy) cache, in lockstep. */
@@ -187,12 +194,7 @@ static int refine(struct pce_trace *tr, const struct pce_simulate_opts *o,
 	res->points = all;
 	pt = all + res->n_points;
 	memset(pt, 0, n * sizeof(*pt));
-	for (size_t c = 0; c < n_caps; c++) {
-		for (size_t p = 0; p < o->n_policies; p++) {
-			pt[c * o->n_policies + p].capacity = caps[c];
-			pt[c * o->n_policies + p].policy = o->policies[p];
-		}
-	}
+	grid(pt, caps, n_caps, o);
 	rc = curve(tr, o, res, pt, n, done, weight);
 	if (rc)
 		return rc;
@@ -232,12 +234,7 @@ int pce_simulate_run(struct pce_trace *tr, const struct pce_simulate_opts *o,
 	res->points = calloc(res->n_points, sizeof(*res->points));
 	if (!res->points)
 		return fail(res, PCE_ENOMEM, "curve");
-	for (size_t c = 0; c < n_caps; c++) {
-		for (size_t p = 0; p < o->n_policies; p++) {
-			res->points[c * o->n_policies + p].capacity = caps[c];
-			res->points[c * o->n_policies + p].policy = o->policies[p];
-		}
-	}
+	grid(res->points, caps, n_caps, o);
 	if (!o->capacities && o->target > 0) {
 		/* Pass 3 refines the sweep; weigh it like a third of pass 2. */
 		rc = curve(tr, o, res, res->points, res->n_points, w1, 0.75 * (1 - w1));

@@ -3,9 +3,10 @@
  * trace for several capacities and eviction policies, each a real libpce
  * cache (replay.h), and the capacity to recommend.
  *
- * Pass 1 replays the trace through an unlimited cache: the ceiling any
- * capacity can reach, the number of requests (hence the window), and the
- * footprint (distinct ids, the capacity at which nothing is ever evicted).
+ * Pass 1 replays the trace through an unlimited cache (pce analyze's pass,
+ * analyze.h, without its batch analysis): the ceiling any capacity can
+ * reach, the number of requests (hence the window), and the footprint
+ * (distinct ids, the capacity at which nothing is ever evicted).
  * Pass 2 rewinds the trace and replays it through every (capacity, policy)
  * cache at once, request by request, so the input is read twice whatever
  * the number of caches (three times when a default sweep is refined).

@@ -36,7 +36,7 @@ struct axis {
 	double lo, hi;     /* data range, then the drawn range */
 	int log;
 	enum pce_svg_format format;
-	double step;       /* linear tick step (for label precision) */
+	double step;       /* linear tick step (for label precision); 0 on a log axis */
 	double tick[MAX_TICKS];
 	int n_ticks;
 	double p0, p1;     /* pixels of lo and hi */
@@ -61,6 +61,7 @@ static double nice_step(double range)
 static void layout(struct axis *a, int fixed)
 {
 	a->n_ticks = 0;
+	a->step = 0;
 	if (a->log) {
 		double d0 = log10(a->lo), d1 = log10(a->hi), pad;
 
@@ -310,7 +311,7 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
 			     "stroke=\"#e6e6e6\"/>\n",
 			px, y0, px, y1);
-		format(label, sizeof(label), x.tick[i], x.format, x.log ? 0 : x.step);
+		format(label, sizeof(label), x.tick[i], x.format, x.step);
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", px,
 			y1 + 18, label);
 	}
@@ -320,7 +321,7 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
 			     "stroke=\"#e6e6e6\"/>\n",
 			x0, py, x1, py);
-		format(label, sizeof(label), y.tick[i], y.format, y.log ? 0 : y.step);
+		format(label, sizeof(label), y.tick[i], y.format, y.step);
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
 			     "dy=\"0.35em\">%s</text>\n",
 			x0 - 7, py, label);

@@ -36,8 +36,7 @@ struct input {
 	int fd;                   /* standard input's copy, or -1 */
 	enum pce_trace_format format;
 	uint32_t block_size;      /* 0: differs between its sessions */
-	uint64_t bytes;           /* on disk, for progress */
-	size_t first, count;      /* its cursors */
+	size_t first;             /* its first cursor */
 };
 
 struct pce_trace {
@@ -46,7 +45,6 @@ struct pce_trace {
 	size_t n_in;
 	struct trace_cursor *cur;
 	size_t n_cur;
-	uint64_t *cur_bytes;      /* each session cursor's file size */
 	struct trace_cursor **heap;
 	size_t heap_len;
 	int pending;              /* the top's head was emitted: advance it first */
@@ -295,26 +293,25 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_cursor(struct pce_trace *tr, struct input *in, uint64_t bytes)
+/* A cursor for @path (a file of @in), weighed in the progress by its size. */
+static int add_cursor(struct pce_trace *tr, struct input *in, const char *path)
 {
 	struct trace_cursor *c;
-	uint64_t *b;
+	struct stat st;
 
+	if (in->fd >= 0 ? fstat(in->fd, &st) : stat(path, &st))
+		return trace_fail(tr, PCE_TRACE_EIO, path, 0, "%s", strerror(errno));
 	c = realloc(tr->cur, (tr->n_cur + 1) * sizeof(*c));
-	if (c)
-		tr->cur = c;
-	b = realloc(tr->cur_bytes, (tr->n_cur + 1) * sizeof(*b));
-	if (b)
-		tr->cur_bytes = b;
-	if (!c || !b)
+	if (!c)
 		return trace_fail(tr, PCE_TRACE_ENOMEM, in->path, 0, "out of memory");
+	tr->cur = c;
 	c = &tr->cur[tr->n_cur];
 	memset(c, 0, sizeof(*c));
 	c->format = in->format;
 	c->input = (size_t)(in - tr->in);
-	c->order = tr->n_cur;
-	tr->cur_bytes[tr->n_cur++] = bytes;
-	in->count++;
+	c->order = tr->n_cur++;
+	c->bytes = (uint64_t)st.st_size;
+	tr->total_bytes += c->bytes;
 	return 0;
 }
 
@@ -437,15 +434,10 @@ static int add_sessions(struct pce_trace *tr, struct input *in, char **files, si
 	*jobs = j;
 	for (size_t i = 0; i < n_files; i++) {
 		const char *path = files ? files[i] : in->path;
-		struct stat st;
-		int rc;
+		int rc = add_cursor(tr, in, path);
 
-		if (in->fd >= 0 ? fstat(in->fd, &st) : stat(path, &st))
-			return trace_fail(tr, PCE_TRACE_EIO, path, 0, "%s", strerror(errno));
-		rc = add_cursor(tr, in, (uint64_t)st.st_size);
 		if (rc)
 			return rc;
-		tr->total_bytes += (uint64_t)st.st_size;
 		j[(*n_jobs)++] = (struct job){path, in->fd, tr->n_cur - 1, 0, NULL};
 	}
 	return 0;
@@ -522,16 +514,11 @@ static int open_input(struct pce_trace *tr, struct input *in, int is_dir)
 static int open_stream(struct pce_trace *tr, struct input *in)
 {
 	struct trace_cursor *c;
-	struct stat st;
-	int rc;
+	int rc = add_cursor(tr, in, in->path);
 
-	if (in->fd >= 0 ? fstat(in->fd, &st) : stat(in->path, &st))
-		return trace_fail(tr, PCE_TRACE_EIO, in->path, 0, "%s", strerror(errno));
-	rc = add_cursor(tr, in, (uint64_t)st.st_size);
 	if (rc)
 		return rc;
 	c = &tr->cur[tr->n_cur - 1];
-	tr->total_bytes += (uint64_t)st.st_size;
 	in->block_size = 1;
 	if (in->format == PCE_TRACE_MOONCAKE) {
 		in->block_size = tr->opts.block_size ? tr->opts.block_size : 512;
@@ -774,10 +761,10 @@ double pce_trace_progress(const struct pce_trace *tr)
 
 		if (c->session) {
 			size_t n = trace_session_requests(c->session);
-			done += n ? (uint64_t)((double)tr->cur_bytes[i] * (double)c->next / (double)n)
-				  : tr->cur_bytes[i];
+			done += n ? (uint64_t)((double)c->bytes * (double)c->next / (double)n)
+				  : c->bytes;
 		} else if (c->src_open) {
-			done += c->has_head ? trace_src_offset(&c->src) : tr->cur_bytes[i];
+			done += c->has_head ? trace_src_offset(&c->src) : c->bytes;
 		}
 	}
 	return done >= tr->total_bytes ? 1.0 : (double)done / (double)tr->total_bytes;
@@ -827,7 +814,6 @@ void pce_trace_close(struct pce_trace *tr)
 	free(tr->ns_slot);
 	free(tr->in);
 	free(tr->cur);
-	free(tr->cur_bytes);
 	free(tr->heap);
 	free(tr);
 }

@@ -80,6 +80,7 @@ struct trace_cursor {
 	enum pce_trace_format format;
 	size_t input;               /* index of the input it belongs to */
 	uint64_t order;             /* merge tie-break: position among all cursors */
+	uint64_t bytes;             /* its file's size, for the progress */
 	int has_head;
 	struct pce_trace_request head;
 	uint32_t *ids;              /* the head's ids */

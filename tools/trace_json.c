@@ -237,11 +237,27 @@ int trace_json_ids(struct pce_trace *tr, const struct trace_where *w, const cJSO
 	return 0;
 }
 
+/* The line (counted from @line, the first of @text) and the column of
+ * @at, a byte of @text. */
+static uint64_t locate(const char *text, const char *at, uint64_t line, size_t *col)
+{
+	const char *line_start = text;
+
+	for (const char *p = text; p < at; p++) {
+		if (*p == '\n') {
+			line++;
+			line_start = p + 1;
+		}
+	}
+	*col = (size_t)(at - line_start) + 1;
+	return line;
+}
+
 int trace_json_parse(struct pce_trace *tr, const char *file, uint64_t first_line,
 		     const char *text, size_t len, cJSON **out)
 {
-	const char *end = NULL, *p, *line_start = text;
-	uint64_t line = first_line;
+	const char *end = NULL, *p;
+	uint64_t line;
 	char excerpt[32];
 	size_t k = 0, col;
 	int trailing = 0;
@@ -249,15 +265,9 @@ int trace_json_parse(struct pce_trace *tr, const char *file, uint64_t first_line
 
 	p = memchr(text, '\0', len);
 	if (p) {
-		for (const char *q = text; q < p; q++) {
-			if (*q == '\n') {
-				line++;
-				line_start = q + 1;
-			}
-		}
+		line = locate(text, p, first_line, &col);
 		return trace_fail(tr, PCE_TRACE_EINPUT, file, line,
-				  "column %zu: a NUL byte: binary data, not JSON",
-				  (size_t)(p - line_start) + 1);
+				  "column %zu: a NUL byte: binary data, not JSON", col);
 	}
 	v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (v) {
@@ -274,13 +284,7 @@ int trace_json_parse(struct pce_trace *tr, const char *file, uint64_t first_line
 	 * points at the last byte. */
 	if (!end || end < text || (size_t)(end - text) >= len)
 		end = len ? text + len - 1 : text;
-	for (p = text; p < end; p++) {
-		if (*p == '\n') {
-			line++;
-			line_start = p + 1;
-		}
-	}
-	col = (size_t)(end - line_start) + 1;
+	line = locate(text, end, first_line, &col);
 	for (p = end; p < text + len && k < sizeof(excerpt) - 1 && *p != '\n'; p++)
 		excerpt[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
 	excerpt[k] = '\0';

@@ -50,7 +50,7 @@ const char *scratch_gzip(const char *name, const void *data, size_t len, size_t 
 /* Open @n paths with @format, asserting success. */
 struct pce_trace *open_trace(const char *const *paths, size_t n, enum pce_trace_format format);
 /* Open, expecting failure @code at open or at some pce_trace_next() call;
- * asserts the message contains @needle and returns a copy of it. */
+ * asserts the message starts with @path and contains @needle. */
 void expect_trace_error(const char *path, enum pce_trace_format format, int code,
 			const char *needle);
 
