@@ -61,6 +61,9 @@ struct wl_set {
 	struct mirror mirror;
 };
 
+/* Is @name one of the workloads the goals are measured on (sysprompt,
+ * multiturn)? */
+int goal_workload(const char *name);
 /* Median of @v[0..n) (sorts @v); NaN if n == 0. */
 double median(double *v, unsigned n);
 /* "548k", "1.07M", "12.3": three significant digits with a k/M/G suffix. */
@@ -88,6 +91,8 @@ void exp_trace(struct suite *s, const char *dir);
 /* exp_skew.c: entries per shard for each of @wls; store throughput with 1
  * and 2 threads on wls[0] (skewed) and wls[1] (spread). */
 void exp_skew(struct suite *s, const struct workload *const *wls, size_t n);
+/* Shards of the caches whose entries per shard are shown: the default. */
+#define BENCH_SHARDS 16
 /* A table row and a JSON line of entries per shard: total, shards used,
  * largest share, the counts in decreasing order (sorts @counts). */
 void shard_row(struct suite *s, struct table *t, const char *name, uint64_t *counts, int n);

@@ -23,13 +23,12 @@
  * reclaimer is not pinned and competes with both.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "index_pce.h"
+#include "machine.h"
 #include "plot.h"
 #include "rng.h"
 #include "series.h"
@@ -39,6 +38,10 @@
 #define GOAL_MEMCMP_RATIO 3.0
 /* Latency classes up to 8K tokens: <= 1K, 2K, 4K, 8K. */
 #define CLASSES_LE_8K 4
+/* The columns of both latency tables. */
+#define LAT_COLUMNS                                                      \
+	"workload|index|condition|query tokens|lookups|p50|p99|p99.9|max|" \
+	"lookup thread on a CPU|background threads' CPU"
 
 static double q_ns(const struct hist *h, double q)
 {
@@ -61,7 +64,7 @@ static void curve_add(struct curve *cv, int line, const struct hist *h)
 	if (!h->count)
 		return;
 	for (size_t i = 0; i < CURVE_POINTS; i++)
-		cv->y[line][i] = ticks_to_ns(hist_quantile(h, curve_q[i]));
+		cv->y[line][i] = q_ns(h, curve_q[i]);
 	cv->have[line] = 1;
 }
 
@@ -104,6 +107,7 @@ static void merged(const struct hist *lat, unsigned upto, struct hist *out)
 static void emit(struct suite *s, struct table *t, const char *wl, const char *index,
 		 const char *cond, const char *cls, const struct hist *h, double ran, double bg)
 {
+	double p50 = q_ns(h, 0.50), p99 = q_ns(h, 0.99), p999 = q_ns(h, 0.999);
 	char ran_cell[16] = "", bg_cell[16] = "";
 
 	if (!isnan(ran))
@@ -116,9 +120,9 @@ static void emit(struct suite *s, struct table *t, const char *wl, const char *i
 	jl_str(&s->jl, "condition", cond);
 	jl_str(&s->jl, "query_tokens", cls);
 	jl_int(&s->jl, "lookups", h->count);
-	jl_num(&s->jl, "p50_ns", q_ns(h, 0.50));
-	jl_num(&s->jl, "p99_ns", q_ns(h, 0.99));
-	jl_num(&s->jl, "p999_ns", q_ns(h, 0.999));
+	jl_num(&s->jl, "p50_ns", p50);
+	jl_num(&s->jl, "p99_ns", p99);
+	jl_num(&s->jl, "p999_ns", p999);
 	jl_num(&s->jl, "max_ns", ticks_to_ns(h->max));
 	jl_num(&s->jl, "mean_ns", h->count ? ticks_to_ns(h->sum) / (double)h->count : 0);
 	if (!isnan(ran))
@@ -128,8 +132,8 @@ static void emit(struct suite *s, struct table *t, const char *wl, const char *i
 	jl_end(&s->jl);
 	if (h->count)
 		table_row(t, "%s|%s|%s|%s|%lu|%.0f|%.0f|%.0f|%.0f|%s|%s", wl, index, cond, cls,
-			  (unsigned long)h->count, q_ns(h, 0.50), q_ns(h, 0.99), q_ns(h, 0.999),
-			  ticks_to_ns(h->max), ran_cell, bg_cell);
+			  (unsigned long)h->count, p50, p99, p999, ticks_to_ns(h->max), ran_cell,
+			  bg_cell);
 }
 
 static const char *class_name(unsigned c, char *buf, size_t len)
@@ -159,7 +163,7 @@ static uint64_t spin(uint64_t iters, uint64_t x)
 	return x;
 }
 
-static void *spin_main(void *arg)
+static void spin_main(void *arg)
 {
 	struct spin_job *j = arg;
 	uint64_t end, x = 1;
@@ -177,7 +181,6 @@ static void *spin_main(void *arg)
 	}
 	sink = x;
 	(void)sink;
-	return NULL;
 }
 
 /* Nanoseconds of one loop iteration on this CPU. */
@@ -200,8 +203,7 @@ static int run_spin(const struct suite *s, const struct hist *lookups, struct hi
 	struct spin_job *j = malloc(sizeof(*j));
 	double per_iter = spin_ns_per_iter();
 	struct rng r;
-	pthread_t th;
-	int err = -1;
+	int err;
 
 	if (!j)
 		return -1;
@@ -218,15 +220,11 @@ static int run_spin(const struct suite *s, const struct hist *lookups, struct hi
 		j->iters[k] = tmp;
 	}
 	hist_reset(h);
-	if (pthread_create(&th, NULL, spin_main, j) == 0) {
-		pthread_join(th, NULL);
-		err = 0;
-	}
+	err = run_on_thread(spin_main, j);
 	free(j);
 	return err;
 }
 
-/* Condition "evicting" on @wl: see the file comment. */
 /* What the reclaimer did during an evicting run: per second, and the CPU
  * share of the process's threads other than the lookup thread and the
  * writer (the reclaimer, and the main thread, which sleeps). */
@@ -236,29 +234,21 @@ struct reclaimer_rates {
 	double lookup_ran; /* share of its wall time the lookup thread ran */
 };
 
-static double process_cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /* run_timed(), and the CPUs' worth of work done meanwhile by the process's
  * other threads (a reclaimer, a call_rcu worker; the main thread sleeps)
  * into *background. */
 static int run_measured(const struct run_cfg *cfg, struct run_result *r, double *background)
 {
-	double cpu0 = process_cpu_s(), cpu1;
+	double cpu0 = machine_process_cpu_s(), cpu1;
 	int err = run_timed(cfg, r);
 
-	cpu1 = process_cpu_s();
+	cpu1 = machine_process_cpu_s();
 	*background = (cpu1 - cpu0 - r->mix_cpu_s - r->writer_cpu_s) /
 		      ((double)cfg->duration_ns / 1e9);
 	return err;
 }
 
+/* Condition "evicting" on @wl: see the file comment. */
 static int run_evicting(struct suite *s, const struct workload *wl, struct hist *lat,
 			struct run_result *r, struct reclaimer_rates *rr)
 {
@@ -321,12 +311,9 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 		       "other than the lookup thread and the writer, in % of one CPU: "
 		       "libpce's reclaimer, block-hash's call_rcu worker.  Times in "
 		       "nanoseconds.");
-	t = report_table(s->rep, "Lookup latency (ns), all query lengths",
-			 "workload|index|condition|query tokens|lookups|p50|p99|p99.9|max|lookup "
-			 "thread on a CPU|background threads' CPU");
+	t = report_table(s->rep, "Lookup latency (ns), all query lengths", LAT_COLUMNS);
 	tc = report_table(s->rep, "libpce lookup latency (ns) by query length, evicting",
-			  "workload|index|condition|query tokens|lookups|p50|p99|p99.9|max|lookup "
-			  "thread on a CPU|background threads' CPU");
+			  LAT_COLUMNS);
 	for (size_t w = 0; w < n; w++) {
 		const char *wl = sets[w]->wl.name;
 		struct reclaimer_rates rr;
@@ -455,6 +442,7 @@ void exp_memcmp(struct suite *s, struct wl_set *const *sets, size_t n)
 	for (size_t w = 0; w < n; w++) {
 		struct wl_set view = *sets[w];
 		struct run_cfg cfg = {.threads = 1, .duration_ns = s->p->run_ns};
+		struct summary ctl;
 		struct series ser;
 
 		if (mirror_filter(&sets[w]->wl, &sets[w]->mirror, 1024, &view.wl, &view.mirror) != 0)
@@ -464,33 +452,30 @@ void exp_memcmp(struct suite *s, struct wl_set *const *sets, size_t n)
 			continue;
 		}
 		run_series(s, &view, &cfg, LOOKUPS, 1, &ser);
-		{
-			struct summary ctl = summarize(&ser, MEMCMP_CTL);
-			for (int k = 0; k < CONTENDERS; k++) {
-				struct summary m = summarize(&ser, k);
-				const struct run_result *last = &ser.last[k];
-				double matched = last->lookups ? (double)last->matched_tokens /
-									 (double)last->lookups
-							       : 0;
-				double ns = 1e9 / m.med;
-				/* libpce's ratio to memcmp: time per lookup over time
-				 * per memcmp, per repetition. */
-				double x = ctl.ratio / m.ratio;
+		ctl = summarize(&ser, MEMCMP_CTL);
+		for (int k = 0; k < CONTENDERS; k++) {
+			struct summary m = summarize(&ser, k);
+			const struct run_result *last = &ser.last[k];
+			double matched =
+				last->lookups ? (double)last->matched_tokens / (double)last->lookups : 0;
+			double ns = 1e9 / m.med;
+			/* libpce's ratio to memcmp: time per lookup over time per
+			 * memcmp, per repetition. */
+			double x = ctl.ratio / m.ratio;
 
-				jl_series(s, "memcmp_limit", sets[w]->wl.name, k, &m, "lookups_per_s");
-				jl_int(&s->jl, "threads", 1);
-				jl_int(&s->jl, "min_query_tokens", 1024);
-				jl_num(&s->jl, "ns_per_lookup", ns);
-				jl_num(&s->jl, "matched_tokens_per_lookup", matched);
-				jl_num(&s->jl, "ns_per_matched_token", ns / matched);
-				jl_num(&s->jl, "time_over_memcmp", x);
-				jl_end(&s->jl);
-				table_row(t, "%s|%s|%.0f|%.0f|%.0f|%.3f|%.2f", sets[w]->wl.name,
-					  contender_name(k), m.med, ns, matched, ns / matched, x);
-				if (k == 0 && x > worst) {
-					worst = x;
-					snprintf(worst_wl, sizeof(worst_wl), "%s", sets[w]->wl.name);
-				}
+			jl_series(s, "memcmp_limit", sets[w]->wl.name, k, &m, "lookups_per_s");
+			jl_int(&s->jl, "threads", 1);
+			jl_int(&s->jl, "min_query_tokens", 1024);
+			jl_num(&s->jl, "ns_per_lookup", ns);
+			jl_num(&s->jl, "matched_tokens_per_lookup", matched);
+			jl_num(&s->jl, "ns_per_matched_token", ns / matched);
+			jl_num(&s->jl, "time_over_memcmp", x);
+			jl_end(&s->jl);
+			table_row(t, "%s|%s|%.0f|%.0f|%.0f|%.3f|%.2f", sets[w]->wl.name,
+				  contender_name(k), m.med, ns, matched, ns / matched, x);
+			if (k == 0 && x > worst) {
+				worst = x;
+				snprintf(worst_wl, sizeof(worst_wl), "%s", sets[w]->wl.name);
 			}
 		}
 		mirror_view_free(&view.wl, &view.mirror);

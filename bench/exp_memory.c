@@ -10,7 +10,6 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "bench.h"
 
@@ -61,8 +60,7 @@ void exp_memory(struct suite *s, struct wl_set *const *sets, size_t n)
 				  index_all[k]->name, sets[w]->wl.nstored, (unsigned long)u.tokens,
 				  (double)u.bytes / 1048576.0, per_tok, per_entry,
 				  (double)u.bytes / libpce_bytes);
-			if (k == 0 && (strcmp(sets[w]->wl.name, "sysprompt") == 0 ||
-				       strcmp(sets[w]->wl.name, "multiturn") == 0)) {
+			if (k == 0 && goal_workload(sets[w]->wl.name)) {
 				char goal[96], measured[64];
 				snprintf(goal, sizeof(goal), "<= 8 index bytes per distinct token (%s)",
 					 sets[w]->wl.name);

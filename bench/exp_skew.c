@@ -13,7 +13,6 @@
 #include "bench.h"
 #include "index_pce.h"
 
-#define SHARDS 16
 
 static int cmp_desc(const void *a, const void *b)
 {
@@ -65,15 +64,15 @@ void exp_skew(struct suite *s, const struct workload *const *wls, size_t n)
 	for (size_t w = 0; w < n; w++) {
 		struct pce_config cfg;
 		struct bench_index *ix;
-		uint64_t counts[SHARDS];
+		uint64_t counts[BENCH_SHARDS];
 
 		pce_config_init(&cfg);
-		cfg.shards = SHARDS;
+		cfg.shards = BENCH_SHARDS;
 		if (index_pce_create_cfg(&cfg, &ix) != 0)
 			continue;
 		index_run_on_thread(&index_pce_ops, ix, load_all, (void *)wls[w]);
-		pce_cache_shard_entries(index_pce_cache(ix), counts, SHARDS);
-		shard_row(s, t, wls[w]->name, counts, SHARDS);
+		pce_cache_shard_entries(index_pce_cache(ix), counts, BENCH_SHARDS);
+		shard_row(s, t, wls[w]->name, counts, BENCH_SHARDS);
 		index_pce_ops.destroy(ix);
 	}
 	table_done(t);
@@ -82,15 +81,9 @@ void exp_skew(struct suite *s, const struct workload *const *wls, size_t n)
 	for (unsigned rep = 0; rep < s->p->reps; rep++) {
 		for (int w = 0; w < 2; w++) {
 			for (unsigned th = 1; th <= 2; th++) {
-				struct bench_index *ix, *warm;
 				double sps = 0, tps;
 
-				if (index_pce_ops.create(0, &ix) != 0)
-					continue;
-				if (index_pce_ops.create(0, &warm) == 0)
-					run_load(&index_pce_ops, ix, warm, wls[w], th, s->cpus, &sps,
-						 &tps);
-				index_pce_ops.destroy(ix);
+				run_load(&index_pce_ops, wls[w], th, s->cpus, &sps, &tps);
 				rate[w][th - 1][rep] = sps;
 			}
 		}

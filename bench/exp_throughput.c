@@ -3,21 +3,13 @@
  * with 1, 2 and 4 threads (with the memcmp control beside the indexes),
  * lookups beside a dedicated writer, and mixed read/write ratios.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "plot.h"
 #include "series.h"
 
 const unsigned thread_steps[THREAD_STEPS] = {1, 2, 4};
-
-/* The goals compare lookups on these two workloads. */
-static int goal_workload(const char *name)
-{
-	return strcmp(name, "sysprompt") == 0 || strcmp(name, "multiturn") == 0;
-}
 
 /* Goal: libpce lookups >= 2x rwlock-trie and >= 3x block-hash. */
 static void goal_ratio(struct suite *s, const char *wl, const char *when,
@@ -34,25 +26,6 @@ static void goal_ratio(struct suite *s, const char *wl, const char *when,
 		snprintf(measured, sizeof(measured), "%.2fx", x);
 		report_goal(s->rep, goal, measured, x >= need[k] ? "met" : "missed");
 	}
-}
-
-/* One timed bulk load of @wl into a fresh index, after a warm-up load
- * (runner.h); 0 or -1. */
-static int load_once(struct suite *s, int k, const struct workload *wl, unsigned threads,
-		     double *sps, double *tps)
-{
-	struct bench_index *ix, *warm;
-	int rc;
-
-	if (index_all[k]->create(wl->distinct, &ix) != 0)
-		return -1;
-	if (index_all[k]->create(wl->distinct, &warm) != 0) {
-		index_all[k]->destroy(ix);
-		return -1;
-	}
-	rc = run_load(index_all[k], ix, warm, wl, threads, s->cpus, sps, tps);
-	index_all[k]->destroy(ix);
-	return rc;
 }
 
 void exp_load(struct suite *s, const struct workload *const *wls, size_t n)
@@ -75,14 +48,13 @@ void exp_load(struct suite *s, const struct workload *const *wls, size_t n)
 		double tok[INDEX_COUNT][MAX_REPS];
 
 		for (int i = 0; i < THREAD_STEPS; i++) {
-			memset(&ser[i], 0, sizeof(ser[i]));
-			ser[i].reps = s->p->reps;
-			ser[i].ncont = INDEX_COUNT;
+			ser[i] = (struct series){.reps = s->p->reps};
 			for (unsigned rep = 0; rep < s->p->reps; rep++) {
 				for (int k = 0; k < INDEX_COUNT; k++) {
 					double sps = 0, tps = 0;
 
-					if (load_once(s, k, wls[w], thread_steps[i], &sps, &tps))
+					if (run_load(index_all[k], wls[w], thread_steps[i], s->cpus, &sps,
+						     &tps))
 						ser[i].errors++;
 					ser[i].v[k][rep] = sps;
 					if (i == 0)

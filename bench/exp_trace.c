@@ -32,9 +32,6 @@
 #include "series.h"
 #include "timing.h"
 
-#define VOCAB 128000u
-#define SHARDS 16
-
 struct trace_def {
 	const char *name;
 	const char *path;      /* under the traces directory */
@@ -185,7 +182,7 @@ static void hit_ratio(struct suite *s, const struct trace_def *td, struct pce_tr
 
 struct shard_job {
 	struct pce_trace *tr;
-	uint64_t counts[SHARDS];
+	uint64_t counts[BENCH_SHARDS];
 	uint64_t requests;
 	int rc;
 };
@@ -199,7 +196,7 @@ static void shard_fn(void *arg)
 	int rc;
 
 	pce_config_init(&cfg);
-	cfg.shards = SHARDS;
+	cfg.shards = BENCH_SHARDS;
 	j->rc = pce_cache_create(&cfg, &c);
 	if (j->rc)
 		return;
@@ -209,7 +206,7 @@ static void shard_fn(void *arg)
 		j->requests++;
 	}
 	j->rc = rc;
-	pce_cache_shard_entries(c, j->counts, SHARDS);
+	pce_cache_shard_entries(c, j->counts, BENCH_SHARDS);
 	pce_cache_destroy(c);
 }
 
@@ -220,7 +217,7 @@ static void shards(struct suite *s, const struct trace_def *td, struct pce_trace
 
 	if (pce_trace_rewind(tr) != 0 || run_on_thread(shard_fn, &j) != 0 || j.rc != 0)
 		return;
-	shard_row(s, t, td->name, j.counts, SHARDS);
+	shard_row(s, t, td->name, j.counts, BENCH_SHARDS);
 }
 
 /* ---- token-level replay --------------------------------------------------- */
@@ -237,7 +234,7 @@ static uint32_t block_token(uint64_t ns, uint32_t id, uint32_t j)
 {
 	uint64_t x = ns * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)id << 32 | j);
 
-	return (uint32_t)(splitmix64(&x) % VOCAB);
+	return (uint32_t)(splitmix64(&x) % WL_VOCAB);
 }
 
 /* The first @limit requests of @tr, expanded to tokens.  Return: 0 or -1. */
@@ -329,7 +326,7 @@ static void replay(struct suite *s, const struct trace_def *td, struct pce_trace
 		   uint64_t footprint, size_t requests)
 {
 	size_t limit = (size_t)ceil(s->p->trace_share * (double)requests);
-	struct series ser = {.reps = s->p->reps, .ncont = INDEX_COUNT};
+	struct series ser = {.reps = s->p->reps};
 	double hit[INDEX_COUNT] = {0};
 	struct expanded e;
 	struct table *t;

@@ -59,11 +59,19 @@ static void proc_field(const char *path, const char *key, char *out, size_t len)
 	fclose(f);
 }
 
+double machine_process_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 void machine_sample(struct machine_sample *m)
 {
 	unsigned long long v[8] = {0};
 	double hz = (double)sysconf(_SC_CLK_TCK), l[1];
-	struct rusage ru;
 	FILE *f = fopen("/proc/stat", "r");
 
 	/* cpu  user nice system idle iowait irq softirq steal */
@@ -75,9 +83,7 @@ void machine_sample(struct machine_sample *m)
 	m->wall = (double)now_ns() / 1e9;
 	m->busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz;
 	m->steal = (double)v[7] / hz;
-	getrusage(RUSAGE_SELF, &ru);
-	m->self = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	m->self = machine_process_cpu_s();
 	m->load = getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 

@@ -18,6 +18,9 @@ struct machine_sample {
 
 void machine_sample(struct machine_sample *m);
 
+/* This process's user + system seconds so far. */
+double machine_process_cpu_s(void);
+
 /*
  * machine_cpu_scaling - How much more work 2 threads pinned to 2 CPUs do
  * than 1: a dependent integer loop (no memory traffic), median of 3 runs

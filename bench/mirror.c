@@ -24,7 +24,6 @@ int mirror_build(struct mirror *m, const struct workload *wl, const size_t *matc
 	size_t n = wl->nqueries, *order = malloc(n * sizeof(size_t));
 
 	memset(m, 0, sizeof(*m));
-	m->nqueries = n;
 	m->tok = calloc(n, sizeof(*m->tok));
 	m->bytes = calloc(n, sizeof(*m->bytes));
 	m->copies = calloc(n, sizeof(*m->copies));
@@ -87,7 +86,7 @@ int mirror_filter(const struct workload *wl, const struct mirror *m, size_t min_
 		mout->bytes[n] = m->bytes[i];
 		n++;
 	}
-	out->nqueries = mout->nqueries = n;
+	out->nqueries = n;
 	return 0;
 }
 

@@ -22,7 +22,6 @@ struct mirror {
 	uint32_t *bytes;       /* per query: matched tokens x 4 */
 	uint32_t **copies;     /* owned */
 	size_t ncopies;
-	size_t nqueries;
 };
 
 /* @matched[i]: tokens libpce matches for wl->queries[i].  Return: 0 or -1. */

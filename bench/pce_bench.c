@@ -45,6 +45,11 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+int goal_workload(const char *name)
+{
+	return strcmp(name, "sysprompt") == 0 || strcmp(name, "multiturn") == 0;
+}
+
 double median(double *v, unsigned n)
 {
 	if (n == 0)
@@ -76,18 +81,20 @@ const char *contender_name(int k)
 
 /* ---- workloads in every index ---------------------------------------------- */
 
-struct check {
+/* The tokens an index matches for each of the first n queries of wl. */
+struct stream_matches {
 	const struct workload *wl;
-	size_t matched[CHECK_QUERIES];
+	size_t n;
+	size_t *matched;
 };
 
-static void check_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
+static void match_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
 {
-	struct check *c = arg;
+	struct stream_matches *sm = arg;
 
-	for (size_t i = 0; i < CHECK_QUERIES && i < c->wl->nqueries; i++) {
+	for (size_t i = 0; i < sm->n; i++) {
 		uint64_t v;
-		c->matched[i] = ops->lookup(ix, c->wl->queries[i].tok, c->wl->queries[i].len, &v);
+		sm->matched[i] = ops->lookup(ix, sm->wl->queries[i].tok, sm->wl->queries[i].len, &v);
 	}
 }
 
@@ -95,16 +102,15 @@ static void check_fn(const struct index_ops *ops, struct bench_index *ix, void *
  * the match rounded down to 16-token blocks.  Returns the disagreements. */
 static size_t cross_check(struct suite *s, struct wl_set *set)
 {
-	static struct check c[INDEX_COUNT];
+	static size_t matched[INDEX_COUNT][CHECK_QUERIES];
 	size_t bad = 0, n = set->wl.nqueries < CHECK_QUERIES ? set->wl.nqueries : CHECK_QUERIES;
 
 	for (int k = 0; k < INDEX_COUNT; k++) {
-		c[k].wl = &set->wl;
-		index_run_on_thread(index_all[k], set->ix[k], check_fn, &c[k]);
+		struct stream_matches sm = {&set->wl, n, matched[k]};
+		index_run_on_thread(index_all[k], set->ix[k], match_fn, &sm);
 	}
 	for (size_t i = 0; i < n; i++)
-		bad += c[1].matched[i] != c[0].matched[i] ||
-		       c[2].matched[i] != c[0].matched[i] / 16 * 16;
+		bad += matched[1][i] != matched[0][i] || matched[2][i] != matched[0][i] / 16 * 16;
 	jl_begin(&s->jl, "cross_check");
 	jl_str(&s->jl, "workload", set->wl.name);
 	jl_int(&s->jl, "queries", n);
@@ -116,25 +122,11 @@ static size_t cross_check(struct suite *s, struct wl_set *set)
 	return bad;
 }
 
-struct stream_matches {
-	const struct workload *wl;
-	size_t *matched;
-};
-
-static void match_fn(const struct index_ops *ops, struct bench_index *ix, void *arg)
-{
-	struct stream_matches *sm = arg;
-
-	for (size_t i = 0; i < sm->wl->nqueries; i++) {
-		uint64_t v;
-		sm->matched[i] = ops->lookup(ix, sm->wl->queries[i].tok, sm->wl->queries[i].len, &v);
-	}
-}
-
 /* The memcmp control of @set's stream, from libpce's matches. */
 static int set_mirror(struct wl_set *set)
 {
-	struct stream_matches sm = {&set->wl, calloc(set->wl.nqueries, sizeof(size_t))};
+	struct stream_matches sm = {&set->wl, set->wl.nqueries,
+				    calloc(set->wl.nqueries, sizeof(size_t))};
 	int rc = -1;
 
 	if (sm.matched && index_run_on_thread(index_all[0], set->ix[0], match_fn, &sm) == 0)
@@ -285,9 +277,7 @@ static const char *relative_to_markdown(const char *svg_dir, const char *markdow
 	const char *slash = markdown ? strrchr(markdown, '/') : NULL;
 	size_t n = slash ? (size_t)(slash - markdown) : 0;
 
-	if (!svg_dir || !markdown)
-		return svg_dir;
-	if (!slash)
+	if (!svg_dir || !slash)
 		return svg_dir;
 	if (strncmp(svg_dir, markdown, n) == 0 && svg_dir[n] == '/')
 		return svg_dir + n + 1;

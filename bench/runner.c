@@ -44,8 +44,7 @@ struct gang {
 struct thread_ctx {
 	struct gang *g;
 	pthread_t tid;
-	unsigned id;      /* pin slot; mixing threads first, then writers */
-	unsigned pool;    /* write pool (runner.h) */
+	unsigned id;      /* pin slot and write pool; mixing threads first, then writers */
 	int writer;
 	uint64_t t0_ns;   /* when the thread's clock started (bodies may restart it) */
 	uint64_t elapsed_ns;
@@ -151,7 +150,7 @@ static void mix_loop(struct thread_ctx *t)
 			size_t m;
 
 			if (cfg->write_permille && rng_below(&r, 1000) < cfg->write_permille) {
-				t->errors += do_write(cfg, t->pool);
+				t->errors += do_write(cfg, t->id);
 				t->writes++;
 				continue;
 			}
@@ -182,7 +181,7 @@ static void writer_loop(struct thread_ctx *t)
 
 	while (!stopped(t)) {
 		for (int k = 0; k < STOP_POLL; k++)
-			t->errors += do_write(cfg, t->pool);
+			t->errors += do_write(cfg, t->id);
 		t->writes += STOP_POLL;
 	}
 }
@@ -217,21 +216,19 @@ static void load_share(struct thread_ctx *t, struct bench_index *ix)
 	}
 }
 
-/* With a warm-up index, the same threads load it, destroy it and only then
- * load the timed index, from memory their allocator now holds. */
+/* The same threads load the warm-up index, destroy it and only then load
+ * the timed index, from memory their allocator now holds. */
 static void load_body(struct thread_ctx *t)
 {
 	struct gang *g = t->g;
 
-	if (g->warm) {
-		load_share(t, g->warm);
-		pthread_barrier_wait(&g->phase);
-		if (t->id == 0)
-			g->cfg->ops->destroy(g->warm);
-		pthread_barrier_wait(&g->phase);
-		t->writes = t->stored_tokens = 0;
-		t->t0_ns = now_ns();
-	}
+	load_share(t, g->warm);
+	pthread_barrier_wait(&g->phase);
+	if (t->id == 0)
+		g->cfg->ops->destroy(g->warm);
+	pthread_barrier_wait(&g->phase);
+	t->writes = t->stored_tokens = 0;
+	t->t0_ns = now_ns();
 	load_share(t, g->cfg->ix);
 }
 
@@ -338,7 +335,6 @@ int run_timed(const struct run_cfg *cfg, struct run_result *res)
 	for (unsigned i = 0; i < n; i++) {
 		t[i].g = &g;
 		t[i].id = i;
-		t[i].pool = i;
 		t[i].writer = i >= cfg->threads;
 		if (cfg->lat && !t[i].writer &&
 		    !(t[i].lat = calloc(LAT_CLASSES, sizeof(struct hist))))
@@ -351,14 +347,12 @@ int run_timed(const struct run_cfg *cfg, struct run_result *res)
 	for (unsigned i = 0; i < n; i++) {
 		double s = (double)t[i].elapsed_ns / 1e9;
 		if (t[i].writer) {
-			res->writer_ops += t[i].writes;
 			res->writer_ops_per_s += (double)t[i].writes / s;
 			res->writer_cpu_s += (double)t[i].cpu_ns / 1e9;
 		} else {
 			res->mix_cpu_s += (double)t[i].cpu_ns / 1e9;
 			res->mix_wall_s += s;
 			res->lookups += t[i].lookups;
-			res->writes += t[i].writes;
 			res->lookups_per_s += (double)t[i].lookups / s;
 			res->writes_per_s += (double)t[i].writes / s;
 			res->hits += t[i].hits;
@@ -378,38 +372,32 @@ out:
 	return rc;
 }
 
-int run_load(const struct index_ops *ops, struct bench_index *ix, struct bench_index *warm,
-	     const struct workload *wl, unsigned threads, unsigned pin_cpus, double *stores_per_s,
-	     double *tokens_per_s)
+int run_load(const struct index_ops *ops, const struct workload *wl, unsigned threads,
+	     unsigned pin_cpus, double *stores_per_s, double *tokens_per_s)
 {
-	struct run_cfg cfg = {.ops = ops, .ix = ix, .wl = wl, .threads = threads,
-			      .pin_cpus = pin_cpus};
+	struct run_cfg cfg = {.ops = ops, .wl = wl, .threads = threads, .pin_cpus = pin_cpus};
 	struct thread_ctx *t = calloc(threads ? threads : 1, sizeof(*t));
 	struct gang g;
 	uint64_t max_ns = 1, stores = 0, tokens = 0;
 	int rc = -1;
 
 	gang_init(&g, &cfg, load_body);
-	if (!t || threads == 0 || threads > RUN_MAX_THREADS) {
-		if (warm)
-			ops->destroy(warm);
+	if (!t || threads == 0 || threads > RUN_MAX_THREADS ||
+	    ops->create(wl->distinct, &cfg.ix) != 0)
 		goto out;
-	}
-	g.warm = warm;
-	if (warm)
-		pthread_barrier_init(&g.phase, NULL, threads);
+	if (ops->create(wl->distinct, &g.warm) != 0)
+		goto out_ix;
+	pthread_barrier_init(&g.phase, NULL, threads);
 	for (unsigned i = 0; i < threads; i++) {
 		t[i].g = &g;
 		t[i].id = i;
 	}
 	rc = gang_run(&g, t, threads, 0);
-	if (warm)
-		pthread_barrier_destroy(&g.phase);
+	pthread_barrier_destroy(&g.phase);
+	/* Unless no thread ran the body, thread 0 destroyed the warm-up index. */
 	if (rc != 0) {
-		/* No thread ran the body: the warm-up index is still ours. */
-		if (warm)
-			ops->destroy(warm);
-		goto out;
+		ops->destroy(g.warm);
+		goto out_ix;
 	}
 	rc = -1;
 	/* The load is done when its slowest thread is. */
@@ -419,11 +407,13 @@ int run_load(const struct index_ops *ops, struct bench_index *ix, struct bench_i
 		stores += t[i].writes;
 		tokens += t[i].stored_tokens;
 		if (t[i].errors)
-			goto out;
+			goto out_ix;
 	}
 	*stores_per_s = (double)stores * 1e9 / (double)max_ns;
 	*tokens_per_s = (double)tokens * 1e9 / (double)max_ns;
 	rc = 0;
+out_ix:
+	ops->destroy(cfg.ix);
 out:
 	free(t);
 	gang_fini(&g);

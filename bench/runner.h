@@ -77,7 +77,6 @@ struct run_result {
 	double writes_per_s;     /* mixing threads */
 	double writer_ops_per_s; /* dedicated writers */
 	uint64_t lookups, hits, matched_tokens, query_tokens;
-	uint64_t writes, writer_ops;
 	double mix_cpu_s;        /* CPU time the mixing threads got */
 	double writer_cpu_s;     /* CPU time the dedicated writers got */
 	double mix_wall_s;       /* the mixing threads' summed wall time */
@@ -94,14 +93,13 @@ int run_timed(const struct run_cfg *cfg, struct run_result *res);
  * with value i, from the calling thread: an index_run_on_thread() job. */
 void load_all(const struct index_ops *ops, struct bench_index *ix, void *wl);
 
-/* Store the whole stored set from @threads threads (sequence i by thread
- * i % threads) into @ix, timed.  With @warm (an empty index of the same
- * kind, which the call destroys), the same threads first load @warm and
- * destroy it, untimed, so that the timed load allocates from memory the
- * threads' allocator already holds, whatever ran before.  Return: 0 or -1. */
-int run_load(const struct index_ops *ops, struct bench_index *ix, struct bench_index *warm,
-	     const struct workload *wl, unsigned threads, unsigned pin_cpus, double *stores_per_s,
-	     double *tokens_per_s);
+/* Store @wl's whole stored set from @threads threads (sequence i by thread
+ * i % threads) into a fresh index of @ops, timed, and destroy it.  The same
+ * threads first load another fresh index and destroy it, untimed, so that
+ * the timed load allocates from memory the threads' allocator already
+ * holds, whatever ran before.  Return: 0 or -1 (the rates untouched). */
+int run_load(const struct index_ops *ops, const struct workload *wl, unsigned threads,
+	     unsigned pin_cpus, double *stores_per_s, double *tokens_per_s);
 
 /* Run @fn(@arg) on a new thread and wait for it: work that must not
  * register the calling thread with liburcu (index.h).  Return: 0 or -1. */

@@ -30,11 +30,12 @@ struct summary summarize(const struct series *s, int k)
 void run_series(struct suite *s, struct wl_set *set, const struct run_cfg *base,
 		enum metric metric, int with_memcmp, struct series *out)
 {
+	int ncont = with_memcmp ? CONTENDERS : INDEX_COUNT;
+
 	memset(out, 0, sizeof(*out));
 	out->reps = s->p->reps;
-	out->ncont = with_memcmp ? CONTENDERS : INDEX_COUNT;
 	for (unsigned rep = 0; rep < out->reps; rep++) {
-		for (int k = 0; k < out->ncont; k++) {
+		for (int k = 0; k < ncont; k++) {
 			struct run_cfg cfg = *base;
 			struct run_result *r = &out->last[k];
 

@@ -14,7 +14,6 @@ struct series {
 	double w[CONTENDERS][MAX_REPS]; /* writes per second beside it */
 	struct run_result last[CONTENDERS];
 	unsigned reps;
-	int ncont;                      /* INDEX_COUNT, or CONTENDERS with memcmp */
 	int errors;
 };
 

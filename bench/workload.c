@@ -15,8 +15,6 @@
 
 #include "rng.h"
 
-#define VOCAB 128000u
-
 /* The chat-template header every chat sequence starts with. */
 static const uint32_t template_header[] = {128000, 128006, 9125, 128007};
 #define TEMPLATE_LEN (sizeof(template_header) / sizeof(template_header[0]))
@@ -27,7 +25,7 @@ const char *const workload_names[] = {"sysprompt", "multiturn", "unique", "long"
 static void fill_random(struct rng *r, uint32_t *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		t[i] = (uint32_t)rng_below(r, VOCAB);
+		t[i] = (uint32_t)rng_below(r, WL_VOCAB);
 }
 
 /* A new array: @head[0..nhead) followed by @extra random tokens. */
@@ -97,6 +95,21 @@ struct prefix_tail {
 	int with_template;
 };
 
+/* A new tail on a Zipf-drawn one of @prefix: a new-tail lookup or a pool
+ * sequence. */
+static int new_tail(struct workload *w, struct rng *r, const struct prefix_tail *pt,
+		    const struct seq *prefix, const struct zipf *z, struct seq *out)
+{
+	const struct seq *p = &prefix[zipf_draw(z, r)];
+	uint32_t tail = (uint32_t)rng_range(r, pt->tail_lo, pt->tail_hi);
+	uint32_t *t = extend(w, r, p->tok, p->len, tail);
+
+	if (!t)
+		return -2;
+	*out = (struct seq){t, p->len + tail};
+	return 0;
+}
+
 static int make_prefix_tail(struct workload *w, struct rng *r, const struct prefix_tail *pt)
 {
 	struct seq *prefix = calloc(pt->prefixes, sizeof(*prefix));
@@ -128,27 +141,16 @@ static int make_prefix_tail(struct workload *w, struct rng *r, const struct pref
 		w->tokens += p->len + tail;
 		w->distinct += tail;
 	}
-	for (size_t i = 0; i < pt->fresh; i++) {
-		const struct seq *p = &prefix[zipf_draw(&z, r)];
-		uint32_t tail = (uint32_t)rng_range(r, pt->tail_lo, pt->tail_hi);
-		uint32_t *t = extend(w, r, p->tok, p->len, tail);
-		if (!t)
+	for (size_t i = 0; i < pt->fresh; i++)
+		if (new_tail(w, r, pt, prefix, &z, &fresh[i]) != 0)
 			goto out;
-		fresh[i] = (struct seq){t, p->len + tail};
-	}
 	for (size_t i = 0; i < pt->queries; i++)
 		w->queries[i] = rng_unit(r) < pt->p_continue ? cont[rng_below(r, pt->entries)]
 							      : fresh[rng_below(r, pt->fresh)];
-	for (int p = 0; p < WL_POOLS; p++) {
-		for (size_t i = 0; i < pt->pool; i++) {
-			const struct seq *pre = &prefix[zipf_draw(&z, r)];
-			uint32_t tail = (uint32_t)rng_range(r, pt->tail_lo, pt->tail_hi);
-			uint32_t *t = extend(w, r, pre->tok, pre->len, tail);
-			if (!t)
+	for (int p = 0; p < WL_POOLS; p++)
+		for (size_t i = 0; i < pt->pool; i++)
+			if (new_tail(w, r, pt, prefix, &z, &w->pool[p][i]) != 0)
 				goto out;
-			w->pool[p][i] = (struct seq){t, pre->len + tail};
-		}
-	}
 	rc = 0;
 out:
 	zipf_fini(&z);

@@ -36,6 +36,8 @@
 #include "arena.h"
 
 #define WL_POOLS 8
+/* Token ids are drawn from [0, WL_VOCAB) (see above). */
+#define WL_VOCAB 128000u
 
 struct seq {
 	const uint32_t *tok;
