@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 #define BAR_WIDTH 30
 #define BAR_DELAY 1.0   /* seconds before the bar first shows */
@@ -303,9 +304,8 @@ cJSON *cli_inputs_json(const struct pce_trace *tr)
 	for (size_t i = 0; arr && i < pce_trace_inputs(tr); i++) {
 		cJSON *o = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(o, "path", pce_trace_input_path(tr, i));
-		cJSON_AddStringToObject(o, "format",
-					pce_trace_format_name(pce_trace_input_format(tr, i)));
+		cli_json_string(o, "path", pce_trace_input_path(tr, i));
+		cli_json_string(o, "format", pce_trace_format_name(pce_trace_input_format(tr, i)));
 		if (pce_trace_input_block_size(tr, i))
 			cli_json_u64(o, "block_size", pce_trace_input_block_size(tr, i));
 		else
@@ -355,6 +355,36 @@ const char *cli_bytes(double v, char *buf)
 	}
 	snprintf(buf, 16, "%.*f %s", i == 0 || v >= 100 ? 0 : 1, v, unit[i]);
 	return buf;
+}
+
+cJSON *cli_json_string(cJSON *obj, const char *key, const char *s)
+{
+	size_t n = strlen(s), k = 0;
+	cJSON *item;
+	char *copy;
+
+	if (pce_utf8_valid(s, n))
+		return cJSON_AddStringToObject(obj, key, s);
+	copy = malloc(3 * n + 1); /* at worst, U+FFFD (3 bytes) for every byte */
+	if (!copy)
+		return NULL;
+	for (size_t i = 0, len; i < n; i += len) {
+		uint32_t cp;
+
+		len = pce_utf8_decode(s + i, n - i, &cp);
+		if (len) {
+			memcpy(copy + k, s + i, len);
+			k += len;
+		} else {
+			memcpy(copy + k, PCE_UTF8_REPLACEMENT, 3);
+			k += 3;
+			len = 1;
+		}
+	}
+	copy[k] = '\0';
+	item = cJSON_AddStringToObject(obj, key, copy);
+	free(copy);
+	return item;
 }
 
 cJSON *cli_json_u64(cJSON *obj, const char *key, uint64_t v)

@@ -104,6 +104,12 @@ double cli_seconds(void);
 int cli_flush(const char *cmd);
 /* Print @root as JSON on stdout, then free it.  Return: the exit status. */
 int cli_print_json(const char *cmd, cJSON *root);
+/* Add string @s as member @key of @obj.  JSON text must be UTF-8, and
+ * names (of files, of namespaces) are arbitrary bytes: each byte that is
+ * not part of a valid UTF-8 sequence becomes U+FFFD; control characters
+ * are escaped (\u00XX) by cJSON.  Every string of the JSON output goes
+ * through here.  Return: the new member, NULL when out of memory. */
+cJSON *cli_json_string(cJSON *obj, const char *key, const char *s);
 /* A cJSON number that is exact for integers up to 2^53. */
 cJSON *cli_json_u64(cJSON *obj, const char *key, uint64_t v);
 

@@ -75,7 +75,9 @@ static const char usage[] =
 	"input_tokens, hit_tokens, prefix_hit_ratio (0..1), blocks, hit_blocks,\n"
 	"block_hit_ratio, distinct_blocks, batch_dedup, reused_prefix, shared_prefixes,\n"
 	"namespaces, inputs, approximate_tokens, seconds.  For token traces a block is\n"
-	"one token.\n"
+	"one token.  Names of files and namespaces are bytes and JSON is UTF-8: a byte\n"
+	"that is not part of valid UTF-8 is written as U+FFFD, a control character as\n"
+	"\\u00XX.\n"
 	"\n"
 	"Exit status: 0 done; 1 internal failure (out of memory, libpce error); 2 bad\n"
 	"usage, or an input that cannot be read or is malformed (the message names the\n"
@@ -281,8 +283,8 @@ static cJSON *json_report(const struct report *r)
 	struct pce_reuse_bucket b[PCE_REUSE_BUCKETS];
 	cJSON *o = cJSON_CreateObject(), *a;
 
-	cJSON_AddStringToObject(o, "command", "analyze");
-	cJSON_AddStringToObject(o, "version", pce_version_string());
+	cli_json_string(o, "command", "analyze");
+	cli_json_string(o, "version", pce_version_string());
 	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(r->tr));
 	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(r->tr));
 	cli_json_u64(o, "requests", w->requests);
@@ -336,7 +338,7 @@ static cJSON *json_report(const struct report *r)
 		cli_json_u64(e, "requests", s->requests);
 		cJSON_AddNumberToObject(e, "share", ratio(s->requests, w->requests));
 		cli_json_u64(e, "reused_tokens", reused(r, s));
-		cJSON_AddStringToObject(e, "namespace", pce_trace_ns_name(r->tr, s->ns));
+		cli_json_string(e, "namespace", pce_trace_ns_name(r->tr, s->ns));
 		cli_json_u64(e, "first_request", s->origin);
 		cJSON_AddItemToArray(a, e);
 	}
@@ -345,7 +347,7 @@ static cJSON *json_report(const struct report *r)
 		const struct pce_replay_counts *c = &r->ns[r->ns_order[i]];
 		cJSON *e = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(e, "name", pce_trace_ns_name(r->tr, r->ns_order[i]));
+		cli_json_string(e, "name", pce_trace_ns_name(r->tr, r->ns_order[i]));
 		cli_json_u64(e, "requests", c->requests);
 		cli_json_u64(e, "input_tokens", c->tokens);
 		cli_json_u64(e, "hit_tokens", c->hit_tokens);

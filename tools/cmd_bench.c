@@ -325,8 +325,8 @@ out:
 	if (json) {
 		cJSON *o = cJSON_CreateObject(), *st, *lk;
 
-		cJSON_AddStringToObject(o, "command", "bench");
-		cJSON_AddStringToObject(o, "version", pce_version_string());
+		cli_json_string(o, "command", "bench");
+		cli_json_string(o, "version", pce_version_string());
 		cli_json_u64(o, "entries", entries);
 		cli_json_u64(o, "tokens_per_entry", ENTRY_TOKENS);
 		st = cJSON_AddObjectToObject(o, "store");

@@ -72,7 +72,8 @@ static const char usage[] =
 	"capacity_blocks, capacity_tokens, capacity_bytes, policy, hit_ratio,\n"
 	"share_of_unlimited, other_policy, other_hit_ratio} or null with\n"
 	"recommendation_note, inputs, seconds.  hit_ratio is token-weighted (0..1).\n"
-	"capacity_tokens is null when the inputs' block sizes differ.\n"
+	"capacity_tokens is null when the inputs' block sizes differ.  Names are\n"
+	"written as for pce analyze; in the chart, control characters become U+FFFD too.\n"
 	"\n"
 	"Exit status: 0 done; 1 internal failure; 2 bad usage, or an input that cannot\n"
 	"be read or is malformed.\n"
@@ -305,8 +306,8 @@ static cJSON *json_report(const struct sim *s)
 	const struct pce_simulate_advice *a = &s->advice;
 	cJSON *o = cJSON_CreateObject(), *u, *curve;
 
-	cJSON_AddStringToObject(o, "command", "simulate");
-	cJSON_AddStringToObject(o, "version", pce_version_string());
+	cli_json_string(o, "command", "simulate");
+	cli_json_string(o, "version", pce_version_string());
 	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
 	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
 	cli_json_u64(o, "requests", r->requests - r->window_start);
@@ -324,7 +325,7 @@ static cJSON *json_report(const struct sim *s)
 		const struct pce_simulate_point *q = &r->points[i];
 		cJSON *e = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(e, "policy", policy_name(q->policy));
+		cli_json_string(e, "policy", policy_name(q->policy));
 		json_capacity(e, s, q->capacity);
 		cJSON_AddNumberToObject(e, "hit_ratio", pce_replay_token_ratio(&q->window));
 		cJSON_AddNumberToObject(e, "block_hit_ratio", pce_replay_id_ratio(&q->window));
@@ -339,22 +340,21 @@ static cJSON *json_report(const struct sim *s)
 
 		cJSON_AddNumberToObject(rec, "target_share", a->target);
 		json_capacity(rec, s, a->best->capacity);
-		cJSON_AddStringToObject(rec, "policy", policy_name(a->best->policy));
+		cli_json_string(rec, "policy", policy_name(a->best->policy));
 		cJSON_AddNumberToObject(rec, "hit_ratio", best);
 		cJSON_AddNumberToObject(rec, "share_of_unlimited",
 					best / pce_replay_token_ratio(&r->unlimited));
 		if (a->other) {
-			cJSON_AddStringToObject(rec, "other_policy", policy_name(a->other->policy));
+			cli_json_string(rec, "other_policy", policy_name(a->other->policy));
 			cJSON_AddNumberToObject(rec, "other_hit_ratio",
 						pce_replay_token_ratio(&a->other->window));
 		}
 		cJSON_AddNullToObject(o, "recommendation_note");
 	} else {
 		cJSON_AddNullToObject(o, "recommendation");
-		cJSON_AddStringToObject(o, "recommendation_note",
-					r->unlimited.hit_tokens == 0
-						? "the input has no prefix reuse"
-						: "no simulated capacity reaches the target");
+		cli_json_string(o, "recommendation_note",
+				r->unlimited.hit_tokens == 0 ? "the input has no prefix reuse"
+							     : "no simulated capacity reaches the target");
 	}
 	cJSON_AddNumberToObject(o, "seconds", s->seconds);
 	return o;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "svg.h"
+#include "utf8.h"
 
 #define MAX_SERIES 8
 #define MAX_TICKS 64
@@ -150,15 +151,32 @@ static void marker(FILE *out, size_t s, double px, double py)
 	}
 }
 
+/* @s as XML character data or attribute value, so that any name gives a
+ * well-formed document: & < > " escaped; a byte that is not valid UTF-8,
+ * and a control character, replaced by U+FFFD.  XML 1.0 allows no C0
+ * control but tab, LF and CR, and a one-line label has no use for those,
+ * nor for DEL and the C1 controls, nor for the non-characters U+FFFE and
+ * U+FFFF (which XML forbids too). */
 static void text(FILE *out, const char *s)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
+	size_t n = s ? strlen(s) : 0;
+
+	for (size_t i = 0, k; i < n; i += k) {
+		uint32_t cp;
+
+		k = pce_utf8_decode(s + i, n - i, &cp);
+		if (!k || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xfffe ||
+		    cp == 0xffff) {
+			fputs(PCE_UTF8_REPLACEMENT, out);
+			k = k ? k : 1;
+			continue;
+		}
+		switch (cp) {
 		case '&': fputs("&amp;", out); break;
 		case '<': fputs("&lt;", out); break;
 		case '>': fputs("&gt;", out); break;
 		case '"': fputs("&quot;", out); break;
-		default: fputc(*s, out);
+		default: fwrite(s + i, 1, k, out);
 		}
 	}
 }

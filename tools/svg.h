@@ -2,7 +2,10 @@
  * svg.h - small, self-contained SVG line charts: several named series,
  * axes with ticks and labels, optional logarithmic axes, dashed horizontal
  * reference lines and a legend.  The file needs no fonts, scripts or
- * stylesheets: any browser or image viewer shows it.
+ * stylesheets: any browser or image viewer shows it.  Strings may hold any
+ * bytes: the document is well-formed XML 1.0 whatever they are (markup
+ * characters become entities; control characters, U+FFFE, U+FFFF and bytes
+ * that are not valid UTF-8 become U+FFFD).
  *
  * Example: hit ratio against capacity, one line per policy, the ceiling
  * dashed.

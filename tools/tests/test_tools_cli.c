@@ -30,20 +30,30 @@ static void slurp(const char *path, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
-/* Run "pce @args" (a shell command line); return its exit status. */
-static int pce(const char *args)
+/* Run shell command line @cmdline, capturing its stdout in out[] and its
+ * stderr in err[]; return its exit status. */
+static int run(const char *cmdline)
 {
 	char cmd[4096], o[300], e[300];
 	int st;
 
 	snprintf(o, sizeof(o), "%s/stdout", scratch_dir());
 	snprintf(e, sizeof(e), "%s/stderr", scratch_dir());
-	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>'%s'", PCE_TOOL, args, o, e);
+	snprintf(cmd, sizeof(cmd), "%s >'%s' 2>'%s'", cmdline, o, e);
 	st = system(cmd);
 	slurp(o, out, sizeof(out));
 	slurp(e, err, sizeof(err));
 	assert_true(WIFEXITED(st));
 	return WEXITSTATUS(st);
+}
+
+/* Run "pce @args" (a shell command line); return its exit status. */
+static int pce(const char *args)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s", PCE_TOOL, args);
+	return run(cmd);
 }
 
 static size_t lines(const char *s)
@@ -255,6 +265,56 @@ static void test_simulate(void **state)
 	assert_non_null(strstr(out, "No capacity simulated reaches 90%"));
 }
 
+/* Names are bytes, JSON and XML are UTF-8 text: a file name with control
+ * characters, DEL, a byte that is not UTF-8, a quote and a backslash (it
+ * is also the namespace of a mooncake file) still gives JSON and SVG that
+ * strict parsers accept, with U+FFFD for the byte JSON cannot carry and for
+ * everything XML cannot.  Python decodes strictly and rejects raw control
+ * characters in JSON strings; expat rejects them in XML. */
+static void test_odd_names(void **state)
+{
+	static const char trace[] =
+		"{\"timestamp\": 0, \"input_length\": 1024, \"hash_ids\": [1, 2]}\n"
+		"{\"timestamp\": 1, \"input_length\": 1536, \"hash_ids\": [1, 2, 3]}\n"
+		"{\"timestamp\": 2, \"input_length\": 1024, \"hash_ids\": [1, 4]}\n";
+	static const char json_names[] =
+		"/usr/bin/python3 -c 'import json, sys; "
+		"d = json.loads(open(sys.argv[1], \"rb\").read().decode(\"utf-8\")); "
+		"print(ascii([i[\"path\"] for i in d[\"inputs\"]] + "
+		"[n[\"name\"] for n in d.get(\"namespaces\", [])]))'";
+	static const char svg_text[] =
+		"/usr/bin/python3 -c 'import sys, xml.etree.ElementTree as E; "
+		"print(ascii(\"\".join(E.parse(sys.argv[1]).getroot().itertext())))'";
+	/* the name as Python's ascii() shows it after JSON and after XML */
+	static const char in_json[] = "odd\\x01\\x7f\\ufffd\"\\\\.jsonl'";
+	static const char in_svg[] = "odd\\ufffd\\ufffd\\ufffd\"\\\\.jsonl:";
+	char path[512], args[2048], result[600];
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s",
+		 scratch_file("odd\x01\x7f\xff\"\\.jsonl", trace, sizeof(trace) - 1));
+	for (int cmd = 0; cmd < 2; cmd++) {
+		snprintf(args, sizeof(args), "%s --json '%s'", cmd ? "simulate" : "analyze", path);
+		assert_int_equal(pce(args), 0);
+		snprintf(result, sizeof(result), "%s",
+			 scratch_file("result.json", out, strlen(out)));
+		snprintf(args, sizeof(args), "%s '%s'", json_names, result);
+		if (run(args) != 0)
+			fail_msg("invalid JSON from pce %s: %s", cmd ? "simulate" : "analyze", err);
+		/* analyze: the input and its namespace; simulate: the input */
+		assert_non_null(strstr(out, in_json));
+		if (!cmd)
+			assert_non_null(strstr(strstr(out, in_json) + 1, in_json));
+	}
+	snprintf(result, sizeof(result), "%s/chart.svg", scratch_dir());
+	snprintf(args, sizeof(args), "simulate --svg '%s' '%s'", result, path);
+	assert_int_equal(pce(args), 0);
+	snprintf(args, sizeof(args), "%s '%s'", svg_text, result);
+	if (run(args) != 0)
+		fail_msg("invalid SVG: %s", err);
+	assert_non_null(strstr(out, in_svg));
+}
+
 static void test_bench(void **state)
 {
 	cJSON *o;
@@ -288,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_analyze_json),
 		cmocka_unit_test(test_analyze_table),
 		cmocka_unit_test(test_simulate),
+		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_bench),
 	};
 
