@@ -22,7 +22,7 @@ quick | full) ;;
 *) echo "bench.sh: unknown preset '$PRESET' (quick or full)" >&2; exit 2 ;;
 esac
 
-scripts/deps.sh
+scripts/deps.sh bench
 
 BUILD=build/bench
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPCE_DEBUG=0 \

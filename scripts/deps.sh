@@ -1,14 +1,61 @@
 #!/bin/sh
 # deps.sh - install the Debian 12 packages libpce needs, if any are missing.
+#
+# Usage: scripts/deps.sh [run|test|bench]...   (no argument: all of them)
+#   run    build libpce and the pce tool, and run the tool (scripts/run.sh)
+#   test   what run needs, plus the test suites' (scripts/test.sh)
+#   bench  what run needs, plus the benchmarks' (scripts/bench.sh)
 # Runs apt-get as root, or through sudo.  Does nothing when all are present.
+# Each list below serves one purpose; add a package to the list of what
+# needs it, one package a line.
 set -eu
 
-PACKAGES="build-essential cmake ninja-build pkg-config git
-liburcu-dev libmimalloc-dev libcmocka-dev libcjson-dev zlib1g-dev libxxhash-dev
-clang-14 libclang-rt-14-dev libfuzzer-14-dev valgrind"
+# Compilers and build tools.
+BUILD="
+build-essential
+cmake
+ninja-build
+pkg-config
+"
+# What libpce and the pce tool link.
+RUN="
+liburcu-dev
+libmimalloc-dev
+libcjson-dev
+zlib1g-dev
+"
+# The test suites: cmocka, the benchmarks' dependencies (the release, asan
+# and tsan suites build them), clang-14 with libFuzzer (fuzz), valgrind
+# (memcheck), Debian's python3 (the tool's tests parse its JSON and SVG).
+TEST="
+libcmocka-dev
+libxxhash-dev
+clang-14
+libclang-rt-14-dev
+libfuzzer-14-dev
+valgrind
+python3
+"
+# The benchmarks: xxHash (the block-hash baseline), git (the commit that
+# docs/benchmarks.md names).
+BENCH="
+libxxhash-dev
+git
+"
+
+wanted=""
+for purpose in ${*:-run test bench}; do
+	case $purpose in
+	run) wanted="$wanted $BUILD $RUN" ;;
+	test) wanted="$wanted $BUILD $RUN $TEST" ;;
+	bench) wanted="$wanted $BUILD $RUN $BENCH" ;;
+	*) echo "deps.sh: unknown purpose '$purpose' (run, test or bench)" >&2; exit 2 ;;
+	esac
+done
 
 missing=""
-for p in $PACKAGES; do
+for p in $wanted; do
+	case " $missing " in *" $p "*) continue ;; esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test.sh - build libpce and run its whole test suite from a clean clone.
 #
-# Installs missing Debian packages (scripts/deps.sh), then builds and runs
+# Installs missing Debian packages (scripts/deps.sh test), then builds and runs
 # every suite below in its own build directory under build/.  Exits non-zero
 # on the first failing suite.  Usage: scripts/test.sh [suite...]
 #   release  gcc, mimalloc, assertions on, -Werror: unit tests, install test
@@ -14,7 +14,7 @@
 #            PCE_FUZZ_SECONDS (60) of fuzzing each
 set -eu
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh test
 
 JOBS=$(nproc 2>/dev/null || echo 2)
 # cmocka's own SIGSEGV handler would hide ASan's report.
