@@ -148,7 +148,7 @@ static void hit_ratio(struct suite *s, const struct trace_def *td, struct pce_tr
 						{"CLOCK-LFU", x, y[1], np},
 						{"leaf-first LRU (traces README)", td->ref_capacity,
 						 td->ref_ratio, 3}};
-		struct pce_svg_line ceil = {unlimited, label};
+		struct pce_svg_line ceil = {unlimited, label, PCE_SVG_HORIZONTAL};
 		struct pce_svg_chart c = {.title = sub, .x_label = "capacity (block ids)",
 					  .y_label = "token hit ratio", .log_x = 1,
 					  .x_format = PCE_SVG_SI, .y_format = PCE_SVG_PERCENT,

@@ -7,11 +7,13 @@
  * logs never see it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -390,6 +392,81 @@ cJSON *cli_json_string(cJSON *obj, const char *key, const char *s)
 cJSON *cli_json_u64(cJSON *obj, const char *key, uint64_t v)
 {
 	return cJSON_AddNumberToObject(obj, key, (double)v);
+}
+
+/* ---- outputs ---------------------------------------------------------------- */
+
+int cli_stdout_check(const char *cmd)
+{
+	int fl = fcntl(STDOUT_FILENO, F_GETFL);
+
+	if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
+		return CLI_OK;
+	cli_error(cmd, "standard output is %s", fl < 0 ? "closed" : "not open for writing");
+	return CLI_FAILURE;
+}
+
+int cli_output_open(const char *cmd, struct cli_output *o, const char *opt, const char *path)
+{
+	/* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+	 * blocking; it is cleared at once, so writes block as usual. */
+	int flags = O_WRONLY | O_CLOEXEC | O_NONBLOCK;
+
+	o->opt = opt;
+	o->path = path;
+	o->created = 1;
+	o->fd = open(path, flags | O_CREAT | O_EXCL, 0666);
+	if (o->fd < 0 && errno == EEXIST) {
+		o->created = 0;
+		o->fd = open(path, flags);
+	}
+	if (o->fd < 0) {
+		cli_error(cmd, "%s: cannot %s %s: %s", opt, o->created ? "create" : "write", path,
+			  strerror(errno));
+		return CLI_BADINPUT;
+	}
+	fcntl(o->fd, F_SETFL, fcntl(o->fd, F_GETFL) & ~O_NONBLOCK);
+	return 0;
+}
+
+FILE *cli_output_begin(const char *cmd, struct cli_output *o)
+{
+	struct stat st;
+	FILE *f = NULL;
+
+	if (fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(o->fd, 0) != 0)
+		cli_error(cmd, "%s: cannot write %s: %s", o->opt, o->path, strerror(errno));
+	else if (!(f = fdopen(o->fd, "w")))
+		cli_error(cmd, "%s: cannot write %s: %s", o->opt, o->path, strerror(errno));
+	if (!f)
+		close(o->fd);
+	o->fd = -1;
+	return f;
+}
+
+int cli_output_end(const char *cmd, struct cli_output *o, FILE *f, int failed)
+{
+	struct stat st;
+	int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+	int closed = fclose(f) == 0; /* it flushes: its errno says why writes fail */
+
+	if (closed && !failed)
+		return CLI_OK;
+	cli_error(cmd, "%s: cannot write %s%s%s", o->opt, o->path, closed ? "" : ": ",
+		  closed ? "" : strerror(errno));
+	if (regular)
+		unlink(o->path);
+	return CLI_FAILURE;
+}
+
+void cli_output_discard(struct cli_output *o)
+{
+	if (o->fd < 0)
+		return;
+	close(o->fd);
+	o->fd = -1;
+	if (o->created)
+		unlink(o->path);
 }
 
 int cli_flush(const char *cmd)

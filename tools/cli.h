@@ -99,6 +99,34 @@ const char *cli_si(double v, char *buf);
 const char *cli_bytes(double v, char *buf);
 double cli_seconds(void);
 
+/* Outputs are checked before the work, so that one that cannot be written
+ * fails at once instead of after a long run, and a late write failure of
+ * one output does not cost the others. */
+/* Whether standard output can be written.  Return: CLI_OK, or CLI_FAILURE
+ * after a message. */
+int cli_stdout_check(const char *cmd);
+
+/* An output file named by option @opt (--svg FILE). */
+struct cli_output {
+	const char *opt, *path;
+	int fd;
+	int created;  /* by cli_output_open: removed again if never written */
+};
+
+/* Create @path, or open it for writing if it exists (its content stays
+ * until cli_output_begin()); a FIFO without a reader is refused rather
+ * than waited for.  Return: 0, or CLI_BADINPUT after a message. */
+int cli_output_open(const char *cmd, struct cli_output *o, const char *opt, const char *path);
+/* The file, emptied, as a stream to write to; NULL after a message (the
+ * file is then closed). */
+FILE *cli_output_begin(const char *cmd, struct cli_output *o);
+/* Close @f, from cli_output_begin(); @failed: the writer reported an
+ * error.  A regular file that could not be written whole is removed.
+ * Return: CLI_OK, or CLI_FAILURE after a message. */
+int cli_output_end(const char *cmd, struct cli_output *o, FILE *f, int failed);
+/* Close the file unwritten (the work failed): removed if it was created. */
+void cli_output_discard(struct cli_output *o);
+
 /* Flush the results on stdout; if any of them could not be written, say
  * so.  Return: the exit status (CLI_OK or CLI_FAILURE). */
 int cli_flush(const char *cmd);

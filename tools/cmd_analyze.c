@@ -79,9 +79,10 @@ static const char usage[] =
 	"that is not part of valid UTF-8 is written as U+FFFD, a control character as\n"
 	"\\u00XX.\n"
 	"\n"
-	"Exit status: 0 done; 1 internal failure (out of memory, libpce error); 2 bad\n"
-	"usage, or an input that cannot be read or is malformed (the message names the\n"
-	"file and line).\n"
+	"Exit status: 0 done; 1 internal failure (out of memory, libpce error) or an\n"
+	"output that cannot be written (standard output is checked first); 2 bad usage,\n"
+	"or an input that cannot be read or is malformed (the message names the file\n"
+	"and line).\n"
 	"\n"
 	"Examples:\n"
 	"  pce analyze conversation_trace.jsonl\n"
@@ -402,6 +403,9 @@ int cmd_analyze(int argc, char **argv)
 			return cli_other_option("analyze", opt, usage, argv);
 		}
 	}
+	rc = cli_stdout_check("analyze");
+	if (rc)
+		return rc;
 	r.opts.warmup_fraction = in.warmup_fraction;
 	r.seconds = cli_seconds();
 	cli_progress_start(&bar, "analyze", in.progress);

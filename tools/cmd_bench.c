@@ -295,6 +295,9 @@ int cmd_bench(int argc, char **argv)
 		fprintf(stderr, "pce bench: the benchmark suite (pce_bench) is not at hand: "
 				"running the built-in check\n");
 	}
+	rc = cli_stdout_check("bench");
+	if (rc)
+		return rc;
 	runs = threads > 1 ? 2 : 1;
 
 	prompts = malloc(PROMPTS * PROMPT_TOKENS * sizeof(*prompts));

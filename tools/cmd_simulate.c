@@ -54,8 +54,11 @@ static const char usage[] =
 	"      --kv-bytes-per-token B\n"
 	"                           also give each capacity in bytes of KV: B bytes per\n"
 	"                           token (131072 for Llama-3-8B in 16-bit)\n"
-	"      --svg FILE           write the curve as an SVG chart: one line per policy,\n"
-	"                           the unlimited-cache ceiling dashed\n"
+	"      --svg FILE           write the curve as an SVG chart: one line per policy\n"
+	"                           (the second dashed over the first), the unlimited-\n"
+	"                           cache ceiling and the recommended capacity marked,\n"
+	"                           the capacity in blocks, tokens and KV bytes as in\n"
+	"                           the table\n"
 	"  -f, --format FORMAT      as for pce analyze\n"
 	"  -b, --block-size N       as for pce analyze\n"
 	"  -w, --warmup-fraction F  count only the requests after the first F of them\n"
@@ -75,8 +78,13 @@ static const char usage[] =
 	"capacity_tokens is null when the inputs' block sizes differ.  Names are\n"
 	"written as for pce analyze; in the chart, control characters become U+FFFD too.\n"
 	"\n"
-	"Exit status: 0 done; 1 internal failure; 2 bad usage, or an input that cannot\n"
-	"be read or is malformed.\n"
+	"Outputs are checked before the work: an --svg file that cannot be created\n"
+	"or a closed standard output fails at once.  The chart is written before the\n"
+	"tables; if it cannot be written, the tables still are.\n"
+	"\n"
+	"Exit status: 0 done; 1 internal failure, or an output that cannot be written;\n"
+	"2 bad usage, an --svg file that cannot be created, or an input that cannot be\n"
+	"read or is malformed.\n"
 	"\n"
 	"Examples:\n"
 	"  pce simulate conversation_trace.jsonl --svg curve.svg\n"
@@ -360,14 +368,29 @@ static cJSON *json_report(const struct sim *s)
 	return o;
 }
 
-static int write_svg(const struct sim *s, const char *file)
+/* Whether the two policies hit the same tokens at every capacity. */
+static int policies_coincide(const struct sim *s, size_t n_caps)
+{
+	for (size_t c = 0; c < n_caps; c++) {
+		if (point(s, c, 0)->window.hit_tokens != point(s, c, 1)->window.hit_tokens)
+			return 0;
+	}
+	return 1;
+}
+
+/* The chart: one line per policy, the unlimited ceiling and the
+ * recommended capacity marked, the capacity axis in the units of the
+ * table (blocks, tokens, KV bytes). */
+static int write_svg(const struct sim *s, struct cli_output *o)
 {
 	const struct pce_simulate_result *r = &s->res;
-	size_t n_caps = r->n_points / s->opts.n_policies;
+	const struct pce_simulate_advice *a = &s->advice;
+	size_t n_caps = r->n_points / s->opts.n_policies, n_rows = 0;
 	double *x = calloc(n_caps, sizeof(*x)), *y = calloc(r->n_points, sizeof(*y));
 	struct pce_svg_series series[2];
-	char label[96], xlabel[96], subtitle[320], desc[256], g[32];
-	struct pce_svg_line ceiling;
+	char names[2][64], label[96], rec[96], xlabel[96], subtitle[320], desc[256], g[32];
+	struct pce_svg_line lines[2];
+	struct pce_svg_ticks rows[3];
 	struct pce_svg_chart chart;
 	const char *path, *base;
 	FILE *f;
@@ -376,6 +399,7 @@ static int write_svg(const struct sim *s, const char *file)
 	if (!x || !y) {
 		free(x);
 		free(y);
+		cli_output_discard(o);
 		cli_error("simulate", "out of memory");
 		return CLI_FAILURE;
 	}
@@ -384,11 +408,33 @@ static int write_svg(const struct sim *s, const char *file)
 		for (size_t p = 0; p < s->opts.n_policies; p++)
 			y[p * n_caps + c] = pce_replay_token_ratio(&point(s, c, p)->window);
 	}
-	for (size_t p = 0; p < s->opts.n_policies; p++)
-		series[p] = (struct pce_svg_series){policy_name(s->pol[p]), x, y + p * n_caps, n_caps};
+	for (size_t p = 0; p < s->opts.n_policies; p++) {
+		snprintf(names[p], sizeof(names[p]), "%s", policy_name(s->pol[p]));
+		series[p] = (struct pce_svg_series){names[p], x, y + p * n_caps, n_caps};
+	}
+	/* The second line is drawn dashed over the first; say why only one
+	 * seems to be there. */
+	if (s->opts.n_policies == 2 && policies_coincide(s, n_caps))
+		snprintf(names[1], sizeof(names[1]), "%s (same as %s)", policy_name(s->pol[1]),
+			 policy_name(s->pol[0]));
 	snprintf(label, sizeof(label), "unlimited cache: %.1f%%",
 		 100 * pce_replay_token_ratio(&r->unlimited));
-	ceiling = (struct pce_svg_line){pce_replay_token_ratio(&r->unlimited), label};
+	lines[0] = (struct pce_svg_line){pce_replay_token_ratio(&r->unlimited), label,
+					 PCE_SVG_HORIZONTAL};
+	if (a->found) {
+		snprintf(rec, sizeof(rec), "recommended: %s %s, %s %.1f%%",
+			 cli_si((double)a->best->capacity, g), unit(s), policy_name(a->best->policy),
+			 100 * pce_replay_token_ratio(&a->best->window));
+		lines[1] = (struct pce_svg_line){(double)a->best->capacity, rec, PCE_SVG_VERTICAL};
+	}
+	if (s->block_size > 1 || (s->block_size && s->kv_bytes)) {
+		rows[n_rows++] = (struct pce_svg_ticks){unit(s), 1, PCE_SVG_SI};
+		if (s->block_size > 1)
+			rows[n_rows++] = (struct pce_svg_ticks){"tokens", s->block_size, PCE_SVG_SI};
+		if (s->kv_bytes)
+			rows[n_rows++] = (struct pce_svg_ticks){
+				"KV", (double)s->block_size * (double)s->kv_bytes, PCE_SVG_BYTES};
+	}
 	if (s->block_size > 1)
 		snprintf(xlabel, sizeof(xlabel), "capacity (distinct blocks of %u tokens)",
 			 s->block_size);
@@ -410,20 +456,13 @@ static int write_svg(const struct sim *s, const char *file)
 		.y_format = PCE_SVG_PERCENT,
 		.series = series,
 		.n_series = s->opts.n_policies,
-		.lines = &ceiling,
-		.n_lines = 1,
-		.legend = PCE_SVG_TOP_LEFT};
-	f = fopen(file, "w");
-	if (!f) {
-		cli_error("simulate", "--svg: cannot create %s: %s", file, strerror(errno));
-		rc = CLI_BADINPUT;
-	} else {
-		rc = pce_svg_write(f, &chart);
-		if (fclose(f) != 0 || rc) {
-			cli_error("simulate", "--svg: cannot write %s", file);
-			rc = CLI_FAILURE;
-		}
-	}
+		.lines = lines,
+		.n_lines = a->found ? 2 : 1,
+		.x_rows = rows,
+		.n_x_rows = n_rows,
+		.legend = PCE_SVG_AUTO};
+	f = cli_output_begin("simulate", o);
+	rc = f ? cli_output_end("simulate", o, f, pce_svg_write(f, &chart) != 0) : CLI_FAILURE;
 	free(x);
 	free(y);
 	return rc;
@@ -446,9 +485,10 @@ int cmd_simulate(int argc, char **argv)
 		{NULL, 0, NULL, 0}};
 	struct cli_input in = {.progress = 1};
 	struct sim s = {.opts.target = 0.9};
+	struct cli_output chart = {.fd = -1};
 	struct cli_progress bar;
 	const char *svg = NULL;
-	int opt, rc;
+	int opt, rc, svg_rc;
 
 	s.pol[0] = PCE_POLICY_CLOCK_LRU;
 	s.pol[1] = PCE_POLICY_CLOCK_LFU;
@@ -489,6 +529,11 @@ int cmd_simulate(int argc, char **argv)
 			return cli_other_option("simulate", opt, usage, argv);
 		}
 	}
+	rc = cli_stdout_check("simulate");
+	if (!rc && svg)
+		rc = cli_output_open("simulate", &chart, "--svg", svg);
+	if (rc)
+		return rc;
 	s.opts.warmup_fraction = in.warmup_fraction;
 	s.seconds = cli_seconds();
 	cli_progress_start(&bar, "simulate", in.progress);
@@ -505,18 +550,18 @@ int cmd_simulate(int argc, char **argv)
 	if (rc)
 		goto out;
 	pce_simulate_advise(&s.res, s.opts.target, &s.advice);
-	if (svg) {
-		rc = write_svg(&s, svg);
-		if (rc)
-			goto out;
-	}
+	/* The chart first: written through /dev/stdout, it would come before
+	 * the tables rather than truncate them.  Its failure keeps the tables. */
+	svg_rc = svg ? write_svg(&s, &chart) : CLI_OK;
 	if (in.json) {
 		rc = cli_print_json("simulate", json_report(&s));
 	} else {
 		print_tables(&s);
 		rc = cli_flush("simulate");
 	}
+	rc = rc ? rc : svg_rc;
 out:
+	cli_output_discard(&chart);
 	cli_progress_done(&bar);
 	pce_simulate_free(&s.res);
 	pce_trace_close(s.tr);

@@ -20,6 +20,12 @@
  * also at 2x and 5x when the range spans under three decades.  Colours are
  * the Okabe-Ito palette, which stays distinct for colour-blind readers, and
  * each series has its own marker shape as well.
+ *
+ * Coinciding series: series s is drawn after series 0..s-1, narrower and
+ * dashed (style[]), with a hollow marker a little smaller than the filled
+ * marker of series 0, so where two lines or points fall on each other both
+ * stay visible.  Extra rows of x tick labels go under the first, each
+ * ROW_HEIGHT pixels lower, and push the x label down with them.
  */
 #include <math.h>
 #include <string.h>
@@ -29,9 +35,18 @@
 
 #define MAX_SERIES 8
 #define MAX_TICKS 64
+#define MAX_ROWS 3
+#define MAX_LINES 8
+#define ROW_HEIGHT 16.0
 
 static const char *const palette[MAX_SERIES] = {
 	"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999"};
+
+/* Line width and dash pattern of series s: style[s % 4]. */
+static const struct {
+	double width;
+	const char *dash; /* NULL: solid */
+} style[4] = {{3.5, NULL}, {2, "9 5"}, {2, "2 3"}, {1.5, "12 3 3 3"}};
 
 struct axis {
 	double lo, hi;     /* data range, then the drawn range */
@@ -114,6 +129,17 @@ static void format(char *out, size_t n, double v, enum pce_svg_format f, double 
 	}
 	if (step > 0)
 		dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+	if (f == PCE_SVG_BYTES) {
+		static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+		int i = 0;
+
+		while (fabs(v) >= 1024 && i < 6) {
+			v /= 1024;
+			i++;
+		}
+		snprintf(out, n, "%.4g %s", v, unit[i]);
+		return;
+	}
 	if (f == PCE_SVG_SI) {
 		static const struct { double scale; const char *suffix; } si[] = {
 			{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}, {1, ""}};
@@ -131,22 +157,27 @@ static void format(char *out, size_t n, double v, enum pce_svg_format f, double 
 }
 
 /* Open a <path> drawing series @s's marker at (@px, @py): circle, square,
- * diamond, triangle, in turn, so overlapping series stay apart. */
+ * diamond, triangle, in turn, so overlapping series stay apart.  The
+ * first series' circle is filled and larger; the others are hollow, so one
+ * on top of another leaves both visible. */
 static void marker(FILE *out, size_t s, double px, double py)
 {
+	const char *hollow = s ? " fill=\"#ffffff\" stroke-width=\"1.5\"" : "";
+
 	switch (s % 4) {
 	case 0:
-		fprintf(out, "<path d=\"M%.1f,%.1f a3.5,3.5 0 1,0 7,0 a3.5,3.5 0 1,0 -7,0\">",
-			px - 3.5, py);
+		fprintf(out, "<path%s d=\"M%.1f,%.1f a4.5,4.5 0 1,0 9,0 a4.5,4.5 0 1,0 -9,0\">",
+			hollow, px - 4.5, py);
 		break;
 	case 1:
-		fprintf(out, "<path d=\"M%.1f,%.1f h6 v6 h-6 z\">", px - 3, py - 3);
+		fprintf(out, "<path%s d=\"M%.1f,%.1f h6 v6 h-6 z\">", hollow, px - 3, py - 3);
 		break;
 	case 2:
-		fprintf(out, "<path d=\"M%.1f,%.1f l4.5,4.5 l-4.5,4.5 l-4.5,-4.5 z\">", px, py - 4.5);
+		fprintf(out, "<path%s d=\"M%.1f,%.1f l4.5,4.5 l-4.5,4.5 l-4.5,-4.5 z\">", hollow, px,
+			py - 4.5);
 		break;
 	default:
-		fprintf(out, "<path d=\"M%.1f,%.1f l4.5,8 h-9 z\">", px, py - 5);
+		fprintf(out, "<path%s d=\"M%.1f,%.1f l4.5,8 h-9 z\">", hollow, px, py - 5);
 		break;
 	}
 }
@@ -186,8 +217,13 @@ static int valid(const struct pce_svg_chart *c, struct axis *x, struct axis *y)
 	size_t points = 0;
 
 	if (!c || c->n_series > MAX_SERIES || (c->n_series && !c->series) ||
-	    (c->n_lines && !c->lines))
+	    c->n_lines > MAX_LINES || (c->n_lines && !c->lines) || c->n_x_rows > MAX_ROWS ||
+	    (c->n_x_rows && !c->x_rows) || (unsigned)c->legend > PCE_SVG_AUTO)
 		return 0;
+	for (size_t i = 0; i < c->n_x_rows; i++) {
+		if (!isfinite(c->x_rows[i].scale) || c->x_rows[i].scale <= 0)
+			return 0;
+	}
 	x->lo = y->lo = INFINITY;
 	x->hi = y->hi = -INFINITY;
 	for (size_t s = 0; s < c->n_series; s++) {
@@ -209,10 +245,15 @@ static int valid(const struct pce_svg_chart *c, struct axis *x, struct axis *y)
 		}
 	}
 	for (size_t i = 0; i < c->n_lines; i++) {
-		if (!isfinite(c->lines[i].y) || (c->log_y && c->lines[i].y <= 0))
+		const struct pce_svg_line *l = &c->lines[i];
+		struct axis *a = l->direction == PCE_SVG_VERTICAL ? x : y;
+
+		if (!isfinite(l->at) ||
+		    ((l->direction == PCE_SVG_VERTICAL ? c->log_x : c->log_y) && l->at <= 0) ||
+		    (l->direction != PCE_SVG_HORIZONTAL && l->direction != PCE_SVG_VERTICAL))
 			return 0;
-		y->lo = fmin(y->lo, c->lines[i].y);
-		y->hi = fmax(y->hi, c->lines[i].y);
+		a->lo = fmin(a->lo, l->at);
+		a->hi = fmax(a->hi, l->at);
 	}
 	if (!points)
 		return 0;
@@ -228,11 +269,59 @@ static int valid(const struct pce_svg_chart *c, struct axis *x, struct axis *y)
 	return 1;
 }
 
-static void legend(FILE *out, const struct pce_svg_chart *c, double x0, double x1, double y0,
-		   double y1)
+/* The width and dashes of series @s's line, as attributes. */
+static void stroke(FILE *out, size_t s)
+{
+	fprintf(out, " stroke-width=\"%.1f\"", style[s % 4].width);
+	if (style[s % 4].dash)
+		fprintf(out, " stroke-dasharray=\"%s\"", style[s % 4].dash);
+}
+
+/* A rectangle in pixels. */
+struct box {
+	double x0, y0, x1, y1;
+};
+
+static int overlap(const struct box *a, const struct box *b)
+{
+	return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+/* How much a legend at @b would hide: the samples of the series' lines
+ * and markers under it, every few pixels, and a lot for each label. */
+static double hidden(const struct pce_svg_chart *c, const struct axis *x, const struct axis *y,
+		     const struct box *b, const struct box *labels, size_t n_labels)
+{
+	double cost = 0;
+
+	for (size_t i = 0; i < n_labels; i++)
+		cost += overlap(b, &labels[i]) ? 1000 : 0;
+	for (size_t s = 0; s < c->n_series; s++) {
+		const struct pce_svg_series *sr = &c->series[s];
+
+		for (size_t i = 0; i < sr->n; i++) {
+			double ax = pixel(x, sr->x[i]), ay = pixel(y, sr->y[i]);
+			double bx = i + 1 < sr->n ? pixel(x, sr->x[i + 1]) : ax;
+			double by = i + 1 < sr->n ? pixel(y, sr->y[i + 1]) : ay;
+			int steps = 1 + (int)(hypot(bx - ax, by - ay) / 4);
+
+			for (int k = 0; k < steps; k++) {
+				double px = ax + (bx - ax) * k / steps, py = ay + (by - ay) * k / steps;
+
+				cost += px >= b->x0 && px <= b->x1 && py >= b->y0 && py <= b->y1;
+			}
+		}
+	}
+	return cost;
+}
+
+static void legend(FILE *out, const struct pce_svg_chart *c, const struct axis *x,
+		   const struct axis *y, const struct box *plot, const struct box *labels,
+		   size_t n_labels)
 {
 	size_t longest = 0;
-	double w, h, lx, ly;
+	double w, h, best = INFINITY;
+	struct box b = {0};
 
 	if (!c->n_series)
 		return;
@@ -242,25 +331,40 @@ static void legend(FILE *out, const struct pce_svg_chart *c, double x0, double x
 	}
 	w = 44 + 7.2 * (double)longest;
 	h = 10 + 20 * (double)c->n_series;
-	lx = (c->legend == PCE_SVG_TOP_RIGHT || c->legend == PCE_SVG_BOTTOM_RIGHT) ? x1 - w - 10
-										  : x0 + 10;
-	ly = (c->legend == PCE_SVG_BOTTOM_LEFT || c->legend == PCE_SVG_BOTTOM_RIGHT) ? y1 - h - 10
-										    : y0 + 10;
+	/* the four corners, in enum pce_svg_corner's order, then half-way
+	 * down the left and the right edge */
+	for (int k = 0; k < 6; k++) {
+		int right = k % 2, row = k < 2 ? 0 : k < 4 ? 2 : 1; /* top, middle, bottom */
+		struct box at;
+		double cost;
+
+		if (c->legend != PCE_SVG_AUTO && (int)c->legend != k)
+			continue;
+		at.x0 = right ? plot->x1 - w - 10 : plot->x0 + 10;
+		at.y0 = plot->y0 + 10 + (plot->y1 - plot->y0 - h - 20) * row / 2;
+		at.x1 = at.x0 + w;
+		at.y1 = at.y0 + h;
+		cost = c->legend == PCE_SVG_AUTO ? hidden(c, x, y, &at, labels, n_labels) : 0;
+		if (cost < best) {
+			best = cost;
+			b = at;
+		}
+	}
 	fprintf(out,
 		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#ffffff\" "
 		"fill-opacity=\"0.9\" stroke=\"#bbbbbb\"/>\n",
-		lx, ly, w, h);
+		b.x0, b.y0, w, h);
 	for (size_t s = 0; s < c->n_series; s++) {
-		double yy = ly + 15 + 20 * (double)s;
+		double yy = b.y0 + 15 + 20 * (double)s;
 
-		fprintf(out,
-			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-			"stroke-width=\"2.5\"/>\n",
-			lx + 8, yy, lx + 32, yy, palette[s]);
-		fprintf(out, "<g fill=\"%s\">", palette[s]);
-		marker(out, s, lx + 20, yy);
+		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"",
+			b.x0 + 6, yy, b.x0 + 34, yy, palette[s]);
+		stroke(out, s);
+		fputs("/>\n", out);
+		fprintf(out, "<g fill=\"%s\" stroke=\"%s\">", palette[s], palette[s]);
+		marker(out, s, b.x0 + 20, yy);
 		fputs("</path></g>\n", out);
-		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\">", lx + 38, yy);
+		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" dy=\"0.35em\">", b.x0 + 38, yy);
 		text(out, c->series[s].name);
 		fputs("</text>\n", out);
 	}
@@ -268,8 +372,13 @@ static void legend(FILE *out, const struct pce_svg_chart *c, double x0, double x
 
 int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 {
+	struct pce_svg_ticks one_row = {NULL, 1, c ? c->x_format : PCE_SVG_NUMBER};
 	struct axis x = {0}, y = {0};
+	const struct pce_svg_ticks *rows = c ? c->x_rows : NULL;
+	size_t n_rows = c ? c->n_x_rows : 0;
 	double W, H, top, x0, x1, y0, y1;
+	struct box labels[MAX_LINES];
+	size_t n_labels = 0;
 	char label[64];
 
 	if (!out || !valid(c, &x, &y))
@@ -280,7 +389,11 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 	x0 = 78;
 	x1 = W - 24;
 	y0 = top;
-	y1 = H - 56;
+	if (!n_rows) {
+		rows = &one_row;
+		n_rows = 1;
+	}
+	y1 = H - 56 - ROW_HEIGHT * (double)(n_rows - 1);
 	if (x1 - x0 < 50 || y1 - y0 < 50)
 		return PCE_SVG_EINVAL;
 	x.log = c->log_x;
@@ -329,9 +442,22 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
 			     "stroke=\"#e6e6e6\"/>\n",
 			px, y0, px, y1);
-		format(label, sizeof(label), x.tick[i], x.format, x.step);
-		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", px,
-			y1 + 18, label);
+		for (size_t r = 0; r < n_rows; r++) {
+			format(label, sizeof(label), x.tick[i] * rows[r].scale, rows[r].format,
+			       x.step * rows[r].scale);
+			fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\"%s>%s</text>\n",
+				px, y1 + 18 + ROW_HEIGHT * (double)r, r ? " fill=\"#555555\"" : "",
+				label);
+		}
+	}
+	for (size_t r = 0; r < n_rows; r++) {
+		if (!rows[r].name)
+			continue;
+		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" "
+			     "fill=\"#555555\">",
+			x0 - 7, y1 + 18 + ROW_HEIGHT * (double)r);
+		text(out, rows[r].name);
+		fputs("</text>\n", out);
 	}
 	for (int i = 0; i < y.n_ticks; i++) {
 		double py = pixel(&y, y.tick[i]);
@@ -360,25 +486,46 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 		text(out, c->y_label);
 		fputs("</text>\n", out);
 	}
-	/* reference lines */
+	/* reference lines, then their labels, which no line may cross */
 	for (size_t i = 0; i < c->n_lines; i++) {
-		double py = pixel(&y, c->lines[i].y);
+		const struct pce_svg_line *l = &c->lines[i];
+		int vertical = l->direction == PCE_SVG_VERTICAL;
+		double p = vertical ? pixel(&x, l->at) : pixel(&y, l->at);
 
-		if (py < y0 - 0.5 || py > y1 + 0.5)
+		if (vertical ? p < x0 - 0.5 || p > x1 + 0.5 : p < y0 - 0.5 || p > y1 + 0.5)
 			continue;
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\" "
 			     "stroke-width=\"1.5\" stroke-dasharray=\"7 5\"/>\n",
-			x0, py, x1, py);
-		if (c->lines[i].label) {
-			/* above the line, or below it when the frame is too close */
-			double ty = py - 6 < y0 + 14 ? py + 16 : py - 6;
+			vertical ? p : x0, vertical ? y0 : p, vertical ? p : x1, vertical ? y1 : p);
+	}
+	for (size_t i = 0; i < c->n_lines; i++) {
+		const struct pce_svg_line *l = &c->lines[i];
+		int vertical = l->direction == PCE_SVG_VERTICAL, end = 1;
+		double p = vertical ? pixel(&x, l->at) : pixel(&y, l->at), tx, ty;
+		/* about 6.6 pixels a character at 12 px */
+		double w = 6.6 * (double)(l->label ? strlen(l->label) : 0);
 
-			fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" "
-				     "fill=\"#555555\">",
-				x1 - 6, ty);
-			text(out, c->lines[i].label);
-			fputs("</text>\n", out);
+		if (!l->label ||
+		    (vertical ? p < x0 - 0.5 || p > x1 + 0.5 : p < y0 - 0.5 || p > y1 + 0.5))
+			continue;
+		if (vertical) {
+			/* at its foot, on the side with more room */
+			end = p > (x0 + x1) / 2;
+			tx = end ? p - 6 : p + 6;
+			ty = y1 - 8;
+		} else {
+			/* above the line, or below it when the frame is too close */
+			tx = x1 - 6;
+			ty = p - 6 < y0 + 14 ? p + 16 : p - 6;
 		}
+		labels[n_labels++] = (struct box){end ? tx - w : tx, ty - 12, end ? tx : tx + w, ty + 3};
+		/* on a white halo, for the grid and the series' lines */
+		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"12\" "
+			     "fill=\"#555555\" stroke=\"#ffffff\" stroke-width=\"4\" "
+			     "stroke-linejoin=\"round\" paint-order=\"stroke\">",
+			tx, ty, end ? "end" : "start");
+		text(out, l->label);
+		fputs("</text>\n", out);
 	}
 	/* series */
 	for (size_t s = 0; s < c->n_series; s++) {
@@ -387,7 +534,9 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 		fprintf(out, "<g clip-path=\"url(#plot)\" stroke=\"%s\" fill=\"%s\">\n", palette[s],
 			palette[s]);
 		if (sr->n > 1) {
-			fputs("<polyline fill=\"none\" stroke-width=\"2.5\" points=\"", out);
+			fputs("<polyline fill=\"none\"", out);
+			stroke(out, s);
+			fputs(" points=\"", out);
 			for (size_t i = 0; i < sr->n; i++)
 				fprintf(out, "%s%.1f,%.1f", i ? " " : "", pixel(&x, sr->x[i]),
 					pixel(&y, sr->y[i]));
@@ -405,7 +554,7 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 		}
 		fputs("</g>\n", out);
 	}
-	legend(out, c, x0, x1, y0, y1);
+	legend(out, c, &x, &y, &(struct box){x0, y0, x1, y1}, labels, n_labels);
 	fputs("</svg>\n", out);
 	return ferror(out) ? PCE_SVG_EIO : 0;
 }

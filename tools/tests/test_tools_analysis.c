@@ -2,8 +2,8 @@
  * test_tools_analysis.c - what pce analyze and pce simulate compute,
  * against the independent results of reference.py (expected.h): hit
  * ratios, footprints, batch dedup, shared prefixes and namespaces, with and
- * without warmup, for every format; then the simulation's invariants, the
- * request tree on a hand-checked example, and the SVG writer.
+ * without warmup, for every format; then the simulation's invariants and
+ * the request tree on a hand-checked example.
  */
 #include "tool_test.h"
 
@@ -15,7 +15,6 @@
 #include "analyze.h"
 #include "reqlog.h"
 #include "simulate.h"
-#include "svg.h"
 
 #include "expected.h"
 
@@ -296,67 +295,6 @@ static void test_simulate_advice(void **state)
 	assert_false(a.found);
 }
 
-static char *svg_text(const struct pce_svg_chart *c, int *rc)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	assert_non_null(f);
-	*rc = pce_svg_write(f, c);
-	fclose(f);
-	return buf;
-}
-
-static void test_svg(void **state)
-{
-	const double x[] = {1e2, 1e3, 1e4}, y[] = {0.1, 0.25, 0.37};
-	struct pce_svg_series s[] = {{"CLOCK-LRU <a&b>", x, y, 3}};
-	struct pce_svg_line l = {0.374, "unlimited \"37.4%\""};
-	struct pce_svg_chart c = {.title = "t", .x_label = "capacity", .y_label = "hit ratio",
-				  .log_x = 1, .x_format = PCE_SVG_SI,
-				  .y_format = PCE_SVG_PERCENT, .series = s, .n_series = 1,
-				  .lines = &l, .n_lines = 1};
-	double bad[] = {0, 1, NAN};
-	char *out;
-	int rc;
-	(void)state;
-
-	out = svg_text(&c, &rc);
-	assert_int_equal(rc, 0);
-	assert_true(strncmp(out, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39) == 0);
-	assert_non_null(strstr(out, "</svg>\n"));
-	assert_non_null(strstr(out, "CLOCK-LRU &lt;a&amp;b&gt;"));   /* escaped */
-	assert_non_null(strstr(out, "unlimited &quot;37.4%&quot;"));
-	assert_non_null(strstr(out, ">10k</text>"));                 /* SI ticks */
-	assert_non_null(strstr(out, ">30%</text>"));                 /* percent ticks */
-	assert_non_null(strstr(out, "stroke-dasharray"));            /* the line */
-	free(out);
-	/* Invalid charts write nothing. */
-	s[0].x = bad;                                                 /* 0 on a log axis */
-	out = svg_text(&c, &rc);
-	assert_int_equal(rc, PCE_SVG_EINVAL);
-	assert_int_equal(strlen(out), 0);
-	free(out);
-	c.log_x = 0;
-	s[0].n = 3;                                                   /* NaN */
-	out = svg_text(&c, &rc);
-	assert_int_equal(rc, PCE_SVG_EINVAL);
-	free(out);
-	s[0].n = 0;                                                   /* no point */
-	out = svg_text(&c, &rc);
-	assert_int_equal(rc, PCE_SVG_EINVAL);
-	free(out);
-	s[0] = (struct pce_svg_series){"one point", y, y, 1};        /* a degenerate range */
-	c.y_fixed = 1;
-	c.y_min = 0;
-	c.y_max = 1;
-	out = svg_text(&c, &rc);
-	assert_int_equal(rc, 0);
-	free(out);
-	assert_int_equal(pce_svg_write(NULL, &c), PCE_SVG_EINVAL);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,7 +307,6 @@ int main(void)
 		cmocka_unit_test(test_simulate_invariants),
 		cmocka_unit_test(test_simulate_default_sweep),
 		cmocka_unit_test(test_simulate_advice),
-		cmocka_unit_test(test_svg),
 	};
 
 	return tool_test_main("analysis", tests, NELEM(tests));

@@ -248,8 +248,6 @@ static void test_simulate(void **state)
 	snprintf(args, sizeof(args), "%s/curve.svg", scratch_dir());
 	slurp(args, svg, sizeof(svg));
 	assert_true(strncmp(svg, "<svg ", 5) == 0);
-	assert_int_equal(pce("simulate --svg /no/such/dir/x.svg " SLICE), 2);
-	assert_non_null(strstr(err, "--svg: cannot create /no/such/dir/x.svg"));
 
 	/* KV bytes: capacity x 512 tokens x bytes per token, in binary units. */
 	assert_int_equal(pce("simulate --json -c 20k --kv-bytes-per-token 131072 " SLICE), 0);
@@ -315,6 +313,103 @@ static void test_odd_names(void **state)
 	assert_non_null(strstr(out, in_svg));
 }
 
+/* Does @path exist? */
+static int exists(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+
+	if (f)
+		fclose(f);
+	return f != NULL;
+}
+
+/* Outputs are checked before the work: an --svg path that cannot be
+ * written, or a closed standard output, fails at once (the malformed input
+ * is never read), with one message; a run that fails leaves no file it
+ * created and an old chart intact; a chart that cannot be written in the
+ * end does not cost the tables. */
+static void test_outputs_first(void **state)
+{
+	char bad[512], args[1200], svg[512], old[64];
+	(void)state;
+
+	snprintf(bad, sizeof(bad), "%s", scratch_file("bad.jsonl", "{\"tokens\":[1\n", 13));
+	snprintf(args, sizeof(args), "simulate --svg /no/such/dir/x.svg '%s'", bad);
+	assert_int_equal(pce(args), 2);
+	assert_string_equal(err, "pce simulate: --svg: cannot create /no/such/dir/x.svg: No such "
+				 "file or directory\n");
+	snprintf(args, sizeof(args), "simulate --svg '%s' '%s'", scratch_dir(), bad);
+	assert_int_equal(pce(args), 2);
+	assert_non_null(strstr(err, "cannot write"));
+	assert_non_null(strstr(err, "Is a directory"));
+	assert_int_equal(lines(err), 1);
+
+	snprintf(args, sizeof(args), "{ '%s' analyze '%s' >&-; }", PCE_TOOL, bad);
+	assert_int_equal(run(args), 1);
+	assert_string_equal(err, "pce analyze: standard output is closed\n");
+	snprintf(args, sizeof(args), "{ '%s' simulate '%s' >&-; }", PCE_TOOL, bad);
+	assert_int_equal(run(args), 1);
+	assert_string_equal(err, "pce simulate: standard output is closed\n");
+
+	/* The input fails: a new chart file is removed, an old one kept. */
+	snprintf(svg, sizeof(svg), "%s/new.svg", scratch_dir());
+	snprintf(args, sizeof(args), "simulate --svg '%s' '%s'", svg, bad);
+	assert_int_equal(pce(args), 2);
+	assert_non_null(strstr(err, "bad.jsonl:1"));
+	assert_false(exists(svg));
+	snprintf(svg, sizeof(svg), "%s", scratch_file("old.svg", "old chart", 9));
+	snprintf(args, sizeof(args), "simulate --svg '%s' '%s'", svg, bad);
+	assert_int_equal(pce(args), 2);
+	slurp(svg, old, sizeof(old));
+	assert_string_equal(old, "old chart");
+
+	/* A full disk: the tables still come, then the message, status 1. */
+	assert_int_equal(pce("simulate --svg /dev/full " SLICE), 1);
+	assert_non_null(strstr(out, "Recommendation: "));
+	assert_string_equal(err, "pce simulate: --svg: cannot write /dev/full: No space left on "
+				 "device\n");
+}
+
+/* The chart marks the recommended capacity, shows the capacity in the
+ * table's units (blocks, tokens, KV bytes), and keeps the second policy's
+ * line visible (dashed, over the first) and named when the two coincide. */
+static void test_chart(void **state)
+{
+	static const char requests[] =
+		"{\"t\": 0.0, \"tokens\": [1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 22]}\n"
+		"{\"t\": 1.5, \"tokens\": [1, 2, 3, 4, 5, 6, 7, 8, 30, 31]}\n"
+		"{\"t\": 2.0, \"tokens\": [1, 2, 3, 4, 5, 6, 7, 8, 20, 21, 22, 40, 41, 42]}\n";
+	static char svg[1 << 16];
+	char path[512], args[1200], input[512];
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/chart.svg", scratch_dir());
+	snprintf(args, sizeof(args), "simulate --kv-bytes-per-token 131072 --svg '%s' " SLICE,
+		 path);
+	assert_int_equal(pce(args), 0);
+	assert_non_null(strstr(out, "Recommendation: 14,000 blocks"));
+	slurp(path, svg, sizeof(svg));
+	assert_non_null(strstr(svg, ">recommended: 14k blocks, CLOCK-LRU 20.2%</text>"));
+	/* tick rows: names, then 10k blocks = 5.12M tokens = 625 GiB of KV */
+	assert_non_null(strstr(svg, ">blocks</text>"));
+	assert_non_null(strstr(svg, ">tokens</text>"));
+	assert_non_null(strstr(svg, ">KV</text>"));
+	assert_non_null(strstr(svg, ">10k</text>"));
+	assert_non_null(strstr(svg, ">5.12M</text>"));
+	assert_non_null(strstr(svg, ">625 GiB</text>"));
+	assert_non_null(strstr(svg, "stroke-dasharray=\"9 5\" points=")); /* CLOCK-LFU */
+
+	snprintf(input, sizeof(input), "%s",
+		 scratch_file("same.jsonl", requests, sizeof(requests) - 1));
+	snprintf(args, sizeof(args), "simulate -c 10,20 --svg '%s' '%s'", path, input);
+	assert_int_equal(pce(args), 0);
+	slurp(path, svg, sizeof(svg));
+	assert_non_null(strstr(svg, ">CLOCK-LFU (same as CLOCK-LRU)</text>"));
+	assert_non_null(strstr(svg, ">recommended: 20 tokens, CLOCK-LRU"));
+	assert_null(strstr(svg, ">KV</text>"));     /* no --kv-bytes-per-token */
+	assert_null(strstr(svg, ">tokens</text>")); /* tokens are the unit */
+}
+
 static void test_bench(void **state)
 {
 	cJSON *o;
@@ -349,6 +444,8 @@ int main(void)
 		cmocka_unit_test(test_analyze_table),
 		cmocka_unit_test(test_simulate),
 		cmocka_unit_test(test_odd_names),
+		cmocka_unit_test(test_outputs_first),
+		cmocka_unit_test(test_chart),
 		cmocka_unit_test(test_bench),
 	};
 
