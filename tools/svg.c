@@ -329,7 +329,7 @@ static void legend(FILE *out, const struct pce_svg_chart *c, const struct axis *
 		size_t len = strlen(c->series[s].name ? c->series[s].name : "");
 		longest = len > longest ? len : longest;
 	}
-	w = 44 + 7.2 * (double)longest;
+	w = 44 + 7.8 * (double)longest; /* 13 px sans-serif: under 8 pixels a character */
 	h = 10 + 20 * (double)c->n_series;
 	/* the four corners, in enum pce_svg_corner's order, then half-way
 	 * down the left and the right edge */
@@ -443,19 +443,25 @@ int pce_svg_write(FILE *out, const struct pce_svg_chart *c)
 			     "stroke=\"#e6e6e6\"/>\n",
 			px, y0, px, y1);
 		for (size_t r = 0; r < n_rows; r++) {
+			/* about 7.5 pixels a character at 13 px: kept inside the image */
+			double half, tx = px;
+
 			format(label, sizeof(label), x.tick[i] * rows[r].scale, rows[r].format,
 			       x.step * rows[r].scale);
+			half = 3.75 * (double)strlen(label);
+			tx = fmin(fmax(tx, half + 2), W - half - 2);
 			fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\"%s>%s</text>\n",
-				px, y1 + 18 + ROW_HEIGHT * (double)r, r ? " fill=\"#555555\"" : "",
+				tx, y1 + 18 + ROW_HEIGHT * (double)r, r ? " fill=\"#555555\"" : "",
 				label);
 		}
 	}
 	for (size_t r = 0; r < n_rows; r++) {
 		if (!rows[r].name)
 			continue;
-		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" "
-			     "fill=\"#555555\">",
-			x0 - 7, y1 + 18 + ROW_HEIGHT * (double)r);
+		/* at the left edge: a tick label centred on the frame's corner
+		 * may reach well into the margin */
+		fprintf(out, "<text x=\"6\" y=\"%.1f\" font-size=\"12\" fill=\"#555555\">",
+			y1 + 18 + ROW_HEIGHT * (double)r);
 		text(out, rows[r].name);
 		fputs("</text>\n", out);
 	}

@@ -201,13 +201,13 @@ static void test_svg_marks(void **state)
 	/* the second series dashed and narrower, its marker hollow */
 	assert_non_null(strstr(svg, "stroke-width=\"2.0\" stroke-dasharray=\"9 5\" points="));
 	assert_non_null(strstr(svg, "<path fill=\"#ffffff\" stroke-width=\"1.5\""));
-	/* the legend (width 44 + 3 x 7.2, height 50): not top left (the
+	/* the legend (width 44 + 3 x 7.8, height 50): not top left (the
 	 * curve), not top right (the label): bottom left */
-	assert_non_null(strstr(svg, "<rect x=\"88.0\" y=\"352.0\" width=\"65.6\""));
+	assert_non_null(strstr(svg, "<rect x=\"88.0\" y=\"352.0\" width=\"67.4\""));
 	free(svg);
 	c.legend = PCE_SVG_TOP_RIGHT; /* as asked */
 	svg = svg_text(&c, &rc);
-	assert_non_null(strstr(svg, "<rect x=\"700.4\" y=\"30.0\" width=\"65.6\""));
+	assert_non_null(strstr(svg, "<rect x=\"698.6\" y=\"30.0\" width=\"67.4\""));
 	free(svg);
 
 	/* Invalid: a vertical line at 0 on a log axis, a scale of 0, a ninth
