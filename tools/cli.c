@@ -211,7 +211,10 @@ int cli_pass_status(const char *cmd, const struct pce_trace *tr, int rc, const c
 	if (rc)
 		return trace_failure(cmd, rc, error[0] ? error : pce_trace_error(tr));
 	if (requests == 0) {
-		cli_error(cmd, "%s: no requests in the input", pce_trace_input_path(tr, 0));
+		char name[1024];
+
+		cli_error(cmd, "%s: no requests in the input",
+			  cli_text(name, sizeof(name), pce_trace_input_path(tr, 0)));
 		return CLI_BADINPUT;
 	}
 	return 0;
@@ -357,6 +360,33 @@ const char *cli_bytes(double v, char *buf)
 	}
 	snprintf(buf, 16, "%.*f %s", i == 0 || v >= 100 ? 0 : 1, v, unit[i]);
 	return buf;
+}
+
+const char *cli_text(char *out, size_t n, const char *s)
+{
+	size_t len = strlen(s), k = 0;
+
+	for (size_t i = 0, step; i < len; i += step) {
+		uint32_t cp = 0;
+		size_t need;
+
+		step = pce_utf8_decode(s + i, len - i, &cp);
+		if (step && cp >= 0x20 && !(cp >= 0x7f && cp <= 0x9f)) {
+			if (k + step >= n)
+				break;
+			memcpy(out + k, s + i, step);
+			k += step;
+			continue;
+		}
+		step = step ? step : 1;
+		need = 4 * step;
+		if (k + need >= n)
+			break;
+		for (size_t b = 0; b < step; b++)
+			k += (size_t)snprintf(out + k, n - k, "\\x%02x", (unsigned char)s[i + b]);
+	}
+	out[k] = '\0';
+	return out;
 }
 
 cJSON *cli_json_string(cJSON *obj, const char *key, const char *s)

@@ -132,6 +132,12 @@ void cli_output_discard(struct cli_output *o);
 int cli_flush(const char *cmd);
 /* Print @root as JSON on stdout, then free it.  Return: the exit status. */
 int cli_print_json(const char *cmd, cJSON *root);
+/* Name @s (of a file, of a namespace) as the tables and messages print
+ * it, in @out (@n > 0 bytes, truncated if need be): each control
+ * character (C0, DEL, C1) and each byte that is not valid UTF-8 as the
+ * four characters \xNN, so that no name can move a terminal's cursor or
+ * change its colours.  Returns @out. */
+const char *cli_text(char *out, size_t n, const char *s);
 /* Add string @s as member @key of @obj.  JSON text must be UTF-8, and
  * names (of files, of namespaces) are arbitrary bytes: each byte that is
  * not part of a valid UTF-8 sequence becomes U+FFFD; control characters

@@ -77,7 +77,7 @@ static const char usage[] =
 	"namespaces, inputs, approximate_tokens, seconds.  For token traces a block is\n"
 	"one token.  Names of files and namespaces are bytes and JSON is UTF-8: a byte\n"
 	"that is not part of valid UTF-8 is written as U+FFFD, a control character as\n"
-	"\\u00XX.\n"
+	"\\u00XX.  The tables print both as \\xNN.\n"
 	"\n"
 	"Exit status: 0 done; 1 internal failure (out of memory, libpce error) or an\n"
 	"output that cannot be written (standard output is checked first); 2 bad usage,\n"
@@ -151,14 +151,15 @@ static uint64_t reused(const struct report *r, const struct pce_shared_prefix *s
 /* A namespace name for a table cell of @width: long paths keep their end. */
 static void cell(char *out, size_t n, const char *name, size_t width)
 {
-	size_t len = strlen(name);
+	char text[1024];
+	size_t len = strlen(cli_text(text, sizeof(text), name));
 
 	if (!*name)
 		snprintf(out, n, "(default)");
 	else if (len <= width)
-		snprintf(out, n, "%s", name);
+		snprintf(out, n, "%.*s", (int)width, text);
 	else
-		snprintf(out, n, "...%s", name + len - (width - 3));
+		snprintf(out, n, "...%.*s", (int)width - 3, text + len - (width - 3));
 }
 
 static void print_tables(const struct report *r)
@@ -166,12 +167,12 @@ static void print_tables(const struct report *r)
 	const struct pce_analyze_result *res = &r->res;
 	const struct pce_replay_counts *w = &res->window;
 	struct pce_reuse_bucket b[PCE_REUSE_BUCKETS];
-	char g1[32], g2[32], g3[32], g4[32], desc[256];
+	char g1[32], g2[32], g3[32], g4[32], desc[256], path[1024];
 	uint64_t counted = res->requests - res->window_start;
 	uint64_t cum = 0;
 
 	cli_describe_inputs(r->tr, desc, sizeof(desc));
-	printf("pce analyze: %s%s\n", pce_trace_input_path(r->tr, 0),
+	printf("pce analyze: %s%s\n", cli_text(path, sizeof(path), pce_trace_input_path(r->tr, 0)),
 	       pce_trace_inputs(r->tr) > 1 ? " ..." : "");
 	printf("  input      %s\n", desc);
 	if (res->window_start)

@@ -224,11 +224,11 @@ static void print_tables(const struct sim *s)
 {
 	const struct pce_simulate_result *r = &s->res;
 	size_t n_caps = r->n_points / s->opts.n_policies;
-	char g1[32], g2[32], g3[32], desc[256];
+	char g1[32], g2[32], g3[32], desc[256], path[1024];
 	uint64_t refused = 0;
 
 	cli_describe_inputs(s->tr, desc, sizeof(desc));
-	printf("pce simulate: %s%s\n", pce_trace_input_path(s->tr, 0),
+	printf("pce simulate: %s%s\n", cli_text(path, sizeof(path), pce_trace_input_path(s->tr, 0)),
 	       pce_trace_inputs(s->tr) > 1 ? " ..." : "");
 	printf("  input       %s\n", desc);
 	if (r->window_start)

@@ -268,7 +268,8 @@ static void test_simulate(void **state)
  * is also the namespace of a mooncake file) still gives JSON and SVG that
  * strict parsers accept, with U+FFFD for the byte JSON cannot carry and for
  * everything XML cannot.  Python decodes strictly and rejects raw control
- * characters in JSON strings; expat rejects them in XML. */
+ * characters in JSON strings; expat rejects them in XML.  The tables show
+ * such bytes as \xNN, never raw. */
 static void test_odd_names(void **state)
 {
 	static const char trace[] =
@@ -303,6 +304,17 @@ static void test_odd_names(void **state)
 		assert_non_null(strstr(out, in_json));
 		if (!cmd)
 			assert_non_null(strstr(strstr(out, in_json) + 1, in_json));
+	}
+	/* Tables: the name with \xNN for what a terminal would act on (the
+	 * input's path, then the namespace's), and no control byte at all. */
+	for (int cmd = 0; cmd < 2; cmd++) {
+		snprintf(args, sizeof(args), "%s '%s'", cmd ? "simulate" : "analyze", path);
+		assert_int_equal(pce(args), 0);
+		assert_non_null(strstr(out, "odd\\x01\\x7f\\xff\"\\.jsonl\n"));
+		if (!cmd)
+			assert_non_null(strstr(out, "odd\\x01\\x7f\\xff\"\\.jsonl\n  "));
+		for (const char *p = out; *p; p++)
+			assert_true((unsigned char)*p >= 0x20 || *p == '\n');
 	}
 	snprintf(result, sizeof(result), "%s/chart.svg", scratch_dir());
 	snprintf(args, sizeof(args), "simulate --svg '%s' '%s'", result, path);
