@@ -38,8 +38,9 @@
  *     on_release  from the reclaim thread, from the thread in reclaim(), or
  *                 from the thread destroying the cache;
  *     on_event    synchronously, under the entry's shard writer lock, from
- *                 the thread whose store, remove, clear or reclaim changed
- *                 the index;
+ *                 the thread that changed the index: the caller of store(),
+ *                 remove(), clear(), clear_ns(), reclaim() or close() (or
+ *                 the destructor), or the reclaim thread when it evicts;
  *     clock       from any thread calling into the cache, lookups included.
  *   The pce::config that created the cache can go away: the cache keeps
  *   copies of the callables until it is destroyed.
@@ -314,6 +315,8 @@ struct config {
 	std::uint64_t default_pin_lease_ns = detail::defaults().default_pin_lease_ns;
 	std::uint64_t reclaim_interval_ns = detail::defaults().reclaim_interval_ns;
 	int background_reclaim = detail::defaults().background_reclaim;
+	/* Callables are copied into the cache (std::function: any copyable
+	 * callable); see "Threads" above for where they run. */
 	/* Empty: CLOCK_MONOTONIC.  Monotonic nanoseconds. */
 	std::function<std::uint64_t()> clock{};
 	/* Empty: values are dropped silently.  Each value exactly once. */

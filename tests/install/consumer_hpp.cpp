@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <span>
 
-int main()
+static bool works()
 {
 	const std::array<std::uint32_t, 4> prompt{1, 2, 3, 4};
 	int released = 0;
@@ -14,12 +14,17 @@ int main()
 		auto cache = pce::cache::create({.background_reclaim = 0,
 						 .on_release = [&](const pce_released &) { released++; }});
 		if (!cache || cache->store(0, prompt, 7))
-			return 1;
+			return false;
 		auto m = cache->lookup(0, std::span(prompt).first(2), {PCE_LOOKUP_PIN});
 		if (!m || m->tokens != 2 || m->value != 7 || !m->pin)
-			return 1;
-	}
-	if (released != 1) {
+			return false;
+	} // the pin, then the cache: its value leaves through on_release
+	return released == 1;
+}
+
+int main()
+{
+	if (!works()) {
 		std::fprintf(stderr, "consumer_hpp.cpp: libpce %s misbehaved\n", pce::version_string());
 		return 1;
 	}
