@@ -51,14 +51,20 @@
  *   or pce::result<T>, which holds a T or an error.  Codes that are negated
  *   errnos compare equal to their std::errc (PCE_ENOMEM ==
  *   std::errc::not_enough_memory).  With exceptions enabled, result::value()
- *   throws std::system_error on an error; that is the only throwing call.
+ *   throws std::system_error on an error; otherwise only the calls that
+ *   allocate (create, shard_entries, audit, dedup_analyze of anything but
+ *   an array of pce_seq) can throw, std::bad_alloc.  pce::category() is one
+ *   object per program as long as this header's inline functions are
+ *   merged across shared objects (default visibility); error_codes compare
+ *   their categories by address.
  *
  * Extending
  *   A new C function is one member function here, forwarding its arguments
- *   and wrapping its code with make_error_code(); a new result struct or
- *   config field is used as the C struct (config: one more member and one
- *   line in c_config()); a new PCE_E* code needs an errc name (a
- *   static_assert counts them).
+ *   and wrapping its code with make_error_code().  The C structs of results
+ *   and events (pce_store_result, pce_event, pce_stats, ...) are used as
+ *   they are, so their new fields reach C++ unchanged; a new config field
+ *   is one member of pce::config and one line of c_config(); a new PCE_E*
+ *   code needs an errc name (a static_assert counts them).
  */
 #ifndef PCE_PCE_HPP
 #define PCE_PCE_HPP
@@ -117,7 +123,8 @@ public:
 	std::string message(int ev) const override { return pce_strerror(ev); }
 	std::error_condition default_error_condition(int ev) const noexcept override
 	{
-		/* Codes above PCE_ESHORT's reserved range are negated errnos. */
+		/* libpce's own codes are PCE_ESHORT (-30800) and below; the
+		 * others are negated errnos. */
 		if (ev < 0 && ev > PCE_ESHORT)
 			return std::error_condition(-ev, std::generic_category());
 		return std::error_condition(ev, *this);
@@ -315,9 +322,9 @@ struct config {
 	std::uint64_t default_pin_lease_ns = detail::defaults().default_pin_lease_ns;
 	std::uint64_t reclaim_interval_ns = detail::defaults().reclaim_interval_ns;
 	int background_reclaim = detail::defaults().background_reclaim;
-	/* Callables are copied into the cache (std::function: any copyable
-	 * callable); see "Threads" above for where they run. */
-	/* Empty: CLOCK_MONOTONIC.  Monotonic nanoseconds. */
+	/* The callables (any copyable callable) are copied into the cache;
+	 * "Threads" above says where they run.
+	 * clock: monotonic nanoseconds; empty: CLOCK_MONOTONIC. */
 	std::function<std::uint64_t()> clock{};
 	/* Empty: values are dropped silently.  Each value exactly once. */
 	std::function<void(const pce_released &)> on_release{};
