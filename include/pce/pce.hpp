@@ -1,0 +1,718 @@
+/*
+ * pce/pce.hpp - C++17 interface of libpce, header-only over the C API of
+ * pce/cache.h (which it includes; its structs and constants are used as is).
+ *
+ * Objects
+ *   pce::cache   owns one pce_cache (move-only).  Its destructor destroys the
+ *                cache, which hands every value to on_release.
+ *   pce::pin     owns one pin (move-only): releasing it is the destructor's
+ *                job.  A pin may be moved to, and released on, any thread.
+ *   pce::tokens  a non-owning view of contiguous uint32_t token ids, made
+ *                from a std::vector, std::array, C array, std::span (C++20)
+ *                or pointer + length (not from a braced list, whose array
+ *                would die before the view).  Like std::string_view
+ *                it must not outlive what it views; every call copies what
+ *                it keeps, so a temporary is fine as an argument.
+ *   pce::config  the C config with each field defaulting to
+ *                pce_config_init()'s value, plus the callbacks as
+ *                std::function: set fields by name (C++17) or with C++20
+ *                designated initializers, in declaration order.
+ *
+ * Lifetimes
+ *   A pin must be released (destroyed) before its cache.  Destroying a cache
+ *   that still has live pins fails with PCE_EBUSY; close() reports that and
+ *   leaves the cache usable, while the destructor, which cannot report,
+ *   leaks the cache and its callbacks rather than free memory the pins still
+ *   refer to.  Moving a cache or a pin keeps every pin valid: a pin refers to
+ *   the pce_cache, not to the pce::cache object.  A moved-from cache or pin
+ *   is empty: a cache's calls return errc::invalid_argument, a pin's
+ *   release() does nothing.
+ *
+ * Threads
+ *   As in C: every member function of cache may run concurrently with any
+ *   other except close(), the destructor and assignment, which must come
+ *   last.  The callbacks run on libpce's threads and must be safe to call
+ *   concurrently; they must not throw (an exception leaving one ends the
+ *   program through std::terminate, since it would cross C frames), must not
+ *   block and must not call into the cache:
+ *     on_release  from the reclaim thread, from the thread in reclaim(), or
+ *                 from the thread destroying the cache;
+ *     on_event    synchronously, under the entry's shard writer lock, from
+ *                 the thread that changed the index: the caller of store(),
+ *                 remove(), clear(), clear_ns(), reclaim() or close() (or
+ *                 the destructor), or the reclaim thread when it evicts;
+ *     clock       from any thread calling into the cache, lookups included.
+ *   The pce::config that created the cache can go away: the cache keeps
+ *   copies of the callables until it is destroyed.
+ *
+ * Errors
+ *   No exceptions are needed: calls return std::error_code (in the
+ *   pce::category(), value = the PCE_E* code, message from pce_strerror()),
+ *   or pce::result<T>, which holds a T or an error.  Codes that are negated
+ *   errnos compare equal to their std::errc (PCE_ENOMEM ==
+ *   std::errc::not_enough_memory).  With exceptions enabled, result::value()
+ *   throws std::system_error on an error; otherwise only the calls that
+ *   allocate (create, shard_entries, audit, dedup_analyze of anything but
+ *   an array of pce_seq) can throw, std::bad_alloc.  pce::category() is one
+ *   object per program as long as this header's inline functions are
+ *   merged across shared objects (default visibility); error_codes compare
+ *   their categories by address.
+ *
+ * Extending
+ *   A new C function is one member function here, forwarding its arguments
+ *   and wrapping its code with make_error_code().  The C structs of results
+ *   and events (pce_store_result, pce_event, pce_stats, ...) are used as
+ *   they are, so their new fields reach C++ unchanged; a new config field
+ *   is one member of pce::config and one line of c_config(); a new PCE_E*
+ *   code needs an errc name (a static_assert counts them).
+ */
+#ifndef PCE_PCE_HPP
+#define PCE_PCE_HPP
+
+#if !defined(__cplusplus) || __cplusplus < 201703L
+#error "pce/pce.hpp needs C++17 or later"
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+#if __cplusplus >= 202002L && __has_include(<span>)
+#include <span>
+#endif
+
+#include "pce/pce.h"
+
+namespace pce {
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* The PCE_E* codes of pce/errors.h, as an error_code enum. */
+enum class errc : int {
+	invalid_argument = PCE_EINVAL,
+	out_of_memory = PCE_ENOMEM,
+	exists = PCE_EEXIST,
+	not_found = PCE_ENOENT,
+	busy = PCE_EBUSY,
+	no_space = PCE_ENOSPC,
+	stale = PCE_ESTALE,
+	too_big = PCE_E2BIG,
+	too_short = PCE_ESHORT,
+	no_pins = PCE_ENOPINS,
+	corrupt = PCE_ECORRUPT,
+	thread = PCE_ETHREAD,
+};
+
+namespace detail {
+#define PCE_HPP_COUNT_(name, value, msg) +1
+inline constexpr int c_error_codes = 0 PCE_ERRNO_MAP(PCE_HPP_COUNT_);
+#undef PCE_HPP_COUNT_
+static_assert(c_error_codes == 12, "pce/errors.h has a code that pce::errc does not name");
+
+class category_impl final : public std::error_category {
+public:
+	const char *name() const noexcept override { return "pce"; }
+	std::string message(int ev) const override { return pce_strerror(ev); }
+	std::error_condition default_error_condition(int ev) const noexcept override
+	{
+		/* libpce's own codes are PCE_ESHORT (-30800) and below; the
+		 * others are negated errnos. */
+		if (ev < 0 && ev > PCE_ESHORT)
+			return std::error_condition(-ev, std::generic_category());
+		return std::error_condition(ev, *this);
+	}
+};
+} // namespace detail
+
+/* category - The error category of every libpce error_code ("pce"). */
+inline const std::error_category &category() noexcept
+{
+	static const detail::category_impl c;
+	return c;
+}
+
+/* make_error_code - A libpce return code as an error_code; 0 is no error. */
+inline std::error_code make_error_code(int rc) noexcept
+{
+	return rc ? std::error_code(rc, category()) : std::error_code();
+}
+
+inline std::error_code make_error_code(errc e) noexcept
+{
+	return std::error_code(static_cast<int>(e), category());
+}
+
+/* error_name - "PCE_ENOSPC" for a libpce error, "PCE_OK" for none,
+ * "PCE_EUNKNOWN" for an error of another category. */
+inline const char *error_name(const std::error_code &ec) noexcept
+{
+	if (!ec)
+		return pce_err_name(0);
+	/* 1 is no libpce code: theirs are 0 or negative. */
+	return pce_err_name(ec.category() == category() ? ec.value() : 1);
+}
+
+/*
+ * result<T> - A T, or the error_code of the call that could not make one.
+ * Test it like a pointer; *r and r-> require a value.
+ */
+template <class T>
+class [[nodiscard]] result {
+public:
+	result(const T &v) : val_(v) {}
+	result(T &&v) noexcept(std::is_nothrow_move_constructible_v<T>) : val_(std::move(v)) {}
+	/* @ec must be an error. */
+	result(std::error_code ec) noexcept : ec_(ec) {}
+	result(errc e) noexcept : ec_(make_error_code(e)) {}
+
+	bool has_value() const noexcept { return val_.has_value(); }
+	explicit operator bool() const noexcept { return has_value(); }
+	/* The error; no error (false) when there is a value. */
+	const std::error_code &error() const noexcept { return ec_; }
+
+	T &operator*() & noexcept { return *val_; }
+	const T &operator*() const & noexcept { return *val_; }
+	T &&operator*() && noexcept { return std::move(*val_); }
+	T *operator->() noexcept { return &*val_; }
+	const T *operator->() const noexcept { return &*val_; }
+
+	template <class U>
+	T value_or(U &&fallback) const &
+	{
+		return val_ ? *val_ : static_cast<T>(std::forward<U>(fallback));
+	}
+
+#if defined(__cpp_exceptions)
+	/* value - The value; throws std::system_error(error()) if there is none. */
+	T &value() &
+	{
+		check();
+		return *val_;
+	}
+	const T &value() const &
+	{
+		check();
+		return *val_;
+	}
+	T &&value() &&
+	{
+		check();
+		return std::move(*val_);
+	}
+
+private:
+	void check() const
+	{
+		if (!val_)
+			throw std::system_error(ec_);
+	}
+#endif
+
+private:
+	std::optional<T> val_{};
+	std::error_code ec_{};
+};
+
+/* ---- token views ------------------------------------------------------------- */
+
+class tokens;
+
+namespace detail {
+template <class R>
+using data_t = decltype(std::data(std::declval<const R &>()));
+
+/* R is a contiguous range of exactly uint32_t (std::data and std::size),
+ * other than tokens itself; int or uint64_t ids are not silently reread. */
+template <class R, class = void>
+struct is_token_range : std::false_type {};
+template <class R>
+struct is_token_range<R, std::void_t<data_t<R>, decltype(std::size(std::declval<const R &>()))>>
+	: std::bool_constant<std::is_pointer_v<data_t<R>> &&
+			     std::is_same_v<std::remove_cv_t<std::remove_pointer_t<data_t<R>>>,
+					    std::uint32_t> &&
+			     !std::is_same_v<std::remove_cv_t<std::remove_reference_t<R>>, tokens>> {};
+} // namespace detail
+
+/*
+ * tokens - A view of @size() token ids at @data(), borrowed, never copied.
+ */
+class tokens {
+public:
+	using value_type = std::uint32_t;
+	using const_iterator = const std::uint32_t *;
+	using iterator = const_iterator;
+
+	constexpr tokens() noexcept = default;
+	constexpr tokens(const std::uint32_t *data, std::size_t len) noexcept : data_(data), len_(len) {}
+	template <class R, std::enable_if_t<detail::is_token_range<R>::value, int> = 0>
+	constexpr tokens(const R &range) noexcept
+		: data_(std::data(range)), len_(std::size(range))
+	{
+	}
+
+	constexpr const std::uint32_t *data() const noexcept { return data_; }
+	constexpr std::size_t size() const noexcept { return len_; }
+	constexpr bool empty() const noexcept { return len_ == 0; }
+	constexpr const_iterator begin() const noexcept { return data_; }
+	constexpr const_iterator end() const noexcept { return data_ + len_; }
+	/* @i < size(). */
+	constexpr std::uint32_t operator[](std::size_t i) const noexcept { return data_[i]; }
+	/* first - The first min(@n, size()) tokens. */
+	constexpr tokens first(std::size_t n) const noexcept
+	{
+		return tokens(data_, n < len_ ? n : len_);
+	}
+#if defined(__cpp_lib_span)
+	constexpr operator std::span<const std::uint32_t>() const noexcept { return {data_, len_}; }
+#endif
+
+private:
+	const std::uint32_t *data_ = nullptr;
+	std::size_t len_ = 0;
+};
+
+/* The stored tokens of a PCE_EVENT_STORED event (empty for others), valid
+ * during the on_event call only. */
+inline tokens event_tokens(const pce_event &ev) noexcept
+{
+	return ev.tokens ? tokens(ev.tokens, ev.len) : tokens();
+}
+
+/* ---- configuration -------------------------------------------------------------- */
+
+namespace detail {
+inline const pce_config &defaults() noexcept
+{
+	static const pce_config d = [] {
+		pce_config c;
+		pce_config_init(&c);
+		return c;
+	}();
+	return d;
+}
+} // namespace detail
+
+/*
+ * config - struct pce_config (pce/cache.h documents every field and its
+ * default) with the callbacks as callables.  Defaults are read from
+ * pce_config_init(), so they cannot drift from the C library's.
+ */
+struct config {
+	std::uint32_t shards = detail::defaults().shards;
+	std::uint32_t min_prefix_len = detail::defaults().min_prefix_len;
+	std::uint32_t block_size = detail::defaults().block_size;
+	std::uint32_t max_pins = detail::defaults().max_pins;
+	pce_policy policy = detail::defaults().policy;
+	pce_kv_mode kv_mode = detail::defaults().kv_mode;
+	std::uint64_t kv_bytes_per_token = detail::defaults().kv_bytes_per_token;
+	std::uint64_t kv_budget = detail::defaults().kv_budget;
+	std::uint64_t index_budget = detail::defaults().index_budget;
+	std::uint64_t max_entries = detail::defaults().max_entries;
+	std::uint32_t high_watermark_pct = detail::defaults().high_watermark_pct;
+	std::uint32_t low_watermark_pct = detail::defaults().low_watermark_pct;
+	std::uint64_t default_ttl_ns = detail::defaults().default_ttl_ns;
+	std::uint64_t default_pin_lease_ns = detail::defaults().default_pin_lease_ns;
+	std::uint64_t reclaim_interval_ns = detail::defaults().reclaim_interval_ns;
+	int background_reclaim = detail::defaults().background_reclaim;
+	/* The callables (any copyable callable) are copied into the cache;
+	 * "Threads" above says where they run.
+	 * clock: monotonic nanoseconds; empty: CLOCK_MONOTONIC. */
+	std::function<std::uint64_t()> clock{};
+	/* Empty: values are dropped silently.  Each value exactly once. */
+	std::function<void(const pce_released &)> on_release{};
+	/* Empty: no events. */
+	std::function<void(const pce_event &)> on_event{};
+
+	/* c_config - The C config of these fields, without the callbacks. */
+	pce_config c_config() const noexcept
+	{
+		pce_config c = detail::defaults();
+		c.shards = shards;
+		c.min_prefix_len = min_prefix_len;
+		c.block_size = block_size;
+		c.max_pins = max_pins;
+		c.policy = policy;
+		c.kv_mode = kv_mode;
+		c.kv_bytes_per_token = kv_bytes_per_token;
+		c.kv_budget = kv_budget;
+		c.index_budget = index_budget;
+		c.max_entries = max_entries;
+		c.high_watermark_pct = high_watermark_pct;
+		c.low_watermark_pct = low_watermark_pct;
+		c.default_ttl_ns = default_ttl_ns;
+		c.default_pin_lease_ns = default_pin_lease_ns;
+		c.reclaim_interval_ns = reclaim_interval_ns;
+		c.background_reclaim = background_reclaim;
+		return c;
+	}
+
+	/* error - Why this config is invalid (pce_config_error()), or nullptr. */
+	const char *error() const noexcept
+	{
+		const pce_config c = c_config();
+		return pce_config_error(&c);
+	}
+};
+
+/* store() options: PCE_STORE_* flags; ttl_ns 0 = config.default_ttl_ns. */
+struct store_options {
+	unsigned flags = 0;
+	std::uint64_t ttl_ns = 0;
+};
+
+/* lookup() options: PCE_LOOKUP_* flags; pin_lease_ns 0 =
+ * config.default_pin_lease_ns. */
+struct lookup_options {
+	unsigned flags = 0;
+	std::uint64_t pin_lease_ns = 0;
+};
+
+/* ---- pins -------------------------------------------------------------------------- */
+
+/*
+ * pin - Owns one pin of a cache and releases it once, at the latest when
+ * destroyed.  Empty when default-constructed, moved from, released or
+ * detached.
+ */
+class pin {
+public:
+	pin() noexcept = default;
+	pin(const pin &) = delete;
+	pin &operator=(const pin &) = delete;
+	pin(pin &&other) noexcept
+		: cache_(std::exchange(other.cache_, nullptr)), pin_(std::exchange(other.pin_, pce_pin{}))
+	{
+	}
+	/* Releases the pin this one held, then takes @other's. */
+	pin &operator=(pin &&other) noexcept
+	{
+		if (this != &other) {
+			(void)release();
+			cache_ = std::exchange(other.cache_, nullptr);
+			pin_ = std::exchange(other.pin_, pce_pin{});
+		}
+		return *this;
+	}
+	~pin() { (void)release(); }
+
+	/* adopt - Own @p, a pin of @c taken through the C API. */
+	static pin adopt(pce_cache *c, pce_pin p) noexcept { return pin(c, p); }
+
+	/*
+	 * release - pce_pin_release() now; the pin is empty afterwards.
+	 * Return: no error (also when empty), or errc::stale if the pin's lease
+	 * expired and it was force-released.
+	 */
+	std::error_code release() noexcept
+	{
+		if (!pin_.id)
+			return {};
+		pce_cache *c = std::exchange(cache_, nullptr);
+		return make_error_code(pce_pin_release(c, std::exchange(pin_, pce_pin{})));
+	}
+
+	/* detach - Give up ownership: the caller releases the returned pin
+	 * with pce_pin_release(). */
+	pce_pin detach() noexcept
+	{
+		cache_ = nullptr;
+		return std::exchange(pin_, pce_pin{});
+	}
+
+	explicit operator bool() const noexcept { return pin_.id != 0; }
+	std::uint64_t id() const noexcept { return pin_.id; }
+
+private:
+	pin(pce_cache *c, pce_pin p) noexcept : cache_(p.id ? c : nullptr), pin_(p) {}
+
+	pce_cache *cache_ = nullptr;
+	pce_pin pin_{};
+};
+
+/* match - struct pce_match, with the pin (if PCE_LOOKUP_PIN hit) owned. */
+struct match {
+	std::size_t tokens = 0; /* matched tokens, whole blocks; 0 = miss */
+	std::size_t blocks = 0;
+	std::uint64_t value = 0;
+	std::size_t entry_len = 0;
+	std::uint64_t kv_bytes = 0;
+	pce::pin pin;
+
+	bool hit() const noexcept { return tokens != 0; }
+};
+
+/* sequence - One member of a dedup_analyze() batch. */
+struct sequence {
+	std::uint64_t ns = 0;
+	pce::tokens tokens;
+};
+
+/* ---- the cache ---------------------------------------------------------------------- */
+
+namespace detail {
+/* The callables of a cache, at the address the C callbacks receive. */
+struct hooks {
+	std::function<std::uint64_t()> clock;
+	std::function<void(const pce_released &)> on_release;
+	std::function<void(const pce_event &)> on_event;
+
+	static std::uint64_t clock_fn(void *ctx) noexcept { return static_cast<hooks *>(ctx)->clock(); }
+	static void release_fn(void *ctx, const pce_released *r) noexcept
+	{
+		static_cast<hooks *>(ctx)->on_release(*r);
+	}
+	static void event_fn(void *ctx, const pce_event *ev) noexcept
+	{
+		static_cast<hooks *>(ctx)->on_event(*ev);
+	}
+};
+
+inline pce_seq to_c_seq(const pce_seq &s) noexcept { return s; }
+inline pce_seq to_c_seq(const sequence &s) noexcept { return {s.ns, s.tokens.data(), s.tokens.size()}; }
+
+template <class R, class = void>
+struct is_c_seq_array : std::false_type {};
+template <class R>
+struct is_c_seq_array<R, std::void_t<data_t<R>, decltype(std::size(std::declval<const R &>()))>>
+	: std::is_same<std::remove_cv_t<std::remove_pointer_t<data_t<R>>>, pce_seq> {};
+
+/* The batch as pce_seq: in place if it already is an array of them. */
+template <class Seqs>
+result<pce_dedup> dedup_analyze(pce_cache *c, const Seqs &batch)
+{
+	pce_dedup out{};
+	int rc;
+	if constexpr (is_c_seq_array<Seqs>::value) {
+		rc = pce_dedup_analyze(c, std::data(batch), std::size(batch), &out);
+	} else {
+		std::vector<pce_seq> seqs;
+		for (const auto &s : batch)
+			seqs.push_back(to_c_seq(s));
+		rc = pce_dedup_analyze(c, seqs.data(), seqs.size(), &out);
+	}
+	if (rc)
+		return make_error_code(rc);
+	return out;
+}
+} // namespace detail
+
+/*
+ * cache - Owns a pce_cache.  Each member function is the C function of the
+ * same name (pce_cache_<name>): pce/cache.h documents what it does and every
+ * code it returns.
+ */
+class cache {
+public:
+	/* An empty cache; create() makes a real one. */
+	cache() noexcept = default;
+	cache(const cache &) = delete;
+	cache &operator=(const cache &) = delete;
+	cache(cache &&other) noexcept
+		: c_(std::exchange(other.c_, nullptr)), hooks_(std::move(other.hooks_))
+	{
+	}
+	/* Destroys the cache this one held (see drop()), then takes @other's. */
+	cache &operator=(cache &&other) noexcept
+	{
+		if (this != &other) {
+			drop();
+			c_ = std::exchange(other.c_, nullptr);
+			hooks_ = std::move(other.hooks_);
+		}
+		return *this;
+	}
+	~cache() { drop(); }
+
+	/*
+	 * create - pce_cache_create() from @cfg; the callables are copied.
+	 * Return: the cache, or errc::invalid_argument (cfg.error() says why),
+	 * out_of_memory or thread.  Copying the callables may throw
+	 * std::bad_alloc.
+	 */
+	static result<cache> create(const config &cfg = {})
+	{
+		pce_config c = cfg.c_config();
+		std::unique_ptr<detail::hooks> h;
+		if (cfg.clock || cfg.on_release || cfg.on_event) {
+			h.reset(new (std::nothrow) detail::hooks{cfg.clock, cfg.on_release, cfg.on_event});
+			if (!h)
+				return errc::out_of_memory;
+			if (h->clock) {
+				c.clock = detail::hooks::clock_fn;
+				c.clock_ctx = h.get();
+			}
+			if (h->on_release) {
+				c.on_release = detail::hooks::release_fn;
+				c.release_ctx = h.get();
+			}
+			if (h->on_event) {
+				c.on_event = detail::hooks::event_fn;
+				c.event_ctx = h.get();
+			}
+		}
+		pce_cache *raw = nullptr;
+		if (int rc = pce_cache_create(&c, &raw))
+			return make_error_code(rc);
+		return cache(raw, std::move(h));
+	}
+
+	/*
+	 * close - pce_cache_destroy(): every value leaves through on_release.
+	 * Return: no error, the cache is empty; or errc::busy: pins are live,
+	 * nothing changed and the cache stays usable.
+	 */
+	std::error_code close() noexcept
+	{
+		const int rc = pce_cache_destroy(c_);
+		if (!rc) {
+			c_ = nullptr;
+			hooks_.reset();
+		}
+		return make_error_code(rc);
+	}
+
+	explicit operator bool() const noexcept { return c_ != nullptr; }
+	/* The C handle, for calls this header does not wrap; still owned here. */
+	pce_cache *native_handle() const noexcept { return c_; }
+
+	/* store - pce_cache_store(); @result: nullptr or receives the details,
+	 * also on errc::exists. */
+	[[nodiscard]] std::error_code store(std::uint64_t ns, tokens toks, std::uint64_t value,
+					    std::uint64_t kv_bytes = 0, const store_options &opts = {},
+					    pce_store_result *result = nullptr) noexcept
+	{
+		const pce_store_opts o{opts.flags, opts.ttl_ns};
+		return make_error_code(
+			pce_cache_store(c_, ns, toks.data(), toks.size(), value, kv_bytes, &o, result));
+	}
+
+	/* lookup - pce_cache_lookup(); a miss is a match with tokens == 0.  With
+	 * PCE_LOOKUP_PIN, a hit's match.pin holds the pin. */
+	result<match> lookup(std::uint64_t ns, tokens toks, const lookup_options &opts = {}) const noexcept
+	{
+		const pce_lookup_opts o{opts.flags, opts.pin_lease_ns};
+		pce_match m{};
+		if (int rc = pce_cache_lookup(c_, ns, toks.data(), toks.size(), &o, &m))
+			return make_error_code(rc);
+		match r;
+		r.tokens = m.tokens;
+		r.blocks = m.blocks;
+		r.value = m.value;
+		r.entry_len = m.entry_len;
+		r.kv_bytes = m.kv_bytes;
+		r.pin = pin::adopt(c_, m.pin);
+		return result<match>(std::move(r));
+	}
+
+	/* remove - pce_cache_remove(); returns the removed entry's value. */
+	result<std::uint64_t> remove(std::uint64_t ns, tokens toks) noexcept
+	{
+		std::uint64_t value = 0;
+		if (int rc = pce_cache_remove(c_, ns, toks.data(), toks.size(), &value))
+			return make_error_code(rc);
+		return value;
+	}
+
+	/* clear_ns, clear - return the number of entries removed. */
+	result<std::uint64_t> clear_ns(std::uint64_t ns) noexcept
+	{
+		std::uint64_t n = 0;
+		if (int rc = pce_cache_clear_ns(c_, ns, &n))
+			return make_error_code(rc);
+		return n;
+	}
+	result<std::uint64_t> clear() noexcept
+	{
+		std::uint64_t n = 0;
+		if (int rc = pce_cache_clear(c_, &n))
+			return make_error_code(rc);
+		return n;
+	}
+
+	[[nodiscard]] std::error_code reclaim() noexcept { return make_error_code(pce_cache_reclaim(c_)); }
+
+	result<pce_stats> stats() const noexcept
+	{
+		pce_stats s{};
+		if (int rc = pce_cache_stats(c_, &s))
+			return make_error_code(rc);
+		return s;
+	}
+
+	/* shard_entries - Entries per shard, one count per shard. */
+	result<std::vector<std::uint64_t>> shard_entries() const
+	{
+		const int n = pce_cache_shard_entries(c_, nullptr, 0);
+		if (n < 0)
+			return make_error_code(n);
+		std::vector<std::uint64_t> counts(static_cast<std::size_t>(n));
+		/* The shard count is fixed at create: this call writes all n. */
+		(void)pce_cache_shard_entries(c_, counts.data(), counts.size());
+		return counts;
+	}
+
+	/* audit - pce_cache_audit() with PCE_AUDIT_* @flags; @violation: nullptr,
+	 * or receives the first broken invariant ("" if none). */
+	[[nodiscard]] std::error_code audit(unsigned flags = 0, std::string *violation = nullptr) const
+	{
+		char msg[512];
+		const int rc = pce_cache_audit(c_, flags, msg, sizeof(msg));
+		if (violation)
+			*violation = rc == PCE_ECORRUPT ? msg : "";
+		return make_error_code(rc);
+	}
+
+	/* dedup_analyze - pce_dedup_analyze() against this cache, of a range of
+	 * pce::sequence or pce_seq (a contiguous array of pce_seq is passed as
+	 * is; anything else is copied into one, which may throw
+	 * std::bad_alloc). */
+	template <class Seqs>
+	result<pce_dedup> dedup_analyze(const Seqs &batch) const
+	{
+		return detail::dedup_analyze(c_, batch);
+	}
+
+private:
+	cache(pce_cache *c, std::unique_ptr<detail::hooks> h) noexcept : c_(c), hooks_(std::move(h)) {}
+
+	/* Destroy the cache; with live pins, leak it and its callables instead,
+	 * since the pins still refer to both. */
+	void drop() noexcept
+	{
+		if (close()) {
+			(void)hooks_.release();
+			c_ = nullptr;
+		}
+	}
+
+	pce_cache *c_ = nullptr;
+	std::unique_ptr<detail::hooks> hooks_;
+};
+
+/* dedup_analyze - pce_dedup_analyze() of a batch alone, without a cache. */
+template <class Seqs>
+result<pce_dedup> dedup_analyze(const Seqs &batch)
+{
+	return detail::dedup_analyze(nullptr, batch);
+}
+
+inline const char *reason_name(pce_reason reason) noexcept { return pce_reason_name(reason); }
+inline unsigned version_number() noexcept { return pce_version_number(); }
+inline const char *version_string() noexcept { return pce_version_string(); }
+
+} // namespace pce
+
+namespace std {
+template <>
+struct is_error_code_enum<pce::errc> : true_type {};
+} // namespace std
+
+#endif /* PCE_PCE_HPP */
