@@ -854,7 +854,7 @@ static void writer_store(struct worker *w)
 {
 	uint32_t key = below(&w->rng, g.k.n);
 	uint64_t ttl = 0, kv = 1 + below(&w->rng, 4096), v;
-	struct pce_store_opts so = {0, PCE_NEVER};
+	struct pce_store_opts so = {0, PCE_NEVER, 0};
 	struct pce_store_result res;
 	struct vrec *r;
 	int rc;

@@ -67,7 +67,7 @@ static int create_main(struct run *r, int arg)
 static int store(struct run *r, uint64_t ns, const uint32_t *q, size_t n, uint64_t value,
 		 uint64_t ttl, unsigned flags)
 {
-	struct pce_store_opts o = {flags, ttl};
+	struct pce_store_opts o = {flags, ttl, 0};
 	return pce_cache_store(r->t.c, ns, q, n, value, 8, &o, NULL);
 }
 

@@ -637,7 +637,7 @@ static void op_store(struct harness *h, struct input *in)
 	uint64_t ns = namespace(in), value = h->next_value++ ^ h->value_mask;
 	uint64_t kv_arg = b & 0x80 ? u64(in) % (PCE_MAX_KV_BYTES + 2) : u8(in), kv = kv_arg;
 	size_t n = make_seq(in, q), len = n;
-	struct pce_store_opts so = {b & 1 ? PCE_STORE_REPLACE : 0, (b & 6) ? span(in) : 0};
+	struct pce_store_opts so = {b & 1 ? PCE_STORE_REPLACE : 0, (b & 6) ? span(in) : 0, 0};
 	struct pce_store_result res;
 	const uint32_t *tokens = q;
 	struct need before = {0, 0};
