@@ -4,7 +4,9 @@
  * Hard limit: a store reserves its whole delta on the atomic gauges before
  * it publishes anything and rolls back if a budget would be exceeded, so the
  * gauges never exceed a budget except for a reservation that is rolled back
- * at once (I11).  Soft limits: above the high watermark the reclaimer is
+ * at once, or usage a shrink of the budget could not evict (pinned): stores
+ * that would add to a gauge above its budget are refused, so it never rises
+ * (I11).  Soft limits: above the high watermark the reclaimer is
  * woken and evicts down to the low watermark.  A store that finds no room
  * evicts synchronously: first in its own shard, whose lock it holds, then,
  * having dropped that lock, in the other shards one at a time.  No thread

@@ -488,7 +488,7 @@ struct pce_stats {
 	uint64_t stores_refused;   /* stores that failed with PCE_ENOSPC */
 	uint64_t removed[PCE_REASON_COUNT]; /* entries that left the index, by reason */
 	uint64_t sync_evictions;   /* capacity evictions done by stores, not the reclaimer */
-	uint64_t pins;             /* pins taken */
+	uint64_t pins;             /* pins taken by lookups */
 	uint64_t pins_forced;      /* pins force-released after their lease */
 	uint64_t released;         /* values handed to on_release */
 	uint64_t reclaim_passes;
