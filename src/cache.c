@@ -5,7 +5,8 @@
  * Writers (store, remove, clear) take one shard lock at a time: the shard
  * of (namespace, first token); clear and destroy visit every shard in turn;
  * a store's synchronous eviction drops its own shard's lock before it
- * visits others (budget.c).  Only pce_cache_audit() holds several.
+ * visits others (budget.c).  Only pce_cache_audit() and the verdict of
+ * pce_cache_set_budgets() hold several, all of them, in index order.
  * Evictions on demand and budget changes run under the reclaimer's lock
  * (reclaim.c), so they are ordered with reclaim passes and each other.
  */
@@ -458,7 +459,7 @@ int pce_cache_evict(struct pce_cache *c, enum pce_evict_unit unit, uint64_t amou
 static int budgets_run(struct pce_cache *c, void *ctx)
 {
 	struct pce_limits *l = &c->lim;
-	int rc;
+	int rc, within;
 
 	pce_budget_set(c, ctx);
 	/* A reservation reads the budgets under its shard lock: once each
@@ -469,12 +470,20 @@ static int budgets_run(struct pce_cache *c, void *ctx)
 		pthread_mutex_unlock(&c->shard[i].lock);
 	}
 	rc = pce_budget_evict_until(c, pce_budget_within, NULL, NULL);
-	/* Stores are refused while a gauge is above its budget, so usage left
-	 * above one never rises again (I11; the audit checks it). */
-	pce_store_relaxed(&l->ceil_kv, rc ? pce_load_relaxed(&c->use.kv) : 0);
-	pce_store_relaxed(&l->ceil_index, rc ? pce_load_relaxed(&c->use.index) : 0);
-	pce_store_relaxed(&l->ceil_entries, rc ? pce_load_relaxed(&c->use.entries) : 0);
-	return rc == PCE_ENOSPC ? PCE_EBUSY : rc;
+	/* The verdict under every shard lock (in index order, as the audit
+	 * takes them): no reservation is in flight, so one being rolled back
+	 * cannot pass for usage.  Stores are refused while a gauge is above its
+	 * budget, so usage left above one never rises again (I11; the audit
+	 * checks the ceiling). */
+	for (uint32_t i = 0; i <= c->shard_mask; i++)
+		pthread_mutex_lock(&c->shard[i].lock);
+	within = pce_budget_within(c, NULL);
+	pce_store_relaxed(&l->ceil_kv, within ? 0 : pce_load_relaxed(&c->use.kv));
+	pce_store_relaxed(&l->ceil_index, within ? 0 : pce_load_relaxed(&c->use.index));
+	pce_store_relaxed(&l->ceil_entries, within ? 0 : pce_load_relaxed(&c->use.entries));
+	for (uint32_t i = c->shard_mask + 1; i-- > 0;)
+		pthread_mutex_unlock(&c->shard[i].lock);
+	return within ? 0 : rc == PCE_ENOMEM ? PCE_ENOMEM : PCE_EBUSY;
 }
 
 int pce_cache_set_budgets(struct pce_cache *c, const struct pce_budgets *b)

@@ -303,6 +303,61 @@ static void test_budgets_watermarks_per_token(void **state)
 	tcache_close(&t);
 }
 
+/* Shrinking while stores run: once the call returns 0, the gauge is within
+ * the new budget but for reservations being rolled back (one per storing
+ * thread), and stays so (I11 under a concurrent shrink). */
+#define SHRINK_WRITERS 2
+
+struct shrinker {
+	struct pce_cache *c;
+	int stop;
+	uint32_t id;
+};
+
+static void *shrink_writer(void *arg)
+{
+	struct shrinker *x = arg;
+	uint32_t q[4];
+
+	for (uint32_t i = 0; !__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE); i++) {
+		int rc;
+		seq(q, x->id * 100000 + i % 5000, 4);
+		rc = pce_cache_store(x->c, 0, q, 4, i, 0, NULL, NULL);
+		assert_true(rc == 0 || rc == PCE_EEXIST || rc == PCE_ENOSPC);
+	}
+	return NULL;
+}
+
+static void test_budgets_shrink_concurrent(void **state)
+{
+	struct pce_config cfg;
+	struct shrinker x[SHRINK_WRITERS];
+	pthread_t th[SHRINK_WRITERS];
+	struct pce_cache *c;
+	(void)state;
+
+	pce_config_init(&cfg);
+	cfg.max_entries = 4000;
+	cfg.shards = 4;
+	assert_int_equal(pce_cache_create(&cfg, &c), 0);
+	for (uint32_t i = 0; i < SHRINK_WRITERS; i++) {
+		x[i] = (struct shrinker){c, 0, i + 1};
+		assert_int_equal(pthread_create(&th[i], NULL, shrink_writer, &x[i]), 0);
+	}
+	for (int round = 0; round < 40; round++) {
+		struct pce_budgets b = budgets(0, 0, round % 2 ? 4000 : 100);
+		assert_int_equal(pce_cache_set_budgets(c, &b), 0);
+		for (int k = 0; k < 50; k++)
+			assert_true(stats_of(c).entries <= b.max_entries + SHRINK_WRITERS);
+	}
+	for (uint32_t i = 0; i < SHRINK_WRITERS; i++) {
+		__atomic_store_n(&x[i].stop, 1, __ATOMIC_RELEASE);
+		pthread_join(th[i], NULL);
+	}
+	assert_audit(c);
+	assert_int_equal(pce_cache_destroy(c), 0);
+}
+
 /* ---- the store's holder ------------------------------------------------- */
 
 struct idlog {
@@ -885,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_budgets_shrink_pinned),
 		cmocka_unit_test(test_budgets_grow_and_zero),
 		cmocka_unit_test(test_budgets_watermarks_per_token),
+		cmocka_unit_test(test_budgets_shrink_concurrent),
 		cmocka_unit_test(test_holder_reported),
 		cmocka_unit_test(test_holder_choice_as_lookup),
 		cmocka_unit_test(test_holder_pinned),
