@@ -27,7 +27,10 @@
  *   (after a thread's first call).  It writes nothing shared except an entry's
  *   CLOCK reference bit or frequency counter (only when that changes), the
  *   pin, when asked for one, and the calling thread's statistics stripe.
- *   Stores, removals and clears take one shard's writer lock.
+ *   Stores, removals, prefix removals, touches and clears take one shard's
+ *   writer lock at a time.  pce_cache_evict() and pce_cache_set_budgets()
+ *   also wait for an RCU grace period (they release values before they
+ *   return).
  *
  * Values leave exactly once
  *   Each stored value is handed to config.on_release exactly once: after its
