@@ -8,6 +8,9 @@
  *                     before touch existed); ns per call, median over
  *                     repetitions.  Replace includes the reclaim pass that
  *                     frees what it retired (the replaced entries).
+ *   holder            Loading the stored set into an empty cache with a
+ *                     store result (so each store also finds its holder)
+ *                     and without one; ns per store.
  *   evict on demand   The stored set is loaded, then evicted by
  *                     pce_cache_evict() in calls of 1, 64 and all entries,
  *                     each call waiting for its grace period and releasing
@@ -35,6 +38,29 @@ static struct pce_cache *loaded(const struct workload *wl)
 	for (size_t i = 0; i < wl->nstored; i++)
 		pce_cache_store(c, 0, wl->stored[i].tok, wl->stored[i].len, i, 1, &o, NULL);
 	return c;
+}
+
+/* ns per store of loading the stored set into an empty cache, with or
+ * without a result (@holder: the store also finds its holder). */
+static double load_ns(const struct workload *wl, int holder)
+{
+	struct pce_config cfg;
+	struct pce_cache *c;
+	struct pce_store_result res;
+	uint64_t t0;
+	double ns;
+
+	pce_config_init(&cfg);
+	cfg.background_reclaim = 0;
+	if (pce_cache_create(&cfg, &c) != 0)
+		return 0;
+	t0 = now_ns();
+	for (size_t i = 0; i < wl->nstored; i++)
+		pce_cache_store(c, 0, wl->stored[i].tok, wl->stored[i].len, i, 1, NULL,
+				holder ? &res : NULL);
+	ns = (double)(now_ns() - t0) / (double)wl->nstored;
+	pce_cache_destroy(c);
+	return ns;
 }
 
 /* ns per call of touching (or, @replace, re-storing) every stored sequence. */
@@ -82,6 +108,7 @@ void exp_engine(struct suite *s, const struct workload *wl)
 {
 	static const uint64_t batches[] = {1, 64, UINT64_MAX};
 	double touch[MAX_REPS], replace[MAX_REPS], ratio[MAX_REPS];
+	double plain[MAX_REPS], holder[MAX_REPS], hratio[MAX_REPS];
 	struct table *t;
 	unsigned reps = s->p->reps;
 
@@ -89,7 +116,8 @@ void exp_engine(struct suite *s, const struct workload *wl)
 		       "libpce only, one thread.  Touch: every stored sequence's TTL "
 		       "extended with pce_cache_touch(), against storing it again with "
 		       "PCE_STORE_REPLACE (and the reclaim pass that frees the replaced "
-		       "entries).  Evict: the stored set evicted with pce_cache_evict() in "
+		       "entries).  Holder: loading the stored set with and without a store "
+		       "result, which is what makes a store find its holder.  Evict: the stored set evicted with pce_cache_evict() in "
 		       "calls of 1, 64 or all entries; every call waits for a grace period "
 		       "and releases its values before it returns.");
 	for (unsigned r = 0; r < reps; r++) {
@@ -100,6 +128,9 @@ void exp_engine(struct suite *s, const struct workload *wl)
 		replace[r] = extend_all(c, wl, 1);
 		ratio[r] = replace[r] / touch[r];
 		pce_cache_destroy(c);
+		plain[r] = load_ns(wl, 0);
+		holder[r] = load_ns(wl, 1);
+		hratio[r] = holder[r] / plain[r];
 	}
 	t = report_table(s->rep, "Extending a TTL", "workload|entries|touch ns/call|replace "
 						      "ns/call|replace / touch");
@@ -112,6 +143,19 @@ void exp_engine(struct suite *s, const struct workload *wl)
 		jl_num(&s->jl, "touch_ns", mt);
 		jl_num(&s->jl, "replace_ns", mr);
 		jl_num(&s->jl, "replace_over_touch", mx);
+		jl_end(&s->jl);
+	}
+	table_done(t);
+	t = report_table(s->rep, "What finding the holder costs a store",
+			 "workload|store ns, no result|store ns, with result (holder)|ratio");
+	{
+		double mp = median(plain, reps), mh = median(holder, reps), mx = median(hratio, reps);
+		table_row(t, "%s|%.0f|%.0f|%.2f", wl->name, mp, mh, mx);
+		jl_begin(&s->jl, "engine_holder");
+		jl_str(&s->jl, "workload", wl->name);
+		jl_num(&s->jl, "store_ns", mp);
+		jl_num(&s->jl, "store_with_holder_ns", mh);
+		jl_num(&s->jl, "ratio", mx);
 		jl_end(&s->jl);
 	}
 	table_done(t);
