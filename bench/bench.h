@@ -86,6 +86,8 @@ void exp_memcmp(struct suite *s, struct wl_set *const *sets, size_t n);
 void exp_memory(struct suite *s, struct wl_set *const *sets, size_t n);
 /* exp_evict.c */
 void exp_evict(struct suite *s, const struct workload *wl);
+/* exp_engine.c: touch vs PCE_STORE_REPLACE, pce_cache_evict() per entry. */
+void exp_engine(struct suite *s, const struct workload *wl);
 /* exp_trace.c: the real traces under @dir (../shared/data/traces). */
 void exp_trace(struct suite *s, const char *dir);
 /* exp_skew.c: entries per shard for each of @wls; store throughput with 1

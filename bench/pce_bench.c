@@ -31,7 +31,7 @@ static const struct preset presets[] = {
 	 .claude_code = 1, .trace_share = 1.0},
 };
 
-#define EXPERIMENTS "store,memory,lookup,writer,mixed,latency,memcmp,evict,skew,trace"
+#define EXPERIMENTS "store,memory,lookup,writer,mixed,latency,memcmp,evict,engine,skew,trace"
 #define MAIN_WORKLOADS "sysprompt,multiturn,unique,long"
 #define SEED 20261128u
 #define CHECK_QUERIES 1000
@@ -415,6 +415,8 @@ int main(int argc, char **argv)
 		exp_memcmp(&s, sets, nsets);
 	if (listed(o.only, "evict") && nsets)
 		exp_evict(&s, &sets[0]->wl);
+	if (listed(o.only, "engine") && nsets)
+		exp_engine(&s, &sets[0]->wl);
 	if (listed(o.only, "skew")) {
 		struct workload spread;
 		const struct workload *wls[8];

@@ -4,8 +4,9 @@
  *
  * Locking: takes every shard lock in index order and holds them all until
  * the end, so the global gauges can be compared with the sum of the shards.
- * (No other code waits for a shard lock while holding one, so this order
- * cannot deadlock.)  Lookups keep running, and pins
+ * (Only pce_cache_set_budgets() also holds several, taken in the same
+ * order; no other code waits for a shard lock while holding one, so this
+ * order cannot deadlock.)  Lookups keep running, and pins
  * are taken and released without any lock, so pin counts (I10) are only
  * checked when the caller promises quiescence (PCE_AUDIT_QUIESCENT).
  */
@@ -269,6 +270,15 @@ static void collect_pins(struct audit *a)
 	qsort(a->pinned, a->npinned, sizeof(*a->pinned), cmp_ptr);
 }
 
+/* (I11) @used is within its budget, or within what a shrink that could not
+ * evict below the budget left. */
+static int within(uint64_t used, const uint64_t *budget, const uint64_t *ceil)
+{
+	uint64_t b = pce_load_relaxed(budget);
+
+	return !b || used <= PCE_MAX(b, pce_load_relaxed(ceil));
+}
+
 int pce_cache_audit(struct pce_cache *c, unsigned flags, char *msg, size_t msg_len)
 {
 	struct audit a;
@@ -313,11 +323,11 @@ int pce_cache_audit(struct pce_cache *c, unsigned flags, char *msg, size_t msg_l
 		      (unsigned long long)a.index, (unsigned long long)c->use.index);
 		CHECK(&a, kv == c->use.kv, "I11: %llu KV bytes, gauge %llu", (unsigned long long)kv,
 		      (unsigned long long)c->use.kv);
-		CHECK(&a, !c->cfg.kv_budget || c->use.kv <= c->cfg.kv_budget,
+		CHECK(&a, within(c->use.kv, &c->lim.kv, &c->lim.ceil_kv),
 		      "I11: KV bytes over budget");
-		CHECK(&a, !c->cfg.index_budget || c->use.index <= c->cfg.index_budget,
+		CHECK(&a, within(c->use.index, &c->lim.index, &c->lim.ceil_index),
 		      "I11: index bytes over budget");
-		CHECK(&a, !c->cfg.max_entries || c->use.entries <= c->cfg.max_entries,
+		CHECK(&a, within(c->use.entries, &c->lim.entries, &c->lim.ceil_entries),
 		      "I11: entries over budget");
 	}
 	for (uint32_t i = c->shard_mask + 1; i-- > 0;)

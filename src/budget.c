@@ -11,9 +11,37 @@
 
 #include "clock.h"
 
+static uint64_t share(uint64_t budget, uint32_t pct)
+{
+	return (uint64_t)((unsigned __int128)budget * pct / 100);
+}
+
+void pce_budget_set(struct pce_cache *c, const struct pce_budgets *b)
+{
+	struct pce_limits *l = &c->lim;
+
+	pce_store_relaxed(&l->kv, b->kv_budget);
+	pce_store_relaxed(&l->index, b->index_budget);
+	pce_store_relaxed(&l->entries, b->max_entries);
+	pce_store_relaxed(&l->kv_high, share(b->kv_budget, b->high_watermark_pct));
+	pce_store_relaxed(&l->kv_low, share(b->kv_budget, b->low_watermark_pct));
+	pce_store_relaxed(&l->index_high, share(b->index_budget, b->high_watermark_pct));
+	pce_store_relaxed(&l->index_low, share(b->index_budget, b->low_watermark_pct));
+	pce_store_relaxed(&l->entries_high, share(b->max_entries, b->high_watermark_pct));
+	pce_store_relaxed(&l->entries_low, share(b->max_entries, b->low_watermark_pct));
+}
+
 static int over(uint64_t used, int64_t delta, uint64_t limit)
 {
 	return limit && delta > 0 && used > limit;
+}
+
+/* Is @used above a budget @limit (0: none)? */
+static int above(uint64_t used, const uint64_t *limit)
+{
+	uint64_t l = pce_load_relaxed(limit);
+
+	return l && used > l;
 }
 
 int pce_budget_reserve(struct pce_cache *c, const struct pce_delta *d)
@@ -26,8 +54,9 @@ int pce_budget_reserve(struct pce_cache *c, const struct pce_delta *d)
 	entries = __atomic_add_fetch(&c->use.entries, (uint64_t)d->entries, __ATOMIC_RELAXED);
 	pce_add_relaxed(&c->use.nodes, (uint64_t)d->nodes);
 	pce_add_relaxed(&c->use.tokens, (uint64_t)d->tokens);
-	if (over(kv, d->kv, c->cfg.kv_budget) || over(index, d->index, c->cfg.index_budget) ||
-	    over(entries, d->entries, c->cfg.max_entries)) {
+	if (over(kv, d->kv, pce_load_relaxed(&c->lim.kv)) ||
+	    over(index, d->index, pce_load_relaxed(&c->lim.index)) ||
+	    over(entries, d->entries, pce_load_relaxed(&c->lim.entries))) {
 		pce_usage_apply(c, &undo);
 		return PCE_ENOSPC;
 	}
@@ -36,20 +65,22 @@ int pce_budget_reserve(struct pce_cache *c, const struct pce_delta *d)
 
 int pce_budget_never_fits(const struct pce_cache *c, const struct pce_delta *d)
 {
-	return over((uint64_t)PCE_MAX(d->kv, 0), d->kv, c->cfg.kv_budget) ||
-	       over((uint64_t)PCE_MAX(d->index, 0), d->index, c->cfg.index_budget) ||
-	       over((uint64_t)PCE_MAX(d->entries, 0), d->entries, c->cfg.max_entries);
+	return over((uint64_t)PCE_MAX(d->kv, 0), d->kv, pce_load_relaxed(&c->lim.kv)) ||
+	       over((uint64_t)PCE_MAX(d->index, 0), d->index, pce_load_relaxed(&c->lim.index)) ||
+	       over((uint64_t)PCE_MAX(d->entries, 0), d->entries,
+		    pce_load_relaxed(&c->lim.entries));
 }
 
 static int fits(struct pce_cache *c, void *arg)
 {
 	const struct pce_delta *d = arg;
 
-	return !over(pce_load_relaxed(&c->use.kv) + (uint64_t)d->kv, d->kv, c->cfg.kv_budget) &&
+	return !over(pce_load_relaxed(&c->use.kv) + (uint64_t)d->kv, d->kv,
+		     pce_load_relaxed(&c->lim.kv)) &&
 	       !over(pce_load_relaxed(&c->use.index) + (uint64_t)d->index, d->index,
-		     c->cfg.index_budget) &&
+		     pce_load_relaxed(&c->lim.index)) &&
 	       !over(pce_load_relaxed(&c->use.entries) + (uint64_t)d->entries, d->entries,
-		     c->cfg.max_entries);
+		     pce_load_relaxed(&c->lim.entries));
 }
 
 /* Evict in one locked shard: a CLOCK sweep that gives every entry its
@@ -60,10 +91,12 @@ static uint64_t sweep_until_fits(struct pce_cache *c, struct pce_shard *s,
 	uint64_t n = s->entries;
 	uint64_t steps = c->cfg.policy == PCE_POLICY_CLOCK_LFU ? (PCE_CLOCK_FREQ_MAX + 1) * n
 							       : 2 * n;
-	uint64_t evicted = pce_shard_sweep_locked(c, s, steps + 1, 0, fits, (void *)d, nomem);
+	uint64_t evicted = pce_shard_sweep_locked(c, s, steps + 1, 0, fits, (void *)d, NULL,
+						  nomem);
 
 	if (!fits(c, (void *)d))
-		evicted += pce_shard_sweep_locked(c, s, s->entries, 1, fits, (void *)d, nomem);
+		evicted += pce_shard_sweep_locked(c, s, s->entries, 1, fits, (void *)d, NULL,
+						  nomem);
 	pce_add_owned(&s->ctr.sync_evictions, evicted);
 	return evicted;
 }
@@ -100,36 +133,83 @@ int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct
 
 int pce_budget_over_high(const struct pce_cache *c)
 {
-	return (c->kv_high && pce_load_relaxed(&c->use.kv) > c->kv_high) ||
-	       (c->index_high && pce_load_relaxed(&c->use.index) > c->index_high) ||
-	       (c->entries_high && pce_load_relaxed(&c->use.entries) > c->entries_high);
+	const struct pce_limits *l = &c->lim;
+
+	return above(pce_load_relaxed(&c->use.kv), &l->kv_high) ||
+	       above(pce_load_relaxed(&c->use.index), &l->index_high) ||
+	       above(pce_load_relaxed(&c->use.entries), &l->entries_high);
+}
+
+/* A gauge above its low watermark counts only if the budget has one (a
+ * budget of 0 has neither). */
+static int above_low(uint64_t used, const uint64_t *high, const uint64_t *low)
+{
+	return pce_load_relaxed(high) && used > pce_load_relaxed(low);
 }
 
 static int below_low(struct pce_cache *c, void *unused)
 {
+	const struct pce_limits *l = &c->lim;
+
 	(void)unused;
-	return !(c->kv_high && pce_load_relaxed(&c->use.kv) > c->kv_low) &&
-	       !(c->index_high && pce_load_relaxed(&c->use.index) > c->index_low) &&
-	       !(c->entries_high && pce_load_relaxed(&c->use.entries) > c->entries_low);
+	return !above_low(pce_load_relaxed(&c->use.kv), &l->kv_high, &l->kv_low) &&
+	       !above_low(pce_load_relaxed(&c->use.index), &l->index_high, &l->index_low) &&
+	       !above_low(pce_load_relaxed(&c->use.entries), &l->entries_high, &l->entries_low);
 }
 
-void pce_budget_evict_to_low(struct pce_cache *c)
+int pce_budget_within(struct pce_cache *c, void *unused)
 {
-	uint64_t entries = pce_load_relaxed(&c->use.entries);
-	/* Enough hand moves to age every entry to a victim, then stop: what
-	 * is left above the low watermark is pinned. */
-	uint64_t work = (PCE_CLOCK_FREQ_MAX + 2) * entries + c->shard_mask + 1;
+	const struct pce_limits *l = &c->lim;
 
-	if (!pce_budget_over_high(c))
-		return;
-	while (work && !below_low(c, NULL)) {
+	(void)unused;
+	return !above(pce_load_relaxed(&c->use.kv), &l->kv) &&
+	       !above(pce_load_relaxed(&c->use.index), &l->index) &&
+	       !above(pce_load_relaxed(&c->use.entries), &l->entries);
+}
+
+/* The reclaimer's rounds: shards in turn from evict_cursor, about 1/32 of a
+ * shard's ring per visit, at most @work hand moves in all, until @enough. */
+static void rounds(struct pce_cache *c, uint64_t work, pce_enough_fn enough, void *ctx,
+		   struct pce_delta *freed, int *nomem)
+{
+	while (work && !enough(c, ctx)) {
 		struct pce_shard *s = &c->shard[c->evict_cursor++ & c->shard_mask];
 		uint64_t steps;
 
 		pthread_mutex_lock(&s->lock);
 		steps = PCE_MIN(PCE_MAX(s->entries / 32, 8), work);
-		pce_shard_sweep_locked(c, s, steps, 0, below_low, NULL, NULL);
+		pce_shard_sweep_locked(c, s, steps, 0, enough, ctx, freed, nomem);
 		pthread_mutex_unlock(&s->lock);
 		work -= steps;
 	}
+}
+
+/* Enough hand moves to age every entry to a victim: what is left after
+ * them is pinned (or was stored meanwhile). */
+static uint64_t full_round(const struct pce_cache *c)
+{
+	return (PCE_CLOCK_FREQ_MAX + 2) * pce_load_relaxed(&c->use.entries) + c->shard_mask + 1;
+}
+
+void pce_budget_evict_to_low(struct pce_cache *c)
+{
+	if (pce_budget_over_high(c))
+		rounds(c, full_round(c), below_low, NULL, NULL, NULL);
+}
+
+int pce_budget_evict_until(struct pce_cache *c, pce_enough_fn enough, void *ctx,
+			   struct pce_delta *freed)
+{
+	int nomem = 0;
+
+	rounds(c, full_round(c), enough, ctx, freed, &nomem);
+	/* A whole round was not enough: every unpinned entry is fair game. */
+	for (uint32_t i = 0; i <= c->shard_mask && !enough(c, ctx); i++) {
+		struct pce_shard *s = &c->shard[i];
+
+		pthread_mutex_lock(&s->lock);
+		pce_shard_sweep_locked(c, s, s->entries, 1, enough, ctx, freed, &nomem);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return enough(c, ctx) ? 0 : no_room(nomem);
 }

@@ -4,16 +4,26 @@
  * Hard limit: a store reserves its whole delta on the atomic gauges before
  * it publishes anything and rolls back if a budget would be exceeded, so the
  * gauges never exceed a budget except for a reservation that is rolled back
- * at once (I11).  Soft limits: above the high watermark the reclaimer is
+ * at once, or usage a shrink of the budget could not evict (pinned): stores
+ * that would add to a gauge above its budget are refused, so it never rises
+ * (I11).  Soft limits: above the high watermark the reclaimer is
  * woken and evicts down to the low watermark.  A store that finds no room
  * evicts synchronously: first in its own shard, whose lock it holds, then,
  * having dropped that lock, in the other shards one at a time.  No thread
  * ever waits for a shard lock while holding another.
+ *
+ * The budgets in force live in cache->lim, relaxed atomics: set at create,
+ * changed by pce_cache_set_budgets().  A reservation reads them under its
+ * shard lock, so once a setter has taken and dropped every shard lock after
+ * storing new budgets, every later reservation checks the new ones.
  */
 #ifndef PCE_BUDGET_H
 #define PCE_BUDGET_H
 
 #include "shard.h"
+
+/* Put @b in force (relaxed stores; the caller orders them, see above). */
+void pce_budget_set(struct pce_cache *c, const struct pce_budgets *b);
 
 /* Apply @d if every budget still holds afterwards.  Return: 0 or PCE_ENOSPC
  * (nothing applied). */
@@ -33,7 +43,19 @@ int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct
 int pce_budget_over_high(const struct pce_cache *c);
 
 /* Reclaimer: if above a high watermark, evict down to the low watermarks
- * (a bounded amount of work per call). */
+ * (a bounded amount of work per call).  reclaim_lock held. */
 void pce_budget_evict_to_low(struct pce_cache *c);
+
+/* Is every gauge within its budget?  (A pce_enough_fn.) */
+int pce_budget_within(struct pce_cache *c, void *unused);
+
+/* Evict until @enough(c, ctx) holds, whatever the watermarks: the
+ * reclaimer's CLOCK rounds first, then, if a whole round was not enough,
+ * every unpinned entry shard by shard.  Adds the gauge drops to *@freed
+ * (may be NULL).  reclaim_lock held.
+ * Return: 0, PCE_ENOSPC (the rest is pinned) or PCE_ENOMEM (a victim's
+ * removal could not allocate). */
+int pce_budget_evict_until(struct pce_cache *c, pce_enough_fn enough, void *ctx,
+			   struct pce_delta *freed);
 
 #endif /* PCE_BUDGET_H */

@@ -5,23 +5,23 @@
  * Writers (store, remove, clear) take one shard lock at a time: the shard
  * of (namespace, first token); clear and destroy visit every shard in turn;
  * a store's synchronous eviction drops its own shard's lock before it
- * visits others (budget.c).  Only pce_cache_audit() holds several.
+ * visits others (budget.c).  Only pce_cache_audit() and the verdict of
+ * pce_cache_set_budgets() hold several, all of them, in index order.
+ * Evictions on demand and budget changes run under the reclaimer's lock
+ * (reclaim.c), so they are ordered with reclaim passes and each other.
  */
 #include <string.h>
 
 #include "alloc.h"
 #include "budget.h"
+#include "clock.h"
 #include "expiry.h"
+#include "lookup.h"
 #include "pin.h"
 #include "reclaim.h"
 #include "shard.h"
 #include "thread.h"
 #include "trie.h"
-
-static uint64_t share(uint64_t budget, uint32_t pct)
-{
-	return (uint64_t)((unsigned __int128)budget * pct / 100);
-}
 
 static void free_cache(struct pce_cache *c)
 {
@@ -43,6 +43,7 @@ static void free_cache(struct pce_cache *c)
 int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
 {
 	struct pce_cache *c;
+	struct pce_budgets budgets;
 	uint64_t pin_bytes = 0;
 	size_t shard_bytes, stripe_bytes;
 	int rc;
@@ -59,12 +60,8 @@ int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
 	if (!c->cfg.clock)
 		c->cfg.clock = pce__clock_monotonic;
 	c->shard_mask = cfg->shards - 1;
-	c->kv_high = share(cfg->kv_budget, cfg->high_watermark_pct);
-	c->kv_low = share(cfg->kv_budget, cfg->low_watermark_pct);
-	c->index_high = share(cfg->index_budget, cfg->high_watermark_pct);
-	c->index_low = share(cfg->index_budget, cfg->low_watermark_pct);
-	c->entries_high = share(cfg->max_entries, cfg->high_watermark_pct);
-	c->entries_low = share(cfg->max_entries, cfg->low_watermark_pct);
+	pce__budgets_of(cfg, &budgets);
+	pce_budget_set(c, &budgets);
 	pthread_mutex_init(&c->reclaim_lock, NULL);
 	pthread_mutex_init(&c->wake_lock, NULL);
 
@@ -165,6 +162,47 @@ static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64
 	}
 }
 
+/* The store's holder: what a lookup of @q would report now (lookup.c), and
+ * with PCE_STORE_PIN_HOLDER its pin.  Return: 0 or PCE_ENOPINS. */
+static int holder_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns,
+			 const uint32_t *q, size_t n, const struct pce_store_opts *opts,
+			 uint64_t *now, struct pce_store_result *res)
+{
+	size_t matched;
+	struct pce_entry *h = pce__lookup_choose_rcu(c, s, ns, q, n, now, &matched);
+	int rc;
+
+	if (!h)
+		return 0;
+	if (opts && (opts->flags & PCE_STORE_PIN_HOLDER)) {
+		uint64_t deadline = pce_deadline(c, opts->pin_lease_ns,
+						 c->cfg.default_pin_lease_ns, now);
+		/* Under the shard lock the holder cannot be unlinked, so the
+		 * only failure is a full table. */
+		rc = pce_pin_take_rcu(&c->pins, h, deadline, &pce__thread.pin_hint,
+				      &res->holder_pin.id);
+		if (rc)
+			return rc;
+	}
+	res->holder_tokens = matched;
+	res->holder_len = h->len;
+	res->holder_value = h->value;
+	res->holder_id = h->id;
+	return 0;
+}
+
+/* A failed store reports no holder and keeps no pin. */
+static void holder_drop(struct pce_cache *c, struct pce_store_result *res)
+{
+	if (res->holder_pin.id)
+		pce_pin_put(&c->pins, res->holder_pin.id);
+	res->holder_pin.id = 0;
+	res->holder_tokens = 0;
+	res->holder_len = 0;
+	res->holder_value = 0;
+	res->holder_id = 0;
+}
+
 int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
 		    uint64_t value, uint64_t kv_bytes, const struct pce_store_opts *opts,
 		    struct pce_store_result *res)
@@ -178,10 +216,13 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	uint64_t now = 0;
 	int rc;
 
+	int want_holder = res != NULL;
+
 	if (!res)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
-	if (!c || (flags & ~(unsigned)PCE_STORE_REPLACE))
+	if (!c || (flags & ~(unsigned)(PCE_STORE_REPLACE | PCE_STORE_PIN_HOLDER)) ||
+	    ((flags & PCE_STORE_PIN_HOLDER) && !want_holder))
 		return PCE_EINVAL;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
@@ -199,8 +240,12 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	if (!e)
 		return PCE_ENOMEM;
 	pthread_mutex_lock(&s->lock);
-	rc = store_prepare_locked(c, s, ns, q, n, e, flags, &now, &ch, &grow,
-				  &res->existing_value);
+	/* The holder is found, and pinned, before any eviction of this store
+	 * can take it. */
+	rc = want_holder ? holder_locked(c, s, ns, q, n, opts, &now, res) : 0;
+	if (rc == 0)
+		rc = store_prepare_locked(c, s, ns, q, n, e, flags, &now, &ch, &grow,
+					  &res->existing_value);
 	if (rc) {
 		if (rc == PCE_EEXIST)
 			pce_add_owned(&s->ctr.stores_existing, 1);
@@ -208,6 +253,8 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 			pce_add_owned(&s->ctr.stores_refused, 1);
 		pthread_mutex_unlock(&s->lock);
 		pce_entry_free(e);
+		if (rc != PCE_EEXIST)
+			holder_drop(c, res);
 		return rc;
 	}
 	old = ch.existing;
@@ -254,12 +301,12 @@ int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 		rc = PCE_ENOENT;
 	} else if (!pce_entry_live_at(c, e, &now)) {
 		/* Expired entries are misses: reclaim it, report it absent. */
-		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_TTL);
+		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_TTL, NULL);
 		rc = rc ? rc : PCE_ENOENT;
 	} else {
 		if (value)
 			*value = e->value;
-		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_REMOVED);
+		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_REMOVED, NULL);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -300,6 +347,157 @@ int pce_cache_reclaim(struct pce_cache *c)
 	return 0;
 }
 
+int pce_cache_remove_prefix(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
+			    uint64_t *removed)
+{
+	struct pce_shard *s;
+	uint64_t count = 0;
+	int rc;
+
+	if (removed)
+		*removed = 0;
+	if (!c)
+		return PCE_EINVAL;
+	if ((rc = check_seq(q, n)) != 0)
+		return rc;
+	s = pce_shard_of(c, ns, q[0]);
+	pthread_mutex_lock(&s->lock);
+	rc = pce_shard_remove_prefix_locked(c, s, ns, q, n, &count);
+	pthread_mutex_unlock(&s->lock);
+	if (removed)
+		*removed = count;
+	return rc;
+}
+
+int pce_cache_touch(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
+		    uint64_t ttl_ns)
+{
+	struct pce_shard *s;
+	struct pce_node *node;
+	struct pce_entry *e;
+	uint64_t now = 0, at;
+	int rc;
+
+	if (!c)
+		return PCE_EINVAL;
+	if ((rc = check_seq(q, n)) != 0)
+		return rc;
+	s = pce_shard_of(c, ns, q[0]);
+	pthread_mutex_lock(&s->lock);
+	node = pce_trie_find_exact_locked(s, ns, q, n);
+	e = node ? node->entry : NULL;
+	if (!e || !pce_entry_live_at(c, e, &now)) {
+		pthread_mutex_unlock(&s->lock);
+		return PCE_ENOENT;
+	}
+	pce_clock_touch(e, c->cfg.policy);
+	at = pce_deadline(c, ttl_ns, c->cfg.default_ttl_ns, &now);
+	if (at > e->expires_at) {
+		/* Extension only: the new value before the hints that name
+		 * it are published, so a reader that finds it through a
+		 * new hint sees it (I6). */
+		pce_store_relaxed(&e->expires_at, at);
+		pce_heap_later(&s->expiry, e);
+		pce_trie_extended_locked(e);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* pce_cache_evict()'s goal: @amount of @unit freed so far. */
+struct evict_goal {
+	enum pce_evict_unit unit;
+	uint64_t amount;
+	struct pce_delta freed; /* gauge drops: <= 0 */
+};
+
+static uint64_t freed_of(const struct evict_goal *g)
+{
+	int64_t v = g->unit == PCE_EVICT_KV_BYTES ? g->freed.kv
+		    : g->unit == PCE_EVICT_TOKENS ? g->freed.tokens
+						  : g->freed.entries;
+	return v < 0 ? (uint64_t)-v : 0;
+}
+
+static int goal_met(struct pce_cache *c, void *ctx)
+{
+	(void)c;
+	return freed_of(ctx) >= ((struct evict_goal *)ctx)->amount;
+}
+
+static int evict_run(struct pce_cache *c, void *ctx)
+{
+	struct evict_goal *g = ctx;
+
+	return pce_budget_evict_until(c, goal_met, g, &g->freed);
+}
+
+int pce_cache_evict(struct pce_cache *c, enum pce_evict_unit unit, uint64_t amount,
+		    struct pce_evicted *freed)
+{
+	struct evict_goal g = {unit, amount, {0, 0, 0, 0, 0}};
+	int rc = 0;
+
+	if (freed)
+		memset(freed, 0, sizeof(*freed));
+	if (!c || (unit != PCE_EVICT_KV_BYTES && unit != PCE_EVICT_TOKENS &&
+		   unit != PCE_EVICT_ENTRIES))
+		return PCE_EINVAL;
+	if (amount)
+		rc = pce_reclaim_run(c, evict_run, &g);
+	if (freed) {
+		freed->entries = (uint64_t)-g.freed.entries;
+		freed->kv_bytes = (uint64_t)-g.freed.kv;
+		freed->tokens = (uint64_t)-g.freed.tokens;
+		freed->index_bytes = (uint64_t)-g.freed.index;
+	}
+	return rc;
+}
+
+/* Under reclaim_lock: put the budgets in force, let every reservation made
+ * under the old ones finish, evict down to the new ones. */
+static int budgets_run(struct pce_cache *c, void *ctx)
+{
+	struct pce_limits *l = &c->lim;
+	int rc, within;
+
+	pce_budget_set(c, ctx);
+	/* A reservation reads the budgets under its shard lock: once each
+	 * lock has been taken after the stores above, none still works with
+	 * the old ones, and the usage read below includes all they added. */
+	for (uint32_t i = 0; i <= c->shard_mask; i++) {
+		pthread_mutex_lock(&c->shard[i].lock);
+		pthread_mutex_unlock(&c->shard[i].lock);
+	}
+	rc = pce_budget_evict_until(c, pce_budget_within, NULL, NULL);
+	/* The verdict under every shard lock (in index order, as the audit
+	 * takes them): no reservation is in flight, so one being rolled back
+	 * cannot pass for usage.  Stores are refused while a gauge is above its
+	 * budget, so usage left above one never rises again (I11; the audit
+	 * checks the ceiling). */
+	for (uint32_t i = 0; i <= c->shard_mask; i++)
+		pthread_mutex_lock(&c->shard[i].lock);
+	within = pce_budget_within(c, NULL);
+	pce_store_relaxed(&l->ceil_kv, within ? 0 : pce_load_relaxed(&c->use.kv));
+	pce_store_relaxed(&l->ceil_index, within ? 0 : pce_load_relaxed(&c->use.index));
+	pce_store_relaxed(&l->ceil_entries, within ? 0 : pce_load_relaxed(&c->use.entries));
+	for (uint32_t i = c->shard_mask + 1; i-- > 0;)
+		pthread_mutex_unlock(&c->shard[i].lock);
+	return within ? 0 : rc == PCE_ENOMEM ? PCE_ENOMEM : PCE_EBUSY;
+}
+
+int pce_cache_set_budgets(struct pce_cache *c, const struct pce_budgets *b)
+{
+	int rc;
+
+	if (!c || !b || pce__budgets_error(b))
+		return PCE_EINVAL;
+	rc = pce_reclaim_run(c, budgets_run, (void *)b);
+	if (pce_budget_over_high(c))
+		pce_reclaim_wake(c);
+	return rc;
+}
+
 int pce_cache_stats(struct pce_cache *c, struct pce_stats *out)
 {
 	if (!c || !out)
@@ -337,9 +535,9 @@ int pce_cache_stats(struct pce_cache *c, struct pce_stats *out)
 	out->index_bytes = pce_load_relaxed(&c->use.index);
 	out->fixed_bytes = c->fixed_bytes;
 	out->live_pins = pce_pin_live(&c->pins);
-	out->kv_budget = c->cfg.kv_budget;
-	out->index_budget = c->cfg.index_budget;
-	out->max_entries = c->cfg.max_entries;
+	out->kv_budget = pce_load_relaxed(&c->lim.kv);
+	out->index_budget = pce_load_relaxed(&c->lim.index);
+	out->max_entries = pce_load_relaxed(&c->lim.entries);
 	out->shards = c->shard_mask + 1;
 	return 0;
 }

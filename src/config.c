@@ -2,7 +2,8 @@
  * config.c - defaults and validation of struct pce_config.
  *
  * Every field is checked; an invalid config is refused with a sentence
- * naming the field, never repaired silently.
+ * naming the field, never repaired silently.  The budget fields are checked
+ * by the one function pce_cache_set_budgets() uses too.
  */
 #include <string.h>
 #include <time.h>
@@ -35,10 +36,33 @@ void pce_config_init(struct pce_config *cfg)
 	cfg->background_reclaim = 1;
 }
 
+const char *pce__budgets_error(const struct pce_budgets *b)
+{
+	/* Any budget is valid (0: unlimited); only the watermarks can be wrong. */
+	if (b->high_watermark_pct == 0 || b->high_watermark_pct > 100)
+		return "high_watermark_pct must be in [1, 100]";
+	if (b->low_watermark_pct == 0 || b->low_watermark_pct > b->high_watermark_pct)
+		return "low_watermark_pct must be in [1, high_watermark_pct]";
+	return NULL;
+}
+
+void pce__budgets_of(const struct pce_config *cfg, struct pce_budgets *b)
+{
+	b->kv_budget = cfg->kv_budget;
+	b->index_budget = cfg->index_budget;
+	b->max_entries = cfg->max_entries;
+	b->high_watermark_pct = cfg->high_watermark_pct;
+	b->low_watermark_pct = cfg->low_watermark_pct;
+}
+
 const char *pce_config_error(const struct pce_config *cfg)
 {
+	struct pce_budgets b;
+	const char *err;
+
 	if (!cfg)
 		return "config is NULL";
+	pce__budgets_of(cfg, &b);
 	if (cfg->shards == 0 || cfg->shards > PCE_MAX_SHARDS || (cfg->shards & (cfg->shards - 1)))
 		return "shards must be a power of two in [1, PCE_MAX_SHARDS]";
 	if (cfg->min_prefix_len == 0)
@@ -62,10 +86,8 @@ const char *pce_config_error(const struct pce_config *cfg)
 	} else {
 		return "kv_mode must be PCE_KV_DECLARED or PCE_KV_PER_TOKEN";
 	}
-	if (cfg->high_watermark_pct == 0 || cfg->high_watermark_pct > 100)
-		return "high_watermark_pct must be in [1, 100]";
-	if (cfg->low_watermark_pct == 0 || cfg->low_watermark_pct > cfg->high_watermark_pct)
-		return "low_watermark_pct must be in [1, high_watermark_pct]";
+	if ((err = pce__budgets_error(&b)) != NULL)
+		return err;
 	if (cfg->reclaim_interval_ns < 100 * 1000 || cfg->reclaim_interval_ns > 3600ULL * 1000000000u)
 		return "reclaim_interval_ns must be in [100 us, 1 h]";
 	if (cfg->background_reclaim != 0 && cfg->background_reclaim != 1)

@@ -59,10 +59,15 @@ struct pce_entry {
 	/* immutable after publication */
 	uint64_t value;
 	uint64_t kv_bytes;
-	uint64_t expires_at; /* monotonic ns; PCE_NEVER = no TTL */
+	uint64_t id;         /* unique in the cache, never 0 (set at link) */
 	uint64_t ns;
 	uint32_t len;
 	uint32_t shard;
+	/* monotonic ns; PCE_NEVER = no TTL.  W: creator, then only raised by
+	 * pce_cache_touch() (shard lock, relaxed atomic store, before the
+	 * hints naming it are published)  R: readers, relaxed atomic load;
+	 * writers under the lock */
+	uint64_t expires_at;
 	/* CLOCK state.  W: readers set ref / raise freq (relaxed, only when
 	 * it changes); the CLOCK hand clears / ages them (shard lock).  */
 	uint8_t ref;
@@ -135,6 +140,7 @@ struct pce_shard {
 	uint64_t retired_bytes;      /* atomic: retire adds, the reclaimer subtracts */
 	uint64_t zombie_count;       /* W: lock; R: relaxed */
 	uint64_t entries;            /* W: lock; R: relaxed (gauge) */
+	uint64_t last_id;            /* W/R: lock; sequence of the shard's entry ids */
 	uint32_t index;              /* immutable */
 	struct pce_shard_counters ctr;
 } pce_cacheline_aligned;
@@ -171,13 +177,25 @@ struct pce_usage {
 	uint64_t tokens;  /* sum of edge lengths */
 } pce_cacheline_aligned;
 
+/* The budgets in force and their watermarks (0: no budget).  The budget
+ * fields of cfg are only the values at create.  W: create, then
+ * pce_cache_set_budgets() under reclaim_lock, relaxed atomic stores
+ * R: anyone, relaxed atomic loads (budget.c).  ceil_*: what a shrink that
+ * could not evict below the new budget left (0: none), so that the audit
+ * can check I11 (usage never rises while above a budget). */
+struct pce_limits {
+	uint64_t kv, index, entries;
+	uint64_t kv_high, kv_low;
+	uint64_t index_high, index_low;
+	uint64_t entries_high, entries_low;
+	uint64_t ceil_kv, ceil_index, ceil_entries;
+};
+
 struct pce_cache {
 	/* read-mostly */
 	struct pce_config cfg;
 	uint32_t shard_mask;
-	uint64_t kv_high, kv_low;       /* watermarks in bytes (0: no budget) */
-	uint64_t index_high, index_low;
-	uint64_t entries_high, entries_low;
+	struct pce_limits lim;
 	uint64_t fixed_bytes;
 	struct pce_shard *shard;
 	struct pce_stripe *stripe;      /* [PCE_STAT_STRIPES] */
@@ -198,6 +216,12 @@ struct pce_cache {
 	uint64_t reclaim_passes;        /* W: reclaim_lock; R: relaxed */
 	uint64_t pins_forced;           /* relaxed atomic */
 };
+
+/* Why @b is invalid (NULL: valid); pce_config_error() and
+ * pce_cache_set_budgets() share it (config.c). */
+const char *pce__budgets_error(const struct pce_budgets *b);
+/* The budget fields of @cfg. */
+void pce__budgets_of(const struct pce_config *cfg, struct pce_budgets *b);
 
 /* The default clock: CLOCK_MONOTONIC in nanoseconds (config.c). */
 uint64_t pce__clock_monotonic(void *ctx);
@@ -234,7 +258,9 @@ static inline uint64_t pce_deadline(const struct pce_cache *c, uint64_t d, uint6
 static inline int pce_entry_live_at(const struct pce_cache *c, const struct pce_entry *e,
 				    uint64_t *now)
 {
-	return e->expires_at == PCE_NEVER || e->expires_at > pce_now_once(c, now);
+	uint64_t at = pce_load_relaxed(&e->expires_at);
+
+	return at == PCE_NEVER || at > pce_now_once(c, now);
 }
 
 static inline struct pce_shard *pce_shard_of(const struct pce_cache *c, uint64_t ns,

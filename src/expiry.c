@@ -82,6 +82,14 @@ void pce_heap_push(struct pce_heap *h, struct pce_heap_grow *g, struct pce_entry
 	sift_up(h, e->heap_idx);
 }
 
+void pce_heap_later(struct pce_heap *h, struct pce_entry *e)
+{
+	if (e->expires_at == PCE_NEVER)
+		pce_heap_remove(h, e);
+	else
+		sift_down(h, e->heap_idx);
+}
+
 void pce_heap_remove(struct pce_heap *h, struct pce_entry *e)
 {
 	uint32_t i = e->heap_idx;

@@ -28,6 +28,9 @@ void pce_heap_abort(struct pce_heap_grow *g);
 /* Push @e, installing *g first if prepare grew the array. */
 void pce_heap_push(struct pce_heap *h, struct pce_heap_grow *g, struct pce_entry *e);
 void pce_heap_remove(struct pce_heap *h, struct pce_entry *e);
+/* @e (in the heap) now expires later: move it down, or out of the heap
+ * if it no longer expires. */
+void pce_heap_later(struct pce_heap *h, struct pce_entry *e);
 
 static inline struct pce_entry *pce_heap_top(const struct pce_heap *h)
 {

@@ -20,6 +20,7 @@
  */
 #include "clock.h"
 #include "core.h"
+#include "lookup.h"
 #include "pin.h"
 #include "rcu.h"
 #include "thread.h"
@@ -36,6 +37,15 @@ static inline void stat_add(uint64_t *ctr, uint64_t v, int owned, int order)
 		__atomic_store_n(ctr, pce_load_relaxed(ctr) + v, order);
 	else
 		__atomic_fetch_add(ctr, v, order);
+}
+
+/* Matched tokens reported for a match of @depth: whole blocks, and none
+ * below min_prefix_len. */
+static inline size_t rounded(const struct pce_cache *c, size_t depth)
+{
+	size_t m = depth - depth % c->cfg.block_size;
+
+	return m < c->cfg.min_prefix_len ? 0 : m;
 }
 
 /* The entry a lookup reports and how many tokens it matched; NULL: miss. */
@@ -95,9 +105,7 @@ int pce_cache_lookup(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 	pce_rcu_read_lock();
 	e = choose_rcu(c, s, ns, q, n, flags & PCE_LOOKUP_WHOLE, &now, &depth);
 	if (e) {
-		matched = depth - depth % c->cfg.block_size;
-		if (matched < c->cfg.min_prefix_len)
-			matched = 0;
+		matched = rounded(c, depth);
 	}
 	if (matched) {
 		if (!(flags & PCE_LOOKUP_PEEK))
@@ -135,6 +143,17 @@ count:
 		}
 	}
 	return rc;
+}
+
+struct pce_entry *pce__lookup_choose_rcu(const struct pce_cache *c, const struct pce_shard *s,
+					 uint64_t ns, const uint32_t *q, size_t n, uint64_t *now,
+					 size_t *matched)
+{
+	size_t depth = 0;
+	struct pce_entry *e = choose_rcu(c, s, ns, q, n, 0, now, &depth);
+
+	*matched = e ? rounded(c, depth) : 0;
+	return *matched ? e : NULL;
 }
 
 int pce_pin_release(struct pce_cache *c, struct pce_pin pin)

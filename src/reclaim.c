@@ -65,7 +65,7 @@ static uint64_t release(struct pce_cache *c, struct pce_shard *s)
 		s->taken_entries = e->clk_next;
 		if (c->cfg.on_release) {
 			struct pce_released r = {e->ns, e->value, e->kv_bytes, e->len,
-						 (enum pce_reason)e->reason};
+						 (enum pce_reason)e->reason, e->id};
 			c->cfg.on_release(c->cfg.release_ctx, &r);
 		}
 		released++;
@@ -97,6 +97,17 @@ void pce_reclaim_free_retired(struct pce_cache *c)
 	pthread_mutex_lock(&c->reclaim_lock);
 	free_retired(c);
 	pthread_mutex_unlock(&c->reclaim_lock);
+}
+
+int pce_reclaim_run(struct pce_cache *c, int (*fn)(struct pce_cache *c, void *ctx), void *ctx)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->reclaim_lock);
+	rc = fn(c, ctx);
+	free_retired(c);
+	pthread_mutex_unlock(&c->reclaim_lock);
+	return rc;
 }
 
 void pce_reclaim_pass(struct pce_cache *c, int evict)

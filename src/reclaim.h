@@ -17,6 +17,11 @@ void pce_reclaim_pass(struct pce_cache *c, int evict);
  * Used by destroy after everything was unlinked. */
 void pce_reclaim_free_retired(struct pce_cache *c);
 
+/* Run @fn (evictions) under reclaim_lock, then free what was retired,
+ * releasing the values in the calling thread; returns @fn's result.
+ * pce_cache_evict() and pce_cache_set_budgets() use it. */
+int pce_reclaim_run(struct pce_cache *c, int (*fn)(struct pce_cache *c, void *ctx), void *ctx);
+
 /* Wake the background thread early (cheap when already woken). */
 void pce_reclaim_wake(struct pce_cache *c);
 

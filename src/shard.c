@@ -75,12 +75,21 @@ static void emit(struct pce_cache *c, enum pce_event_kind kind, enum pce_reason 
 	ev.kv_bytes = e->kv_bytes;
 	ev.len = e->len;
 	ev.tokens = tokens;
+	ev.id = e->id;
 	c->cfg.on_event(c->cfg.event_ctx, &ev);
 }
+
+/* Entry ids: the shard's sequence number above its index, so ids are unique
+ * in the cache without a shared counter (2^52 stores per shard). */
+#define ID_SHARD_BITS 12
+#if (1u << ID_SHARD_BITS) < PCE_MAX_SHARDS
+#error "entry ids need a bit per shard index bit"
+#endif
 
 void pce_shard_link_locked(struct pce_cache *c, struct pce_shard *s, struct pce_entry *e,
 			   struct pce_heap_grow *grow, const uint32_t *tokens)
 {
+	e->id = ++s->last_id << ID_SHARD_BITS | s->index;
 	pce_clock_insert(s, e);
 	if (e->expires_at != PCE_NEVER)
 		pce_heap_push(&s->expiry, grow, e);
@@ -115,7 +124,7 @@ static int64_t kv_of_tokens(const struct pce_cache *c, int64_t tokens)
 }
 
 int pce_shard_remove_locked(struct pce_cache *c, struct pce_shard *s, struct pce_entry *e,
-			    enum pce_reason reason)
+			    enum pce_reason reason, struct pce_delta *out)
 {
 	struct pce_trie_change ch;
 	struct pce_delta d;
@@ -141,6 +150,8 @@ int pce_shard_remove_locked(struct pce_cache *c, struct pce_shard *s, struct pce
 	d.nodes = ch.nodes_delta;
 	d.tokens = ch.tokens_delta;
 	pce_usage_apply(c, &d);
+	if (out)
+		*out = d;
 	pce_sub_owned(&s->entries, 1);
 	pce_shard_unlink_locked(c, s, e, reason);
 	return 0;
@@ -153,7 +164,7 @@ void pce_shard_expire_locked(struct pce_cache *c, struct pce_shard *s, uint64_t 
 	/* A merge that cannot allocate leaves the entry for the next pass;
 	 * lookups already treat it as a miss. */
 	while ((e = pce_heap_top(&s->expiry)) && e->expires_at <= now)
-		if (pce_shard_remove_locked(c, s, e, PCE_REASON_TTL) != 0)
+		if (pce_shard_remove_locked(c, s, e, PCE_REASON_TTL, NULL) != 0)
 			break;
 }
 
@@ -190,12 +201,27 @@ static void clear_entry(struct pce_shard *s, struct pce_entry *e, void *arg)
 	pce_shard_unlink_locked(x->c, s, e, x->reason);
 }
 
+/* Gauges after a clear of @x's entries and of what *@freed counts (the
+ * cleared nodes, tables and tokens, plus any other change of the trie). */
+static void apply_cleared(struct pce_cache *c, const struct clear_ctx *x,
+			  const struct pce_trie_freed *freed)
+{
+	struct pce_delta d;
+
+	d.kv = c->cfg.kv_mode == PCE_KV_DECLARED ? -(int64_t)x->kv
+						 : kv_of_tokens(c, freed->tokens_delta);
+	d.index = freed->index_delta - (int64_t)(x->entries * sizeof(struct pce_entry));
+	d.entries = -(int64_t)x->entries;
+	d.nodes = freed->nodes_delta;
+	d.tokens = freed->tokens_delta;
+	pce_usage_apply(c, &d);
+}
+
 uint64_t pce_shard_clear_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns, int all,
 				enum pce_reason reason)
 {
 	struct clear_ctx x = {c, reason, 0, 0};
-	uint64_t index = 0, tokens = 0, nodes = 0;
-	struct pce_delta d;
+	struct pce_trie_freed freed = {0, 0, 0};
 	struct pce_node *root;
 	size_t i;
 
@@ -204,18 +230,34 @@ uint64_t pce_shard_clear_locked(struct pce_cache *c, struct pce_shard *s, uint64
 	if (all) {
 		pce_ctable_for_each(s->roots, i, root)
 			pce_trie_clear_locked(s, s->roots->slot[i].key, root, clear_entry, &x,
-					      &index, &tokens, &nodes);
+					      &freed);
 	} else if ((root = pce_ctable_find_rcu(s->roots, ns))) {
-		pce_trie_clear_locked(s, ns, root, clear_entry, &x, &index, &tokens, &nodes);
+		pce_trie_clear_locked(s, ns, root, clear_entry, &x, &freed);
 	}
-	d.kv = c->cfg.kv_mode == PCE_KV_DECLARED ? -(int64_t)x.kv
-						 : kv_of_tokens(c, -(int64_t)tokens);
-	d.index = -(int64_t)(index + x.entries * sizeof(struct pce_entry));
-	d.entries = -(int64_t)x.entries;
-	d.nodes = -(int64_t)nodes;
-	d.tokens = -(int64_t)tokens;
-	pce_usage_apply(c, &d);
+	apply_cleared(c, &x, &freed);
 	return x.entries;
+}
+
+int pce_shard_remove_prefix_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns,
+				   const uint32_t *q, size_t n, uint64_t *removed)
+{
+	struct clear_ctx x = {c, PCE_REASON_REMOVED, 0, 0};
+	struct pce_trie_change ch;
+	struct pce_trie_freed freed;
+	int rc = pce_trie_prepare_remove_prefix(s, ns, q, n, &ch);
+
+	*removed = 0;
+	if (rc || ch.op == PCE_TRIE_NONE) {
+		pce_trie_abort(&ch);
+		return rc;
+	}
+	freed.index_delta = ch.index_delta;
+	freed.tokens_delta = ch.tokens_delta;
+	freed.nodes_delta = ch.nodes_delta;
+	pce_trie_commit_remove_prefix(s, &ch, clear_entry, &x, &freed);
+	apply_cleared(c, &x, &freed);
+	*removed = x.entries;
+	return 0;
 }
 
 /* The entry under the hand if it is unpinned, second chance or not. */
@@ -228,22 +270,31 @@ static struct pce_entry *force_victim(struct pce_shard *s)
 }
 
 uint64_t pce_shard_sweep_locked(struct pce_cache *c, struct pce_shard *s, uint64_t steps,
-				int force, int (*enough)(struct pce_cache *c, void *ctx),
-				void *ctx, int *nomem)
+				int force, pce_enough_fn enough, void *ctx,
+				struct pce_delta *freed, int *nomem)
 {
 	uint64_t evicted = 0;
 
 	while (steps-- && s->hand && !enough(c, ctx)) {
 		struct pce_entry *e = force ? force_victim(s) : pce_clock_advance(s, c->cfg.policy);
+		struct pce_delta d;
 		int rc;
 
 		if (!e)
 			continue;
-		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_CAPACITY);
-		if (rc == 0)
+		rc = pce_shard_remove_locked(c, s, e, PCE_REASON_CAPACITY, &d);
+		if (rc == 0) {
 			evicted++;
-		else if (rc == PCE_ENOMEM && nomem)
+			if (freed) {
+				freed->kv += d.kv;
+				freed->index += d.index;
+				freed->entries += d.entries;
+				freed->nodes += d.nodes;
+				freed->tokens += d.tokens;
+			}
+		} else if (rc == PCE_ENOMEM && nomem) {
 			*nomem = 1;
+		}
 	}
 	return evicted;
 }

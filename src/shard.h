@@ -49,11 +49,20 @@ void pce_shard_unlink_locked(struct pce_cache *c, struct pce_shard *s, struct pc
 /*
  * pce_shard_remove_locked - Remove @e from the trie and unlink it.
  * For PCE_REASON_CAPACITY, an entry that is pinned is left alone.
+ * @d: NULL, or receives the usage delta the removal applied.
  * Return: 0; PCE_EBUSY pinned (capacity only); PCE_ENOMEM a merge could not
  * allocate (nothing changed).
  */
 int pce_shard_remove_locked(struct pce_cache *c, struct pce_shard *s, struct pce_entry *e,
-			    enum pce_reason reason);
+			    enum pce_reason reason, struct pce_delta *d);
+
+/*
+ * pce_shard_remove_prefix_locked - Remove every entry of @ns in @s that
+ * starts with @q[0..@n) (reason PCE_REASON_REMOVED); *@removed receives
+ * how many.  Return: 0 or PCE_ENOMEM (nothing changed).
+ */
+int pce_shard_remove_prefix_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns,
+				   const uint32_t *q, size_t n, uint64_t *removed);
 
 /* Remove every entry of @s whose TTL ended at or before @now. */
 void pce_shard_expire_locked(struct pce_cache *c, struct pce_shard *s, uint64_t now);
@@ -65,16 +74,20 @@ void pce_shard_collect_zombies_locked(struct pce_shard *s);
 uint64_t pce_shard_clear_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns, int all,
 				enum pce_reason reason);
 
+/* Has an eviction done enough?  Called before every hand move. */
+typedef int (*pce_enough_fn)(struct pce_cache *c, void *ctx);
+
 /*
  * pce_shard_sweep_locked - Move the CLOCK hand up to @steps times, evicting
  * victims (capacity), until @enough(c) holds.  With @force, an unpinned
  * entry under the hand is evicted even if it still has a second chance
  * (used once a full sweep found no victim).  Returns the number evicted;
- * sets *@nomem (if not NULL) when a victim stayed because its removal could
- * not allocate (a merge).
+ * adds the usage deltas of the evictions to *@freed (if not NULL); sets
+ * *@nomem (if not NULL) when a victim stayed because its removal could not
+ * allocate (a merge).
  */
 uint64_t pce_shard_sweep_locked(struct pce_cache *c, struct pce_shard *s, uint64_t steps,
-				int force, int (*enough)(struct pce_cache *c, void *ctx),
-				void *ctx, int *nomem);
+				int force, pce_enough_fn enough, void *ctx,
+				struct pce_delta *freed, int *nomem);
 
 #endif /* PCE_SHARD_H */

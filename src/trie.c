@@ -20,6 +20,12 @@
  *                                      +-> (S[pos+k..])[E]
  *   NEW_ROOT      the namespace has no root in this shard yet.
  *
+ * Remove a prefix Q: the walk stops at the node X whose edge Q ends in (or
+ * at the end of); every entry starting with Q is in X's subtree.  X is
+ * unhung from P as a leaf would be (LEAF, LEAF_MERGE_PARENT, LEAF_ROOT),
+ * then its subtree is cleared like a namespace: one publication, so
+ * readers see all of it or none, and only the merge allocates.
+ *
  * Remove cases (E ends at node N, P = N's parent):
  *   DETACH             N keeps >= 2 children: N.entry = NULL.
  *   MERGE_CHILD        N has one child C: publish N+C as one node.
@@ -44,7 +50,9 @@
  * and knows that none exists when the hint has expired.  Inserting raises
  * hints along the path to the root and stops at the first ancestor that
  * already expires no earlier (O(1) when no TTLs are used); removing
- * recomputes the hints that pointed at the removed entry, bottom-up.
+ * recomputes the hints that pointed at the removed entry, bottom-up.  A
+ * touch only raises an entry's expires_at (stored before the hints are
+ * published), so raising the hints on its path restores I6 the same way.
  */
 #include "trie.h"
 
@@ -104,7 +112,7 @@ void pce_trie_walk_rcu(const struct pce_shard *s, uint64_t ns, const uint32_t *q
 
 static int entry_live(const struct pce_entry *e, uint64_t now)
 {
-	return e && e->expires_at > now;
+	return e && pce_load_relaxed(&e->expires_at) > now;
 }
 
 struct pce_entry *pce_trie_match_live_rcu(const struct pce_shard *s, uint64_t ns,
@@ -216,6 +224,11 @@ static struct pce_entry *hint_compute(const struct pce_node *n)
 			break; /* nothing expires later */
 	}
 	return best;
+}
+
+void pce_trie_extended_locked(struct pce_entry *e)
+{
+	hint_raise(e->node, e);
 }
 
 /* (I6) @gone left the subtree of @n: recompute the hints that named it,
@@ -484,10 +497,12 @@ static struct pce_ctable *maybe_shrunk(const struct pce_ctable *t, uint64_t gone
 	return n;
 }
 
+static int prepare_unhang(struct pce_node *n, struct pce_trie_change *ch);
+
 int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
 			    struct pce_trie_change *ch)
 {
-	struct pce_node *n = e->node, *p = n->parent, *c = NULL;
+	struct pce_node *n = e->node, *c = NULL;
 	size_t live = n->children ? n->children->live : 0;
 
 	(void)s;
@@ -515,10 +530,21 @@ int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
 	ch->tokens_delta = -(int64_t)n->len;
 	ch->index_delta = -(int64_t)pce_node_bytes(n);
 	ch->nodes_delta = -1;
+	return prepare_unhang(n, ch);
+}
+
+/* The parent side of taking @n (a leaf, or a whole subtree) out of its
+ * parent p: p's table loses n, and p goes too (a root left empty) or merges
+ * with its remaining child (I3).  Adds p's side to ch's deltas, not n's. */
+static int prepare_unhang(struct pce_node *n, struct pce_trie_change *ch)
+{
+	struct pce_node *p = n->parent, *c = NULL;
+
+	ch->node = n;
 	if (is_root(p) && p->children->live == 1) {
 		ch->op = PCE_REM_LEAF_ROOT;
 		ch->index_delta -= (int64_t)(pce_node_size(0) + pce_ctable_size(p->children->log2cap));
-		ch->nodes_delta = -2;
+		ch->nodes_delta -= 1;
 		return 0;
 	}
 	if (!is_root(p) && !p->entry && p->children->live == 2) {
@@ -536,7 +562,7 @@ int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
 		ch->index_delta += (int64_t)pce_node_size(p->len + c->len) -
 				   (int64_t)(pce_node_bytes(p) + pce_node_bytes(c) +
 					     pce_ctable_size(p->children->log2cap));
-		ch->nodes_delta = -3 + 1;
+		ch->nodes_delta -= 2 - 1;
 		return 0;
 	}
 	ch->op = PCE_REM_LEAF;
@@ -553,6 +579,47 @@ int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
 					   (int64_t)pce_ctable_size(p->children->log2cap);
 	}
 	return 0;
+}
+
+/* Unpublish ch->node (prepared by prepare_unhang) from its parent, which
+ * goes or merges as prepared, and forget @gone, the subtree's hint, in the
+ * hints above.  ch->node itself is the caller's to retire. */
+static void commit_unhang(struct pce_shard *s, struct pce_trie_change *ch,
+			  const struct pce_entry *gone)
+{
+	struct pce_node *n = ch->node, *p = n->parent, *m = ch->n_new;
+
+	switch (ch->op) {
+	case PCE_REM_LEAF:
+		if (ch->t_new || ch->drop_table) {
+			struct pce_ctable *old = p->children;
+			pce_rcu_publish(p->children, ch->t_new);
+			pce_retire_table(s, old);
+		} else {
+			pce_ctable_delete_locked(p->children, n->tokens[0]);
+		}
+		hint_forget(p, gone);
+		break;
+	case PCE_REM_LEAF_MERGE_PARENT: {
+		struct pce_node *pp = p->parent;
+
+		/* Readers reach n only through p, which m replaces whole. */
+		adopt(m, ch->child);
+		replace_in_parent(p, m);
+		pce_retire_node(s, p);
+		pce_retire_node(s, ch->child);
+		pce_retire_table(s, p->children);
+		hint_forget(pp, gone);
+		break;
+	}
+	case PCE_REM_LEAF_ROOT:
+		pce_ctable_delete_locked(s->roots, ch->ns);
+		pce_retire_table(s, p->children);
+		pce_retire_node(s, p);
+		break;
+	default:
+		PCE_ASSERT(0);
+	}
 }
 
 void pce_trie_commit_remove(struct pce_shard *s, struct pce_trie_change *ch,
@@ -573,40 +640,49 @@ void pce_trie_commit_remove(struct pce_shard *s, struct pce_trie_change *ch,
 		pce_retire_table(s, n->children);
 		hint_forget(p, e);
 		break;
-	case PCE_REM_LEAF:
-		if (ch->t_new || ch->drop_table) {
-			struct pce_ctable *old = p->children;
-			pce_rcu_publish(p->children, ch->t_new);
-			pce_retire_table(s, old);
-		} else {
-			pce_ctable_delete_locked(p->children, n->tokens[0]);
-		}
-		pce_retire_node(s, n);
-		hint_forget(p, e);
-		break;
-	case PCE_REM_LEAF_MERGE_PARENT: {
-		struct pce_node *pp = p->parent;
-
-		/* Readers reach n only through p, which m replaces whole. */
-		adopt(m, ch->child);
-		replace_in_parent(p, m);
-		pce_retire_node(s, n);
-		pce_retire_node(s, p);
-		pce_retire_node(s, ch->child);
-		pce_retire_table(s, p->children);
-		hint_forget(pp, e);
-		break;
-	}
-	case PCE_REM_LEAF_ROOT:
-		pce_ctable_delete_locked(s->roots, ch->ns);
-		pce_retire_node(s, n);
-		pce_retire_table(s, p->children);
-		pce_retire_node(s, p);
-		break;
 	default:
-		PCE_ASSERT(0);
+		commit_unhang(s, ch, e);
+		pce_retire_node(s, n);
+		break;
 	}
 	e->node = NULL;
+}
+
+int pce_trie_prepare_remove_prefix(struct pce_shard *s, uint64_t ns, const uint32_t *q,
+				   size_t n, struct pce_trie_change *ch)
+{
+	struct pce_node *node = pce_trie_root_rcu(s, ns);
+	size_t pos = 0;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->ns = ns;
+	while (node) {
+		size_t k, want;
+		struct pce_node *c = step_rcu(node, q, pos, n, &k);
+
+		if (!c)
+			return 0;
+		want = PCE_MIN((size_t)c->len, n - pos);
+		if (k < want)
+			return 0; /* q leaves the trie: nothing starts with it */
+		if (pos + k == n) /* q ends inside or at the end of c's edge */
+			return prepare_unhang(c, ch);
+		pos += k;
+		node = c;
+	}
+	return 0;
+}
+
+static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_entry_fn fn,
+			  void *ctx, struct pce_trie_freed *freed);
+
+void pce_trie_commit_remove_prefix(struct pce_shard *s, struct pce_trie_change *ch,
+				   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed)
+{
+	struct pce_node *top = ch->node;
+
+	commit_unhang(s, ch, top->hint);
+	clear_subtree(s, top, fn, ctx, freed);
 }
 
 void pce_trie_abort(struct pce_trie_change *ch)
@@ -623,16 +699,16 @@ void pce_trie_abort(struct pce_trie_change *ch)
 
 /* ---- clear -------------------------------------------------------------- */
 
-void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *root,
-			   pce_trie_entry_fn fn, void *ctx, uint64_t *index, uint64_t *tokens,
-			   uint64_t *nodes)
+/* Retire @top (already unpublished) and everything below it, handing each
+ * entry to @fn.  Worklist threaded through retire_next (the nodes are being
+ * retired anyway), so clearing a deep trie needs neither recursion nor
+ * memory. */
+static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_entry_fn fn,
+			  void *ctx, struct pce_trie_freed *freed)
 {
-	/* Worklist threaded through retire_next (the nodes are being retired
-	 * anyway), so clearing a deep trie needs neither recursion nor memory. */
-	struct pce_node *work = root;
+	struct pce_node *work = top;
 
-	pce_ctable_delete_locked(s->roots, ns);
-	root->retire_next = NULL;
+	top->retire_next = NULL;
 	while (work) {
 		struct pce_node *n = work, *c;
 		size_t i;
@@ -646,13 +722,20 @@ void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *ro
 			n->entry->node = NULL;
 			fn(s, n->entry, ctx);
 		}
-		*index += pce_node_bytes(n);
-		*tokens += n->len;
-		*nodes += 1;
+		freed->index_delta -= (int64_t)pce_node_bytes(n);
+		freed->tokens_delta -= n->len;
+		freed->nodes_delta -= 1;
 		if (n->children) {
-			*index += pce_ctable_size(n->children->log2cap);
+			freed->index_delta -= (int64_t)pce_ctable_size(n->children->log2cap);
 			pce_retire_table(s, n->children);
 		}
 		pce_retire_node(s, n);
 	}
+}
+
+void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *root,
+			   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed)
+{
+	pce_ctable_delete_locked(s->roots, ns);
+	clear_subtree(s, root, fn, ctx, freed);
 }

@@ -119,18 +119,40 @@ void pce_trie_commit_remove(struct pce_shard *s, struct pce_trie_change *ch,
 
 void pce_trie_abort(struct pce_trie_change *ch);
 
-/* Called by pce_trie_clear_locked() for each entry of the cleared trie. */
+/* Called by the clears for each entry of the cleared trie. */
 typedef void (*pce_trie_entry_fn)(struct pce_shard *s, struct pce_entry *e, void *ctx);
+
+/* Index bytes, tokens and nodes a clear changed (added to; <= 0). */
+struct pce_trie_freed {
+	int64_t index_delta;
+	int64_t tokens_delta;
+	int64_t nodes_delta;
+};
 
 /*
  * pce_trie_clear_locked - Unlink the whole trie of namespace root @root
  * (found under @ns) from @s, retire its nodes and tables, and hand each entry
- * to @fn.  Adds the freed bytes, tokens and nodes to *index, *tokens, *nodes.
- * Never allocates.
+ * to @fn.  Adds what it frees to *@freed.  Never allocates.
  */
 void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *root,
-			   pce_trie_entry_fn fn, void *ctx, uint64_t *index, uint64_t *tokens,
-			   uint64_t *nodes);
+			   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed);
+
+/*
+ * pce_trie_prepare_remove_prefix - Prepare to remove the subtree of every
+ * entry of @ns starting with @q[0..@n) (@n >= 1).  ch->op is PCE_TRIE_NONE
+ * if there is none (nothing to commit).  The deltas cover the node it hangs
+ * from, not the subtree.  Return: 0 or PCE_ENOMEM (a merge; nothing changed).
+ */
+int pce_trie_prepare_remove_prefix(struct pce_shard *s, uint64_t ns, const uint32_t *q,
+				   size_t n, struct pce_trie_change *ch);
+/* Unpublish the prepared subtree in one store, then clear it as
+ * pce_trie_clear_locked() does.  Never allocates. */
+void pce_trie_commit_remove_prefix(struct pce_shard *s, struct pce_trie_change *ch,
+				   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed);
+
+/* @e's expires_at was raised (pce_cache_touch): restore I6 on its path by
+ * raising the hints, each with a release store.  Shard lock held. */
+void pce_trie_extended_locked(struct pce_entry *e);
 
 /* Byte size of @n as index accounting counts it. */
 static inline size_t pce_node_bytes(const struct pce_node *n)

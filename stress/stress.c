@@ -2,8 +2,9 @@
  * stress.c - torture test of libpce: READERS WRITERS SECONDS [options].
  *
  * Readers look up (with and without pins, WHOLE, PEEK) and run batch
- * analyses; writers store, replace, remove, clear namespaces and run reclaim
- * passes, all while the cache's own reclaim thread evicts to the budgets
+ * analyses; writers store (some pinning their holder), replace, remove,
+ * remove by prefix, touch, evict on demand, change the budgets, clear
+ * namespaces and run reclaim passes, all while the cache's own reclaim thread evicts to the budgets
  * and drops expired entries.  A monitor samples the budgets and, every
  * --audit-ms, stops the workers and runs pce_cache_audit().  The seed is
  * printed; it fixes the key universe and every thread's choices (thread
@@ -32,7 +33,8 @@
  *       index (its REMOVED event) nor been released when the lookup began
  *       (event seq <= the reader's start seq); REMOVED comes once per entry;
  *   V3  a TTL entry is not returned by a lookup that began after its TTL
- *       ended (measured from the end of its store);
+ *       ended (measured from the end of its store, or of the last touch of
+ *       its key that returned 0);
  *   V4  on_release runs once per stored value, never for a failed store,
  *       never while a pin without lease or an unexpired lease holds it;
  *   V5  at the end: stored - released - live = 0, no live pin, nothing
@@ -46,6 +48,10 @@
  *       reported;
  *   V8  a returned error is one the call documents; statistics never show
  *       more hits than lookups;
+ *   V10 a store's holder is a stored entry of the same namespace, of the
+ *       length reported, that shares the tokens reported; a pinned holder
+ *       is not released before its pin; an eviction on demand that
+ *       returns 0 freed what was asked;
  *   V9  --anchors N: the first N keys are stored before the workers start
  *       and never removed; a lookup whose query starts with one matches at
  *       least its length, WHOLE or not, whatever else is removed meanwhile.
@@ -83,7 +89,7 @@ struct opts {
 	unsigned ttl_pct, ttl_max_ms;
 	unsigned pin_pct, lease_pct, lease_ms;
 	unsigned remove_pct, replace_pct, clears_per_million, reclaim_per_mille;
-	unsigned dedup_per_mille;
+	unsigned dedup_per_mille, engine_per_mille;
 	uint32_t max_pins, block_size, min_prefix;
 	int lfu, per_token, no_evict;
 	uint32_t anchors;
@@ -112,6 +118,9 @@ static void usage(void)
 		"  --clears-per-million N  writer ops that clear a namespace (100)\n"
 		"  --reclaim-per-mille N writer ops that run pce_cache_reclaim (2)\n"
 		"  --dedup-per-mille N reader ops that run pce_dedup_analyze (2)\n"
+		"  --engine-per-mille N writer ops that evict on demand, touch, remove by\n"
+		"                      prefix or change the budgets; stores that pin their\n"
+		"                      holder (5; 0 with --no-evict and --anchors)\n"
 		"  --max-pins N        pin table size (4096)\n"
 		"  --block-size N, --min-prefix N   (1, 1)\n"
 		"  --lfu               CLOCK-LFU instead of CLOCK-LRU\n"
@@ -151,7 +160,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		.shards = 16, .keys = 20000, .namespaces = 4, .alphabet = 6,
 		.ttl_max_ms = 50, .pin_pct = 20, .lease_ms = 5, .remove_pct = 15,
 		.replace_pct = 20, .clears_per_million = 100, .reclaim_per_mille = 2,
-		.dedup_per_mille = 2, .max_pins = 4096, .block_size = 1, .min_prefix = 1,
+		.dedup_per_mille = 2, .engine_per_mille = 5, .max_pins = 4096, .block_size = 1, .min_prefix = 1,
 		.audit_ms = 1000, .ring_log2 = 20,
 	};
 	for (int i = 4; i < argc; i++) {
@@ -183,6 +192,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		OPT("--clears-per-million", clears_per_million)
 		OPT("--reclaim-per-mille", reclaim_per_mille)
 		OPT("--dedup-per-mille", dedup_per_mille)
+		OPT("--engine-per-mille", engine_per_mille)
 		OPT("--max-pins", max_pins)
 		OPT("--block-size", block_size)
 		OPT("--min-prefix", min_prefix)
@@ -209,11 +219,13 @@ static void parse(int argc, char **argv, struct opts *o)
 	if (o->no_evict) {
 		o->kv_budget = o->index_budget = o->max_entries = 0;
 		o->ttl_pct = o->lease_pct = o->remove_pct = o->clears_per_million = 0;
+		o->engine_per_mille = 0;
 	}
 	if (o->anchors) {
 		/* Nothing may take an anchor away but a removal, which skips them. */
 		o->kv_budget = o->index_budget = o->max_entries = 0;
 		o->clears_per_million = 0;
+		o->engine_per_mille = 0; /* evictions and prefix removals take anchors */
 		if (o->anchors > o->keys / 2)
 			usage();
 	}
@@ -392,6 +404,7 @@ struct worker {
 	uint64_t lookups, hits, pinned, enopins, dedups;
 	uint64_t stores, stored, existed, nospace, tooshort, replaced, removes, removed, clears;
 	uint64_t reclaims, abandoned, stale;
+	uint64_t evicts, touches, prefix_removes, budget_changes, holders;
 };
 
 static struct {
@@ -406,6 +419,7 @@ static struct {
 	uint64_t seq_clock;     /* last seq given to a removal or a release */
 	uint64_t released, released_by[PCE_REASON_COUNT];
 	uint8_t *present;       /* --no-evict: key whose store returned */
+	uint64_t *touched;      /* per key: no expiry before this (touches) */
 	uint64_t anchors_stored;
 	int stop, pause;
 	unsigned running, paused;
@@ -576,10 +590,10 @@ static void on_release(void *ctx, const struct pce_released *rel)
 		return;
 	}
 	if ((rel->reason == PCE_REASON_CAPACITY && !g.o.kv_budget && !g.o.index_budget &&
-	     !g.o.max_entries) ||
+	     !g.o.max_entries && !g.o.engine_per_mille) ||
 	    (rel->reason == PCE_REASON_TTL && !g.o.ttl_pct) ||
 	    (rel->reason == PCE_REASON_CLEARED && !g.o.clears_per_million) ||
-	    (rel->reason == PCE_REASON_REMOVED && !g.o.remove_pct) ||
+	    (rel->reason == PCE_REASON_REMOVED && !g.o.remove_pct && !g.o.engine_per_mille) ||
 	    (LOAD(&r->key) < g.o.anchors && rel->reason != PCE_REASON_REPLACED &&
 	     rel->reason != PCE_REASON_DESTROYED))
 		violation("V4: value %" PRIu64 " released for reason %s, which this run cannot cause",
@@ -684,7 +698,7 @@ static struct vrec *check_hit(const struct pce_match *m, uint64_t ns, const uint
 		violation("V2: lookup returned value %" PRIu64 " released (seq %" PRIu64
 			  ") before it began (seq %" PRIu64 ")",
 			  m->value, rel, start_seq);
-	if (ttl && end && start_ns >= end + ttl)
+	if (ttl && end && start_ns >= end + ttl && start_ns >= LOAD(&g.touched[key]))
 		violation("V3: lookup returned value %" PRIu64 " %.3f ms after its TTL ended",
 			  m->value, (double)(start_ns - end - ttl) / 1e6);
 	et = key_tokens(&g.k, key);
@@ -850,11 +864,126 @@ static void reader_op(struct worker *w)
 
 /* ---- writers -------------------------------------------------------------- */
 
+/* V10 for the holder a store of @key reported; releases its pin. */
+static void check_holder(struct worker *w, uint32_t key, const struct pce_store_result *res,
+			 int pinned)
+{
+	struct vrec *h = rec_of(res->holder_value);
+	uint32_t hk;
+	int rc;
+
+	if (!res->holder_tokens) {
+		if (res->holder_pin.id)
+			violation("V10: a pin without a holder");
+		return;
+	}
+	w->holders++;
+	if (pinned)
+		ADD(&h->held, 1);
+	if (LOAD(&h->value) != res->holder_value) {
+		/* Unpinned, it may be gone and its record reused. */
+		if (pinned)
+			violation("V10: pinned holder %" PRIu64 " is not a live value",
+				  res->holder_value);
+	} else {
+		hk = LOAD(&h->key);
+		if (LOAD(&h->state) == ST_FAILED || g.k.ns[hk] != g.k.ns[key] ||
+		    res->holder_len != g.k.len[hk] || res->holder_tokens > res->holder_len ||
+		    res->holder_tokens > g.k.len[key] ||
+		    memcmp(key_tokens(&g.k, key), key_tokens(&g.k, hk),
+			   res->holder_tokens * sizeof(uint32_t)) != 0)
+			violation("V10: holder %" PRIu64 " (key %u) of a store of key %u: %zu tokens, "
+				  "len %zu", res->holder_value, hk, key, res->holder_tokens,
+				  res->holder_len);
+		if (pinned && LOAD(&h->released))
+			violation("V10: pinned holder %" PRIu64 " was released", res->holder_value);
+	}
+	if (!pinned)
+		return;
+	__atomic_sub_fetch(&h->held, 1, __ATOMIC_SEQ_CST);
+	rc = pce_pin_release(g.cache, res->holder_pin);
+	if (rc)
+		violation("V8: releasing a holder pin returned %s", pce_err_name(rc));
+}
+
+/* Raise @p to at least @v. */
+static void raise_to(uint64_t *p, uint64_t v)
+{
+	uint64_t old = LOAD(p);
+
+	while (old < v && !__atomic_compare_exchange_n(p, &old, v, 0, __ATOMIC_SEQ_CST,
+						       __ATOMIC_SEQ_CST))
+		;
+}
+
+/* Evict on demand, touch, remove by prefix, change the budgets. */
+static void writer_engine_op(struct worker *w)
+{
+	uint32_t key = below(&w->rng, g.k.n);
+	const uint32_t *kt = key_tokens(&g.k, key);
+	int rc;
+
+	switch (below(&w->rng, 4)) {
+	case 0: {
+		enum pce_evict_unit unit = (enum pce_evict_unit)below(&w->rng, 3);
+		uint64_t amount = 1 + below(&w->rng, unit == PCE_EVICT_KV_BYTES ? 20000 : 32), got;
+		struct pce_evicted f;
+
+		rc = pce_cache_evict(g.cache, unit, amount, &f);
+		w->evicts++;
+		got = unit == PCE_EVICT_KV_BYTES ? f.kv_bytes
+		      : unit == PCE_EVICT_TOKENS ? f.tokens
+						 : f.entries;
+		if ((rc == 0 && got < amount) || (rc != 0 && rc != PCE_ENOSPC))
+			violation("V10: evict %" PRIu64 " of unit %d: %s, freed %" PRIu64, amount,
+				  (int)unit, pce_err_name(rc), got);
+		break;
+	}
+	case 1: {
+		/* 0 takes the default TTL, none here: never expires. */
+		uint64_t ttl = chance(&w->rng, 20) ? 0 : 1000000u * (1 + below(&w->rng, 50));
+
+		rc = pce_cache_touch(g.cache, g.k.ns[key], kt, g.k.len[key], ttl);
+		w->touches++;
+		if (rc == 0)
+			raise_to(&g.touched[key], ttl ? now_ns() + ttl : UINT64_MAX);
+		else if (rc != PCE_ENOENT)
+			violation("V8: touch returned %s", pce_err_name(rc));
+		break;
+	}
+	case 2: {
+		uint64_t n;
+
+		rc = pce_cache_remove_prefix(g.cache, g.k.ns[key], kt, 1 + below(&w->rng, g.k.len[key]),
+					     &n);
+		w->prefix_removes++;
+		if (rc)
+			violation("V8: remove_prefix returned %s", pce_err_name(rc));
+		break;
+	}
+	default: {
+		/* Between the configured budgets and half of them, so V7's bound
+		 * (the configured budgets) still holds. */
+		unsigned half = chance(&w->rng, 50);
+		struct pce_budgets b = {g.o.kv_budget >> half, g.o.index_budget >> half,
+					g.o.max_entries >> half, 90, 80};
+
+		if (!g.o.kv_budget && !g.o.index_budget && !g.o.max_entries)
+			break;
+		rc = pce_cache_set_budgets(g.cache, &b);
+		w->budget_changes++;
+		if (rc != 0 && rc != PCE_EBUSY)
+			violation("V8: set_budgets returned %s", pce_err_name(rc));
+		break;
+	}
+	}
+}
+
 static void writer_store(struct worker *w)
 {
 	uint32_t key = below(&w->rng, g.k.n);
 	uint64_t ttl = 0, kv = 1 + below(&w->rng, 4096), v;
-	struct pce_store_opts so = {0, PCE_NEVER};
+	struct pce_store_opts so = {0, PCE_NEVER, 0};
 	struct pce_store_result res;
 	struct vrec *r;
 	int rc;
@@ -865,11 +994,17 @@ static void writer_store(struct worker *w)
 	}
 	if (chance(&w->rng, g.o.replace_pct))
 		so.flags = PCE_STORE_REPLACE;
+	if (below(&w->rng, 1000) < g.o.engine_per_mille * 20) {
+		so.flags |= PCE_STORE_PIN_HOLDER;
+		so.pin_lease_ns = PCE_NEVER;
+	}
 	v = mint(key, ttl, kv);
 	r = rec_of(v);
 	rc = pce_cache_store(g.cache, g.k.ns[key], key_tokens(&g.k, key), g.k.len[key], v, kv,
 			     &so, &res);
 	w->stores++;
+	if (rc == 0 || rc == PCE_EEXIST)
+		check_holder(w, key, &res, so.flags & PCE_STORE_PIN_HOLDER);
 	if (rc == 0) {
 		STORE(&r->stored_end, now_ns());
 		STORE(&r->state, ST_STORED);
@@ -903,6 +1038,8 @@ static void writer_store(struct worker *w)
 			STORE(&g.present[key], 1);
 	} else if (rc == PCE_ESHORT && g.k.len[key] < g.o.min_prefix) {
 		w->tooshort++;
+	} else if (rc == PCE_ENOPINS && (so.flags & PCE_STORE_PIN_HOLDER)) {
+		w->enopins++;
 	} else if (rc == PCE_ENOSPC) {
 		w->nospace++;
 		if (!g.o.kv_budget && !g.o.index_budget && !g.o.max_entries)
@@ -927,6 +1064,8 @@ static void writer_op(struct worker *w)
 		if (rc)
 			violation("V8: reclaim returned %s", pce_err_name(rc));
 		w->reclaims++;
+	} else if (below(&w->rng, 1000) < g.o.engine_per_mille) {
+		writer_engine_op(w);
 	} else if (below(&w->rng, 100) < g.o.remove_pct) {
 		uint32_t key = g.o.anchors + below(&w->rng, g.k.n - g.o.anchors);
 		uint64_t v = 0;
@@ -1123,6 +1262,22 @@ static void summary(double secs)
 	       g.over_kv, g.over_index, g.over_entries, g.violations);
 }
 
+/* The engine operations (--engine-per-mille), on a line of their own. */
+static void engine_summary(void)
+{
+	struct worker t = {0};
+
+	for (unsigned i = 0; i < g.nworkers; i++) {
+		struct worker *w = &g.w[i];
+		t.evicts += w->evicts, t.touches += w->touches;
+		t.prefix_removes += w->prefix_removes, t.budget_changes += w->budget_changes;
+		t.holders += w->holders;
+	}
+	printf("ENGINE evicts=%" PRIu64 " touches=%" PRIu64 " prefix_removes=%" PRIu64
+	       " budget_changes=%" PRIu64 " holders=%" PRIu64 "\n",
+	       t.evicts, t.touches, t.prefix_removes, t.budget_changes, t.holders);
+}
+
 int main(int argc, char **argv)
 {
 	struct pce_config cfg;
@@ -1138,7 +1293,8 @@ int main(int argc, char **argv)
 	g.ring_mask = ((uint64_t)1 << g.o.ring_log2) - 1;
 	g.ring = calloc(g.ring_mask + 1, sizeof(*g.ring));
 	g.present = calloc(g.k.n, 1);
-	if (!g.ring || !g.present) {
+	g.touched = calloc(g.k.n, sizeof(*g.touched));
+	if (!g.ring || !g.present || !g.touched) {
 		fprintf(stderr, "stress: out of memory\n");
 		return 2;
 	}
@@ -1211,6 +1367,7 @@ int main(int argc, char **argv)
 	sample();
 	final_checks();
 	summary((double)(now_ns() - g.t0) / 1e9);
+	engine_summary();
 	if (g.violations) {
 		fprintf(stderr, "stress: FAILED with %" PRIu64 " violations (seed %" PRIu64 ")\n",
 			g.violations, g.o.seed);

@@ -3,10 +3,12 @@
  * PCE_FAULT_INJECTION).
  *
  * A representative scenario (create; stores that make a root, split an
- * edge, end at a split, grow a child table, open new namespaces; a pinned
- * lookup; removals that merge a child and a parent; a replacement of a
- * pinned entry; a batch analysis; a pin release; TTL expiry in a reclaim
- * pass; a namespace clear; stores that must evict under a budget; destroy)
+ * edge, end at a split, grow a child table, open new namespaces; a touch;
+ * a pinned lookup; removals that merge a child and a parent; a store that
+ * pins its holder; a prefix removal that merges; a replacement of a pinned
+ * entry; a batch analysis; pin releases; TTL expiry in a reclaim pass; a
+ * namespace clear; stores that must evict under a budget, an eviction on
+ * demand and a budget shrink; destroy)
  * is a list of single API calls.  For every call i and every N, the
  * scenario is replayed from scratch with calls 0..i-1 succeeding, the N-th
  * allocation of call i made to fail (once, then again with every later
@@ -21,9 +23,10 @@
  * failed: a reclaim pass that cannot merge leaves the expired entry for
  * the next pass, a removal keeps an oversized child table when it cannot
  * shrink it, an evicting store picks another victim.  A store that
- * evicts may fail after its evictions (they stay: cache.h), so for it
+ * evicts (and an eviction on demand, a budget shrink) may fail after its
+ * evictions (they stay: cache.h), so for it
  * "nothing changed" is not checked, only consistency and, at the end, that
- * nothing leaked.  destroy, pin release and clear must not allocate.
+ * nothing leaked.  destroy, pin releases, touch and clear must not allocate.
  */
 #include "util.h"
 
@@ -37,6 +40,7 @@ struct run {
 	struct pce_cache *budget; /* a second cache with max_entries = 2 */
 	struct tcache bt;
 	struct pce_pin pin;
+	struct pce_pin holder_pin;
 };
 
 struct step {
@@ -67,7 +71,7 @@ static int create_main(struct run *r, int arg)
 static int store(struct run *r, uint64_t ns, const uint32_t *q, size_t n, uint64_t value,
 		 uint64_t ttl, unsigned flags)
 {
-	struct pce_store_opts o = {flags, ttl};
+	struct pce_store_opts o = {flags, ttl, 0};
 	return pce_cache_store(r->t.c, ns, q, n, value, 8, &o, NULL);
 }
 
@@ -145,6 +149,49 @@ static int remove_child(struct run *r, int arg)
 	return remove_seq(r, q, 7);
 }
 
+static int touch(struct run *r, int arg)
+{
+	(void)arg;
+	return pce_cache_touch(r->t.c, 0, A, 6, 300); /* raises A's TTL: heap, hints */
+}
+
+static const uint32_t D[] = {1, 2, 3, 4, 7, 7};
+
+static int store_holder(struct run *r, int arg)
+{
+	struct pce_store_opts o = {PCE_STORE_PIN_HOLDER, 0, 0};
+	struct pce_store_result res;
+	int rc;
+
+	(void)arg;
+	rc = pce_cache_store(r->t.c, 0, D, 6, 60, 8, &o, &res);
+	if (rc == 0) {
+		assert_int_equal(res.holder_tokens, 4);
+		r->holder_pin = res.holder_pin;
+	} else {
+		assert_int_equal(res.holder_pin.id, 0);
+	}
+	return rc;
+}
+
+static int remove_prefix(struct run *r, int arg)
+{
+	uint64_t n = 0;
+	int rc;
+
+	(void)arg;
+	/* D's edge goes; the split node above it merges with A's side. */
+	rc = pce_cache_remove_prefix(r->t.c, 0, D, 5, &n);
+	assert_int_equal(n, rc == 0 ? 1 : 0);
+	return rc;
+}
+
+static int holder_pin_release(struct run *r, int arg)
+{
+	(void)arg;
+	return pce_pin_release(r->t.c, r->holder_pin);
+}
+
 static int replace_pinned(struct run *r, int arg)
 {
 	(void)arg;
@@ -204,6 +251,21 @@ static int store_budget(struct run *r, int arg)
 	return pce_cache_store(r->budget, 0, q, 4, 50 + (uint64_t)arg, 0, NULL, NULL);
 }
 
+static int evict_budget(struct run *r, int arg)
+{
+	(void)arg;
+	/* Either sibling's eviction merges the branch node with the other. */
+	return pce_cache_evict(r->budget, PCE_EVICT_ENTRIES, 1, NULL);
+}
+
+static int shrink_budget(struct run *r, int arg)
+{
+	struct pce_budgets b = {0, 0, 1, 90, 80};
+
+	(void)arg;
+	return pce_cache_set_budgets(r->budget, &b);
+}
+
 static int audit(struct run *r, int arg)
 {
 	(void)arg;
@@ -244,6 +306,7 @@ static const struct step scenario[] = {
 	{"store: child 3", store_child, 3, 0, 0, 0},
 	{"store: child 4", store_child, 4, 0, 0, 0},
 	{"store: child 5", store_child, 5, 0, 0, 0},
+	{"touch", touch, 0, 0, 0, 1},
 	{"lookup with pin", lookup_pin, 0, 0, 0, 0},
 	{"remove: merge with child", remove_merge_child, 0, 0, 0, 0},
 	{"remove: merge parent", remove_merge_parent, 0, 0, 0, 0},
@@ -252,15 +315,21 @@ static const struct step scenario[] = {
 	{"remove: child 2", remove_child, 2, 1, 0, 0},
 	{"remove: child 3", remove_child, 3, 1, 0, 0},
 	{"remove: child 4", remove_child, 4, 1, 0, 0},
+	{"store: pin the holder", store_holder, 0, 0, 0, 0},
+	{"remove prefix: merge", remove_prefix, 0, 0, 0, 0},
 	{"replace a pinned entry", replace_pinned, 0, 0, 0, 0},
 	{"batch analysis", dedup, 0, 0, 0, 0},
 	{"pin release", pin_release, 0, 0, 0, 1},
+	{"holder pin release", holder_pin_release, 0, 0, 0, 1},
 	{"expire + reclaim", expire_and_reclaim, 0, 1, 0, 0},
 	{"clear namespace", clear_namespace, 1, 0, 0, 1},
 	{"create with budget", create_budget, 0, 0, 0, 0},
 	{"budget: store 1", store_budget, 1, 0, 0, 0},
 	{"budget: store 2", store_budget, 2, 0, 0, 0},
 	{"budget: store 3, evicts", store_budget, 3, 1, 1, 0},
+	{"budget: evict one", evict_budget, 0, 1, 1, 0},
+	{"budget: store 4", store_budget, 4, 0, 0, 0},
+	{"budget: shrink, evicts", shrink_budget, 0, 1, 1, 0},
 	{"audit", audit, 0, 1, 0, 0},
 	{"destroy with budget", destroy_budget, 0, 0, 0, 1},
 	{"destroy", destroy_main, 0, 0, 0, 1},

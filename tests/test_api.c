@@ -99,7 +99,7 @@ static void test_null_and_range_arguments(void **state)
 {
 	struct tcache t;
 	const uint32_t q[] = {1, 2};
-	struct pce_store_opts unknown = {1u << 9, 0};
+	struct pce_store_opts unknown = {1u << 9, 0, 0};
 	struct pce_stats s;
 	uint64_t counts[4];
 	(void)state;
@@ -169,7 +169,7 @@ static void test_clear(void **state)
 static void test_events_and_shard_entries(void **state)
 {
 	struct tcache t;
-	struct pce_store_opts replace = {PCE_STORE_REPLACE, 0};
+	struct pce_store_opts replace = {PCE_STORE_REPLACE, 0, 0};
 	uint32_t q[2];
 	uint64_t counts[16], sum = 0;
 	(void)state;

@@ -305,7 +305,7 @@ static void test_bad_flags_and_kv(void **state)
 {
 	struct tcache t;
 	struct pce_config cfg;
-	struct pce_store_opts unknown = {1u << 5, 0};
+	struct pce_store_opts unknown = {1u << 5, 0, 0};
 	struct pce_lookup_opts lo;
 	struct pce_match m;
 	(void)state;
@@ -365,7 +365,7 @@ static void test_short_sequences_and_blocks(void **state)
 static void test_huge_ttl_and_lease(void **state)
 {
 	struct tcache t;
-	struct pce_store_opts ttl = {0, PCE_NEVER - 1};
+	struct pce_store_opts ttl = {0, PCE_NEVER - 1, 0};
 	struct pce_lookup_opts lo = {PCE_LOOKUP_PIN, PCE_NEVER - 1};
 	struct pce_match m;
 	(void)state;

@@ -295,7 +295,7 @@ static void test_release_exactly_once(void **state)
 	for (int i = 0; i < 5000; i++) {
 		uint32_t id = (uint32_t)rand_r(&seed) % 200;
 		struct pce_store_opts o = {rand_r(&seed) % 2 ? PCE_STORE_REPLACE : 0,
-					   rand_r(&seed) % 3 ? 0 : 5};
+					   rand_r(&seed) % 3 ? 0 : 5, 0};
 		seq(q, id, 1 + id % 4);
 		switch (rand_r(&seed) % 4) {
 		case 0:

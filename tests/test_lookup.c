@@ -186,7 +186,7 @@ static void test_entry_choice_is_latest_expiry(void **state)
 {
 	struct tcache t;
 	const uint32_t b[] = {1, 2, 3, 7}, c[] = {1, 2, 8}, q[] = {1, 2, 9};
-	struct pce_store_opts ttl10 = {0, 10}, ttl90 = {0, 90}, ttl50 = {0, 50};
+	struct pce_store_opts ttl10 = {0, 10, 0}, ttl90 = {0, 90, 0}, ttl50 = {0, 50, 0};
 	(void)state;
 
 	tcache_open_default(&t);

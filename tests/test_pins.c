@@ -194,7 +194,7 @@ static void test_pin_table_full(void **state)
 static void test_pin_survives_replace(void **state)
 {
 	struct tcache t;
-	struct pce_store_opts replace = {PCE_STORE_REPLACE, 0};
+	struct pce_store_opts replace = {PCE_STORE_REPLACE, 0, 0};
 	struct pce_pin p;
 	uint64_t v;
 	(void)state;

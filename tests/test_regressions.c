@@ -19,9 +19,9 @@
 static void test_store_over_entry_raises_ancestor_hints(void **state)
 {
 	struct tcache t;
-	struct pce_store_opts ttl50 = {0, 50}, ttl_long = {0, 12000000};
-	struct pce_store_opts ttl1k = {0, 1000}, ttl2k = {0, 2000};
-	struct pce_store_opts replace = {PCE_STORE_REPLACE, 5000};
+	struct pce_store_opts ttl50 = {0, 50, 0}, ttl_long = {0, 12000000, 0};
+	struct pce_store_opts ttl1k = {0, 1000, 0}, ttl2k = {0, 2000, 0};
+	struct pce_store_opts replace = {PCE_STORE_REPLACE, 5000, 0};
 	const uint32_t a[] = {9, 3, 1, 2, 4}, b[] = {9, 3, 1, 2, 1, 7, 1}, c[] = {9, 3, 1, 2};
 	uint64_t v;
 	(void)state;

@@ -205,7 +205,7 @@ static void test_store_existing_and_replace(void **state)
 {
 	struct tcache t;
 	struct pce_store_result r;
-	struct pce_store_opts replace = {PCE_STORE_REPLACE, 0};
+	struct pce_store_opts replace = {PCE_STORE_REPLACE, 0, 0};
 	uint64_t v;
 	(void)state;
 

@@ -12,7 +12,7 @@ static const uint32_t a5[] = {1, 2, 3, 4, 5};
 static void test_expiry_is_immediate_miss(void **state)
 {
 	struct tcache t;
-	struct pce_store_opts ttl = {0, 100};
+	struct pce_store_opts ttl = {0, 100, 0};
 	(void)state;
 
 	tcache_open_default(&t);
@@ -34,7 +34,7 @@ static void test_default_ttl_and_never(void **state)
 {
 	struct tcache t;
 	struct pce_config cfg;
-	struct pce_store_opts never = {0, PCE_NEVER};
+	struct pce_store_opts never = {0, PCE_NEVER, 0};
 	const uint32_t b[] = {7, 8};
 	(void)state;
 
@@ -57,7 +57,7 @@ static void test_default_ttl_and_never(void **state)
 static void test_expired_falls_back_to_live_entries(void **state)
 {
 	struct tcache t;
-	struct pce_store_opts short_ttl = {0, 10};
+	struct pce_store_opts short_ttl = {0, 10, 0};
 	const uint32_t p3[] = {1, 2, 3}, side[] = {1, 2, 9}, q[] = {1, 2, 3, 4, 8};
 	struct pce_lookup_opts whole = {PCE_LOOKUP_WHOLE, 0};
 	struct pce_match m;
@@ -87,7 +87,7 @@ static void test_expired_falls_back_to_live_entries(void **state)
 static void test_store_over_expired_and_remove_expired(void **state)
 {
 	struct tcache t;
-	struct pce_store_opts ttl = {0, 10};
+	struct pce_store_opts ttl = {0, 10, 0};
 	struct pce_store_result r;
 	uint64_t v;
 	(void)state;
@@ -120,7 +120,7 @@ static void test_hints_under_mixed_ttls(void **state)
 
 	tcache_open_default(&t);
 	for (int i = 0; i < 400; i++) {
-		struct pce_store_opts o = {0, 1 + (uint64_t)(rand_r(&seed) % 1000)};
+		struct pce_store_opts o = {0, 1 + (uint64_t)(rand_r(&seed) % 1000), 0};
 		q[2] = (uint32_t)(rand_r(&seed) % 8);
 		q[3] = (uint32_t)(rand_r(&seed) % 8);
 		size_t n = 2 + (size_t)(rand_r(&seed) % 3);

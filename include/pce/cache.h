@@ -27,13 +27,17 @@
  *   (after a thread's first call).  It writes nothing shared except an entry's
  *   CLOCK reference bit or frequency counter (only when that changes), the
  *   pin, when asked for one, and the calling thread's statistics stripe.
- *   Stores, removals and clears take one shard's writer lock.
+ *   Stores, removals, prefix removals, touches and clears take one shard's
+ *   writer lock at a time.  pce_cache_evict() and pce_cache_set_budgets()
+ *   also wait for an RCU grace period (they release values before they
+ *   return).
  *
  * Values leave exactly once
  *   Each stored value is handed to config.on_release exactly once: after its
  *   entry is unreachable, after an RCU grace period, and after its last pin is
  *   released.  The call comes from the reclaim thread, from
- *   pce_cache_reclaim() or from pce_cache_destroy(); never from a lookup.
+ *   pce_cache_reclaim(), pce_cache_evict(), pce_cache_set_budgets() or
+ *   pce_cache_destroy(); never from a lookup.
  *
  * Errors
  *   Functions that can fail return 0 or a negative PCE_E* code (pce/errors.h).
@@ -69,6 +73,12 @@ extern "C" {
 
 struct pce_cache;
 
+/* A pin handle (pce_cache_lookup(), pce_cache_store()).  id 0 is never a
+ * live pin. */
+struct pce_pin {
+	uint64_t id;
+};
+
 /* Eviction policy of the reclaimer. */
 enum pce_policy {
 	PCE_POLICY_CLOCK_LRU = 0, /* CLOCK with a reference bit (approximates LRU) */
@@ -88,7 +98,7 @@ enum pce_kv_mode {
 enum pce_reason {
 	PCE_REASON_CAPACITY = 0, /* evicted to keep a budget */
 	PCE_REASON_TTL,          /* its TTL expired */
-	PCE_REASON_REMOVED,      /* pce_cache_remove() */
+	PCE_REASON_REMOVED,      /* pce_cache_remove() or pce_cache_remove_prefix() */
 	PCE_REASON_CLEARED,      /* pce_cache_clear() or pce_cache_clear_ns() */
 	PCE_REASON_REPLACED,     /* a store with PCE_STORE_REPLACE took its place */
 	PCE_REASON_DESTROYED,    /* pce_cache_destroy() */
@@ -102,6 +112,7 @@ struct pce_released {
 	uint64_t kv_bytes;
 	size_t len; /* the entry's length in tokens */
 	enum pce_reason reason;
+	uint64_t id; /* the entry's id (see struct pce_event) */
 };
 
 /* What changed in the index; see config.on_event. */
@@ -119,6 +130,12 @@ struct pce_event {
 	size_t len;
 	const uint32_t *tokens;  /* PCE_EVENT_STORED: the stored tokens, valid for
 	                          * the call only; PCE_EVENT_REMOVED: NULL */
+	uint64_t id;             /* the entry's id: never 0, unique among the
+	                          * entries a cache ever stores (a replacement is a
+	                          * new entry with a new id); the REMOVED event and
+	                          * the pce_released of an entry carry the id its
+	                          * STORED event did, so a consumer can mirror the
+	                          * index by id.  Ids are opaque (not ordered). */
 };
 
 /* Returns a monotonic time in nanoseconds. */
@@ -199,15 +216,31 @@ PCE_API int pce_cache_destroy(struct pce_cache *cache);
  * PCE_EEXIST; the old value leaves with PCE_REASON_REPLACED. */
 #define PCE_STORE_REPLACE (1u << 0)
 
+/* Pin the holder (see struct pce_store_result), as PCE_LOOKUP_PIN would. */
+#define PCE_STORE_PIN_HOLDER (1u << 1)
+
 struct pce_store_opts {
-	unsigned flags;  /* PCE_STORE_* */
-	uint64_t ttl_ns; /* 0: config.default_ttl_ns; PCE_NEVER: no expiry */
+	unsigned flags;        /* PCE_STORE_* */
+	uint64_t ttl_ns;       /* 0: config.default_ttl_ns; PCE_NEVER: no expiry */
+	uint64_t pin_lease_ns; /* PCE_STORE_PIN_HOLDER: 0: config.default_pin_lease_ns;
+	                        * PCE_NEVER: no lease */
 };
 
 struct pce_store_result {
 	uint64_t existing_value; /* PCE_EEXIST or replaced: the entry's value before */
 	int replaced;            /* 1 if an entry was replaced */
 	size_t new_tokens;       /* tokens the cache did not hold before (0 on error) */
+	/* The holder: the live entry that held the longest prefix of the stored
+	 * sequence just before the store, chosen as pce_cache_lookup() of the
+	 * sequence would have chosen it (the latest-expiring live entry
+	 * extending the longest match; whole blocks; nothing below
+	 * min_prefix_len).  Reported on success and with PCE_EEXIST; zero
+	 * otherwise. */
+	size_t holder_tokens;    /* tokens of the stored sequence it holds; 0: no holder */
+	size_t holder_len;       /* its length in tokens */
+	uint64_t holder_value;
+	uint64_t holder_id;
+	struct pce_pin holder_pin; /* with PCE_STORE_PIN_HOLDER and a holder; else {0} */
 };
 
 /*
@@ -220,8 +253,20 @@ struct pce_store_result {
  * A store that would break a budget while the reclaimer lags evicts
  * synchronously, in its own shard first.  The tokens are copied.
  *
+ * The holder (result->holder_*) lets an engine that prefilled a prompt
+ * concurrently with another free its duplicate KV and use the holder's.
+ * It is computed only when @result is not NULL.  Without
+ * PCE_STORE_PIN_HOLDER it is a snapshot, like an unpinned lookup: it may
+ * leave the cache at any time after (even by this store's own eviction).
+ * With it, the holder is pinned (lease opts->pin_lease_ns) before anything
+ * is evicted, so its value stays valid until the pin is released; the pin is
+ * kept with PCE_EEXIST and dropped on every other error.  Finding the
+ * holder touches no statistics and no CLOCK state.
+ *
  * Return: 0 stored (or replaced); PCE_EEXIST an entry already stores this
  * sequence (result->existing_value tells its value; nothing changed);
+ * PCE_ENOPINS PCE_STORE_PIN_HOLDER found a holder and the pin table is full
+ * (nothing stored);
  * PCE_ENOSPC a budget cannot hold the entry: it is larger than the budget, or
  * everything evictable is pinned (nothing stored); PCE_ESHORT @len is below
  * min_prefix_len; PCE_E2BIG @len > PCE_MAX_TOKENS; PCE_EINVAL NULL @cache,
@@ -246,11 +291,6 @@ PCE_API int pce_cache_store(struct pce_cache *cache, uint64_t ns, const uint32_t
 struct pce_lookup_opts {
 	unsigned flags;        /* PCE_LOOKUP_* */
 	uint64_t pin_lease_ns; /* 0: config.default_pin_lease_ns; PCE_NEVER: no lease */
-};
-
-/* A pin handle.  id 0 is never a live pin. */
-struct pce_pin {
-	uint64_t id;
 };
 
 struct pce_match {
@@ -321,6 +361,122 @@ PCE_API int pce_cache_clear(struct pce_cache *cache, uint64_t *removed);
  */
 PCE_API int pce_cache_reclaim(struct pce_cache *cache);
 
+/* ---- engine integration: evict on demand, budgets, touch --------------- */
+
+/* What pce_cache_evict() counts towards @amount. */
+enum pce_evict_unit {
+	PCE_EVICT_KV_BYTES = 0, /* KV bytes, as config.kv_mode counts them */
+	PCE_EVICT_TOKENS = 1,   /* distinct cached tokens (stats.tokens) */
+	PCE_EVICT_ENTRIES = 2
+};
+
+/* What an eviction freed: the drop of the usage gauges its removals made. */
+struct pce_evicted {
+	uint64_t entries;
+	uint64_t kv_bytes;
+	uint64_t tokens;
+	uint64_t index_bytes;
+};
+
+/*
+ * pce_cache_evict - Evict unpinned entries now, whatever the watermarks say,
+ * until @amount of @unit is freed.
+ * @freed: NULL, or receives what was freed (every unit, also on error).
+ *
+ * Victims are chosen as the reclaimer chooses them: the CLOCK hands of the
+ * shards in turn, each entry getting its second chance; if a whole round
+ * left too little, any unpinned entry.  An eviction frees what no other entry
+ * shares: evicting an entry that a longer one extends frees its entry and
+ * (PCE_KV_DECLARED) its KV bytes but no tokens; so it may take more entries
+ * than @amount suggests.  Then, before returning, it waits for a grace period
+ * and hands the evicted values to config.on_release in the calling thread
+ * (or a reclaim pass that took them first has), so the caller may reuse their
+ * KV at once.  Values retired by others in the meantime are released with
+ * them.  Blocks on shard locks and a grace period: never call it from an
+ * on_release or on_event callback.  @amount 0 evicts nothing.
+ *
+ * Return: 0 at least @amount freed; PCE_ENOSPC less could be freed (what is
+ * left is pinned; *@freed says how much was); PCE_ENOMEM less was freed
+ * because a victim's removal could not allocate (a node merge); PCE_EINVAL
+ * NULL @cache or unknown @unit.
+ */
+PCE_API int pce_cache_evict(struct pce_cache *cache, enum pce_evict_unit unit, uint64_t amount,
+			    struct pce_evicted *freed);
+
+/* Budgets that pce_cache_set_budgets() puts in force; the fields mean what
+ * the config fields of the same names mean (0: unlimited). */
+struct pce_budgets {
+	uint64_t kv_budget;
+	uint64_t index_budget;
+	uint64_t max_entries;
+	uint32_t high_watermark_pct; /* 0 < low <= high <= 100 */
+	uint32_t low_watermark_pct;
+};
+
+/*
+ * pce_cache_set_budgets - Change the budgets and watermarks at run time.
+ *
+ * The new values are in force for every store that reserves after this call
+ * has begun its eviction (a store that reserved before it holds its shard
+ * lock, and the call waits for every shard lock once before evicting).  If a
+ * budget shrank below the usage, the call evicts synchronously, as
+ * pce_cache_evict() does, down to the new budgets, then releases the values
+ * in the calling thread.  Statistics report the budgets in force.
+ *
+ * Hard budgets (I11) under a shrink: while the call runs, usage may be above
+ * the new budget (it was within the old one).  After it returns 0, no gauge
+ * exceeds its budget.  After PCE_EBUSY a gauge may stay above its budget,
+ * but never rises: every store that would add to it is refused (PCE_ENOSPC
+ * after evicting what it can) until removals bring it below the budget.
+ *
+ * Return: 0 usage is within the new budgets; PCE_EBUSY it is not, once
+ * every unpinned entry is evicted (pinned entries, or index memory an empty
+ * shard keeps: its root table and expiry heap); PCE_ENOMEM a victim's
+ * removal could not allocate; PCE_EINVAL NULL argument or watermarks that
+ * pce_config_error() would refuse (nothing changed).  The new budgets are
+ * in force after every code but PCE_EINVAL.
+ */
+PCE_API int pce_cache_set_budgets(struct pce_cache *cache, const struct pce_budgets *budgets);
+
+/*
+ * pce_cache_touch - For the live entry that stores exactly @tokens[0..@len)
+ * in @ns: set its CLOCK reference as a hit would, and extend its TTL to
+ * max(current expiry, now + @ttl_ns), without storing anything.
+ * @ttl_ns: 0: config.default_ttl_ns; PCE_NEVER (or a default of 0): never
+ *   expires.  A TTL is never shortened.
+ *
+ * Takes the entry's shard lock.  Safe with concurrent lookups: a lookup sees
+ * the old or the new expiry, and one that started after the call returned
+ * sees the new one.  A touch that races the entry's expiry either extends it
+ * (the entry was still live under the shard lock) or reports PCE_ENOENT.
+ *
+ * Return: 0; PCE_ENOENT no live entry stores exactly this sequence;
+ * PCE_EINVAL NULL @cache, NULL @tokens or @len 0; PCE_E2BIG.
+ */
+PCE_API int pce_cache_touch(struct pce_cache *cache, uint64_t ns, const uint32_t *tokens,
+			    size_t len, uint64_t ttl_ns);
+
+/*
+ * pce_cache_remove_prefix - Remove every entry of @ns that starts with
+ * @tokens[0..@len) (including one that stores exactly it), for instance a
+ * retracted document or an unloaded adapter.
+ *
+ * All such entries share their first token, so they live in one shard: the
+ * removal is one change under its lock, and a lookup sees all of them or
+ * none.  Each one leaves with a PCE_EVENT_REMOVED event, reason
+ * PCE_REASON_REMOVED (expired entries not yet reclaimed included).  Pinned
+ * entries are unlinked at once, their values released after their last
+ * pin, as with pce_cache_remove().  The subtree is cleared without
+ * allocating; only re-merging the node it hung from may allocate one node.
+ * @removed: NULL, or receives the number of entries removed.
+ *
+ * Return: 0 (also when nothing matched: *@removed is 0); PCE_EINVAL NULL
+ * @cache, NULL @tokens or @len 0; PCE_E2BIG; PCE_ENOMEM the merge could not
+ * allocate (nothing changed).
+ */
+PCE_API int pce_cache_remove_prefix(struct pce_cache *cache, uint64_t ns,
+				    const uint32_t *tokens, size_t len, uint64_t *removed);
+
 /* ---- statistics -------------------------------------------------------- */
 
 struct pce_stats {
@@ -335,7 +491,7 @@ struct pce_stats {
 	uint64_t stores_refused;   /* stores that failed with PCE_ENOSPC */
 	uint64_t removed[PCE_REASON_COUNT]; /* entries that left the index, by reason */
 	uint64_t sync_evictions;   /* capacity evictions done by stores, not the reclaimer */
-	uint64_t pins;             /* pins taken */
+	uint64_t pins;             /* pins taken by lookups */
 	uint64_t pins_forced;      /* pins force-released after their lease */
 	uint64_t released;         /* values handed to on_release */
 	uint64_t reclaim_passes;
@@ -349,7 +505,7 @@ struct pce_stats {
 	uint64_t fixed_bytes;      /* shards and pin table, allocated at create */
 	uint64_t pinned_unlinked;  /* removed entries still held by pins */
 	uint64_t live_pins;
-	/* limits, from the config */
+	/* limits in force (the config's, or pce_cache_set_budgets()'s) */
 	uint64_t kv_budget;
 	uint64_t index_budget;
 	uint64_t max_entries;

@@ -3,11 +3,14 @@
  * model (libFuzzer target; tests/fuzz/replay.c replays it without libFuzzer).
  *
  * The input is decoded into a configuration and then a sequence of calls:
- * store, lookup (PIN, WHOLE, PEEK, leases), pin release, remove, namespace
- * and whole clears, clock advances, reclaim passes and batch analyses, plus
- * calls with invalid arguments.  Each call runs on libpce and on the model
- * below, and everything observable is compared: return codes, matches,
- * store results, events, released values and their reasons, statistics;
+ * store (with the holder it reports, pinned or not), lookup (PIN, WHOLE,
+ * PEEK, leases), pin release, remove, remove by prefix, touch, namespace
+ * and whole clears, clock advances, reclaim passes, evictions on demand,
+ * budget changes and batch analyses, plus calls with invalid arguments.
+ * Each call runs on libpce and on the model below, and everything
+ * observable is compared: return codes, matches, store results and
+ * holders, events and entry ids, released values and their reasons,
+ * statistics;
  * pce_cache_audit() runs after every call.  At the end the cache is
  * destroyed and every value must have been released exactly once.
  *
@@ -24,6 +27,9 @@
  * pass only above the high watermark and not below the low one; a store
  * that fails with PCE_ENOSPC could not fit with every unpinned entry gone
  * (or never could), and a store that succeeds leaves the budgets held.
+ * An eviction on demand (and a budget change) is followed the same way:
+ * each victim was linked and unpinned and the goal not yet met, and the
+ * call reports success exactly when the goal was met.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +143,7 @@ struct mentry {
 	uint32_t tok[MAX_SEQ];
 	size_t len;
 	uint64_t value, kv, expires;
+	uint64_t id;    /* from its STORED event */
 	unsigned pins;  /* pins not released nor forced */
 	int linked;     /* visible to lookups (even if expired) */
 	int zombie;     /* unlinked while pinned, not yet collected */
@@ -160,6 +167,8 @@ struct model {
 	size_t npin;
 	unsigned active_pins;
 	struct pce_stats st; /* expected counters */
+	/* usage a budget change left above its new budget (0: none) */
+	uint64_t ceil_kv, ceil_entries;
 };
 
 static int budgeted(const struct model *m)
@@ -379,7 +388,8 @@ static void check_removal_events(const struct model *m, const unsigned char *was
 		k = removal_event(e->value);
 		CHECK(k >= 0, "no REMOVED event for value %llu", (unsigned long long)e->value);
 		CHECK(seen.ev[k].reason == e->reason && seen.ev[k].ns == e->ns &&
-			      seen.ev[k].len == e->len && seen.ev[k].kv_bytes == e->kv,
+			      seen.ev[k].len == e->len && seen.ev[k].kv_bytes == e->kv &&
+			      seen.ev[k].id == e->id,
 		      "REMOVED event of value %llu: reason %s, expected %s",
 		      (unsigned long long)e->value, pce_reason_name(seen.ev[k].reason),
 		      pce_reason_name(e->reason));
@@ -406,7 +416,8 @@ static void check_releases(struct model *m)
 				continue;
 			hits++;
 			CHECK(seen.rel[k].reason == e->reason && seen.rel[k].ns == e->ns &&
-				      seen.rel[k].len == e->len && seen.rel[k].kv_bytes == e->kv,
+				      seen.rel[k].len == e->len && seen.rel[k].kv_bytes == e->kv &&
+				      seen.rel[k].id == e->id,
 			      "release of value %llu: reason %s, expected %s",
 			      (unsigned long long)e->value, pce_reason_name(seen.rel[k].reason),
 			      pce_reason_name(e->reason));
@@ -557,8 +568,12 @@ static void check_stats(struct pce_cache *c, struct model *m)
 	      (unsigned long long)s.live_pins, m->active_pins);
 	CHECK(s.pinned_unlinked == zombies, "stats.pinned_unlinked = %llu, expected %llu",
 	      (unsigned long long)s.pinned_unlinked, (unsigned long long)zombies);
-	CHECK(!m->cfg.kv_budget || s.kv_bytes <= m->cfg.kv_budget, "KV bytes over budget");
-	CHECK(!m->cfg.max_entries || s.entries <= m->cfg.max_entries, "entries over budget");
+	CHECK(!m->cfg.kv_budget || s.kv_bytes <= max_z(m->cfg.kv_budget, m->ceil_kv),
+	      "KV bytes over budget");
+	CHECK(!m->cfg.max_entries || s.entries <= max_z(m->cfg.max_entries, m->ceil_entries),
+	      "entries over budget");
+	CHECK(s.kv_budget == m->cfg.kv_budget && s.max_entries == m->cfg.max_entries,
+	      "stats report other budgets");
 }
 
 /* ---- sequences ------------------------------------------------------------------ */
@@ -629,6 +644,52 @@ static void begin_call(struct harness *h)
 		h->was_linked[i] = (unsigned char)h->m.e[i].linked;
 }
 
+static size_t model_match(const struct model *m, uint64_t ns, const uint32_t *q, size_t n,
+			  int whole, long *pick, size_t *npick);
+
+static int picked(const long *pick, size_t npick, size_t i)
+{
+	for (size_t k = 0; k < npick; k++)
+		if (pick[k] == (long)i)
+			return 1;
+	return 0;
+}
+
+/* The holder a successful store (or PCE_EEXIST) reports is what a lookup
+ * would have returned before it (@held tokens, one of @pick); pinned, it
+ * joins the model's pins. */
+static void check_holder(struct model *m, const struct pce_store_result *res, size_t held,
+			 const long *pick, size_t npick, int pin_holder, uint64_t lease)
+{
+	long i;
+
+	CHECK(res->holder_tokens == held, "holder of %zu tokens, expected %zu", res->holder_tokens,
+	      held);
+	if (!held) {
+		CHECK(res->holder_pin.id == 0, "a pin without a holder");
+		return;
+	}
+	i = find_value(m, res->holder_value);
+	CHECK(i >= 0 && picked(pick, npick, (size_t)i), "holder %llu is not the entry a lookup "
+	      "returns", (unsigned long long)res->holder_value);
+	CHECK(res->holder_len == m->e[i].len && res->holder_id == m->e[i].id,
+	      "holder length or id wrong");
+	if (!pin_holder) {
+		CHECK(res->holder_pin.id == 0, "an unasked holder pin");
+		return;
+	}
+	CHECK(res->holder_pin.id != 0, "holder not pinned");
+	{
+		struct mpin *p = &m->pin[m->npin++];
+		p->id = res->holder_pin.id;
+		p->entry = (size_t)i;
+		p->deadline = deadline_of(m, lease);
+		p->active = 1;
+		m->e[i].pins++;
+		m->active_pins++;
+	}
+}
+
 static void op_store(struct harness *h, struct input *in)
 {
 	struct model *m = &h->m;
@@ -637,13 +698,18 @@ static void op_store(struct harness *h, struct input *in)
 	uint64_t ns = namespace(in), value = h->next_value++ ^ h->value_mask;
 	uint64_t kv_arg = b & 0x80 ? u64(in) % (PCE_MAX_KV_BYTES + 2) : u8(in), kv = kv_arg;
 	size_t n = make_seq(in, q), len = n;
-	struct pce_store_opts so = {b & 1 ? PCE_STORE_REPLACE : 0, (b & 6) ? span(in) : 0};
+	struct pce_store_opts so = {b & 1 ? PCE_STORE_REPLACE : 0, (b & 6) ? span(in) : 0, 0};
 	struct pce_store_result res;
 	const uint32_t *tokens = q;
 	struct need before = {0, 0};
-	long old;
-	int rc, want = 0;
+	long old, *pick = malloc((m->ne + 1) * sizeof(*pick));
+	size_t npick = 0, held;
+	int rc, want = 0, pin_holder = (b & 0x18) == 0x10;
 
+	if (pin_holder) {
+		so.flags |= PCE_STORE_PIN_HOLDER;
+		so.pin_lease_ns = u8(in) & 1 ? span(in) : 0;
+	}
 	if ((b & 0x18) == 0x18) {
 		if (b & 0x20)
 			so.flags |= 4; /* unknown flag */
@@ -657,6 +723,7 @@ static void op_store(struct harness *h, struct input *in)
 	if (m->cfg.kv_mode == PCE_KV_PER_TOKEN)
 		kv = n * m->cfg.kv_bytes_per_token;
 	before = store_need(m, ns, q, n, kv, old);
+	held = n ? model_match(m, ns, q, n, 0, pick, &npick) : 0;
 	rc = pce_cache_store(h->c, ns, tokens, len, value, kv_arg, &so, &res);
 	if (trace)
 		fprintf(stderr, "   store value=%llu kv=%llu flags=%u ttl=%llu now=%llu\n",
@@ -665,7 +732,7 @@ static void op_store(struct harness *h, struct input *in)
 	trace_call("store", ns, q, n, rc);
 	check_no_releases();
 
-	if (so.flags & ~(unsigned)PCE_STORE_REPLACE)
+	if (so.flags & ~(unsigned)(PCE_STORE_REPLACE | PCE_STORE_PIN_HOLDER))
 		want = PCE_EINVAL;
 	else if (!tokens || len == 0)
 		want = PCE_EINVAL;
@@ -675,9 +742,13 @@ static void op_store(struct harness *h, struct input *in)
 		want = PCE_ESHORT;
 	else if (m->cfg.kv_mode == PCE_KV_DECLARED && kv > PCE_MAX_KV_BYTES)
 		want = PCE_EINVAL;
+	if (!want && pin_holder && held && m->active_pins == m->cfg.max_pins)
+		want = PCE_ENOPINS;
 	if (want) {
 		CHECK(rc == want, "store: %s, expected %s", pce_err_name(rc), pce_err_name(want));
 		CHECK(seen.nev == 0, "a refused store emitted events");
+		CHECK(res.holder_tokens == 0 && res.holder_pin.id == 0, "a refused store's holder");
+		free(pick);
 		return;
 	}
 	if (old >= 0 && !(so.flags & PCE_STORE_REPLACE) && live(m, &m->e[old])) {
@@ -686,6 +757,8 @@ static void op_store(struct harness *h, struct input *in)
 		      (unsigned long long)res.existing_value);
 		CHECK(seen.nev == 0, "PCE_EEXIST emitted events");
 		m->st.stores_existing++;
+		check_holder(m, &res, held, pick, npick, pin_holder, so.pin_lease_ns);
+		free(pick);
 		return;
 	}
 	m->st.sync_evictions += follow_evictions(m, &before);
@@ -695,19 +768,25 @@ static void op_store(struct harness *h, struct input *in)
 		int all_pinned = 1;
 
 		for (size_t i = 0; i < m->ne; i++)
-			if (m->e[i].linked && m->e[i].pins == 0)
-				all_pinned = 0;
+			if (m->e[i].linked && m->e[i].pins == 0 &&
+			    !(pin_holder && held && picked(pick, npick, i)))
+				all_pinned = 0; /* (the holder was pinned by the store) */
 		if (rc == PCE_ENOSPC) {
 			CHECK(budgeted(m), "PCE_ENOSPC without a budget");
 			CHECK(never_fits(m, &d) || (!fits(m, &d) && all_pinned),
 			      "PCE_ENOSPC although the store could fit");
+			CHECK(res.holder_tokens == 0 && res.holder_pin.id == 0,
+			      "a refused store's holder");
 			m->st.stores_refused++;
 			check_removal_events(m, h->was_linked, h->nwas);
+			free(pick);
 			return;
 		}
 		CHECK(rc == 0, "store: %s, expected 0", pce_err_name(rc));
 		CHECK(fits(m, &d), "store succeeded beyond a budget");
 	}
+	/* Before the replaced entry is unlinked: the holder pin may hold it. */
+	check_holder(m, &res, held, pick, npick, pin_holder, so.pin_lease_ns);
 	{
 		uint64_t tokens_before = distinct_tokens(m);
 		size_t i = add_entry(m, ns, q, n, value, kv, expiry_of(m, so.ttl_ns));
@@ -738,9 +817,15 @@ static void op_store(struct harness *h, struct input *in)
 			CHECK(ev->ns == ns && ev->value == value && ev->len == n && ev->kv_bytes == kv &&
 				      !memcmp(seen.ev_tok[k], q, n * sizeof(*q)),
 			      "STORED event does not describe the store");
+			CHECK(ev->id != 0, "entry id 0");
+			for (size_t j = 0; j + 1 < m->ne; j++)
+				CHECK(m->e[j].id != ev->id, "entry id %llu given twice",
+				      (unsigned long long)ev->id);
+			m->e[m->ne - 1].id = ev->id;
 		}
 		CHECK(stored == 1, "%zu STORED events", stored);
 	}
+	free(pick);
 }
 
 /* The model's answer to a lookup: matched tokens (0: miss) and the indexes
@@ -1062,6 +1147,181 @@ static void op_dedup(struct harness *h, struct input *in)
 	      "dedup ratio");
 }
 
+static void op_touch(struct harness *h, struct input *in)
+{
+	struct model *m = &h->m;
+	uint32_t q[MAX_SEQ];
+	uint64_t ns = namespace(in), ttl = span(in);
+	size_t n = make_seq(in, q);
+	long i;
+	int rc, want;
+
+	begin_call(h);
+	i = find_exact(m, ns, q, n);
+	rc = pce_cache_touch(h->c, ns, n ? q : NULL, n, ttl);
+	trace_call("touch", ns, q, n, rc);
+	check_no_releases();
+	CHECK(seen.nev == 0, "a touch emitted events");
+	want = n == 0 ? PCE_EINVAL : i < 0 || !live(m, &m->e[i]) ? PCE_ENOENT : 0;
+	CHECK(rc == want, "touch: %s, expected %s", pce_err_name(rc), pce_err_name(want));
+	if (want == 0) {
+		uint64_t at = expiry_of(m, ttl);
+		if (at > m->e[i].expires)
+			m->e[i].expires = at;
+	}
+}
+
+static void op_remove_prefix(struct harness *h, struct input *in)
+{
+	struct model *m = &h->m;
+	uint32_t q[MAX_SEQ];
+	uint64_t ns = namespace(in), removed = 0xdead, want = 0;
+	size_t n = make_seq(in, q);
+	int rc;
+
+	begin_call(h);
+	rc = pce_cache_remove_prefix(h->c, ns, n ? q : NULL, n, &removed);
+	trace_call("remove_prefix", ns, q, n, rc);
+	check_no_releases();
+	if (n == 0) {
+		CHECK(rc == PCE_EINVAL, "remove_prefix of nothing: %s", pce_err_name(rc));
+		CHECK(seen.nev == 0, "a refused remove_prefix emitted events");
+		return;
+	}
+	CHECK(rc == 0, "remove_prefix: %s", pce_err_name(rc));
+	for (size_t i = 0; i < m->ne; i++) {
+		struct mentry *e = &m->e[i];
+		if (e->linked && e->ns == ns && e->len >= n && lcp(e->tok, e->len, q, n) == n) {
+			unlink_entry(m, i, PCE_REASON_REMOVED);
+			want++;
+		}
+	}
+	CHECK(removed == want, "remove_prefix removed %llu, expected %llu",
+	      (unsigned long long)removed, (unsigned long long)want);
+	check_removal_events(m, h->was_linked, h->nwas);
+}
+
+/* What the model freed since @e0/@kv0/@t0 entries/KV/tokens, by @unit. */
+static uint64_t freed_by(const struct model *m, int unit, uint64_t e0, uint64_t kv0, uint64_t t0)
+{
+	return unit == PCE_EVICT_KV_BYTES ? kv0 - kv_total(m)
+	       : unit == PCE_EVICT_TOKENS ? t0 - distinct_tokens(m)
+					  : e0 - linked_count(m);
+}
+
+static int all_linked_pinned(const struct model *m)
+{
+	for (size_t i = 0; i < m->ne; i++)
+		if (m->e[i].linked && m->e[i].pins == 0)
+			return 0;
+	return 1;
+}
+
+static int within_budgets(const struct model *m)
+{
+	return !(m->cfg.kv_budget && kv_total(m) > m->cfg.kv_budget) &&
+	       !(m->cfg.max_entries && linked_count(m) > m->cfg.max_entries);
+}
+
+/* Follow the CAPACITY evictions of an eviction on demand (@unit, @amount)
+ * or, with @unit < 0, of a budget change: each victim linked and unpinned,
+ * each taken while the goal was not met. */
+static void follow_demand(struct model *m, int unit, uint64_t amount, uint64_t e0, uint64_t kv0,
+			  uint64_t t0)
+{
+	for (size_t k = 0; k < seen.nev; k++) {
+		const struct pce_event *ev = &seen.ev[k];
+		long i = find_value(m, ev->value);
+
+		CHECK(ev->kind == PCE_EVENT_REMOVED && ev->reason == PCE_REASON_CAPACITY,
+		      "an eviction emitted a %s event", ev->kind ? "REMOVED" : "STORED");
+		CHECK(i >= 0 && m->e[i].linked && m->e[i].pins == 0,
+		      "evicted value %llu is not linked or is pinned", (unsigned long long)ev->value);
+		CHECK(unit < 0 ? !within_budgets(m) : freed_by(m, unit, e0, kv0, t0) < amount,
+		      "evicted after the goal was met");
+		unlink_entry(m, (size_t)i, PCE_REASON_CAPACITY);
+	}
+}
+
+static void op_evict(struct harness *h, struct input *in)
+{
+	struct model *m = &h->m;
+	uint8_t b = u8(in);
+	int unit = b % 4; /* 3: not a unit */
+	uint64_t amount = unit == PCE_EVICT_KV_BYTES ? (uint64_t)u8(in) * 4 : u8(in) % 8;
+	uint64_t e0 = linked_count(m), kv0 = kv_total(m), t0 = distinct_tokens(m), got;
+	struct pce_evicted f;
+	int rc, want;
+
+	begin_call(h);
+	rc = pce_cache_evict(h->c, (enum pce_evict_unit)unit, amount, &f);
+	if (trace)
+		fprintf(stderr, "#%u evict unit=%d amount=%llu -> %s\n", op_index, unit,
+			(unsigned long long)amount, pce_err_name(rc));
+	if (unit == 3) {
+		CHECK(rc == PCE_EINVAL, "evict with a bad unit: %s", pce_err_name(rc));
+		CHECK(seen.nev == 0, "a refused eviction emitted events");
+		check_no_releases();
+		return;
+	}
+	follow_demand(m, unit, amount, e0, kv0, t0);
+	got = freed_by(m, unit, e0, kv0, t0);
+	want = got >= amount ? 0 : PCE_ENOSPC;
+	CHECK(rc == want, "evict: %s, expected %s", pce_err_name(rc), pce_err_name(want));
+	CHECK(want == 0 || all_linked_pinned(m), "PCE_ENOSPC with unpinned entries left");
+	CHECK(f.entries == e0 - linked_count(m) && f.kv_bytes == kv0 - kv_total(m) &&
+		      f.tokens == t0 - distinct_tokens(m),
+	      "evict reports %llu entries, %llu KV bytes, %llu tokens",
+	      (unsigned long long)f.entries, (unsigned long long)f.kv_bytes,
+	      (unsigned long long)f.tokens);
+	check_removal_events(m, h->was_linked, h->nwas);
+	if (amount)
+		check_releases(m);
+	else
+		check_no_releases();
+}
+
+static void op_set_budgets(struct harness *h, struct input *in)
+{
+	struct model *m = &h->m;
+	uint8_t b = u8(in);
+	struct pce_budgets nb = {0, 0, 0, 1 + u8(in) % 100, 0};
+	int rc, want;
+
+	nb.low_watermark_pct = b & 4 ? 1 + u8(in) % nb.high_watermark_pct : nb.high_watermark_pct;
+	if (b & 1)
+		nb.kv_budget = 1 + (uint64_t)u8(in) * 8;
+	if (b & 2)
+		nb.max_entries = 1 + u8(in) % 16;
+	if ((b & 0x18) == 0x18)
+		nb.low_watermark_pct = nb.high_watermark_pct + 1; /* invalid */
+	begin_call(h);
+	rc = pce_cache_set_budgets(h->c, &nb);
+	if (trace)
+		fprintf(stderr, "#%u set_budgets kv=%llu entries=%llu high=%u low=%u -> %s\n",
+			op_index, (unsigned long long)nb.kv_budget,
+			(unsigned long long)nb.max_entries, nb.high_watermark_pct,
+			nb.low_watermark_pct, pce_err_name(rc));
+	if (nb.low_watermark_pct > nb.high_watermark_pct) {
+		CHECK(rc == PCE_EINVAL, "set_budgets with bad watermarks: %s", pce_err_name(rc));
+		CHECK(seen.nev == 0, "a refused budget change emitted events");
+		check_no_releases();
+		return;
+	}
+	m->cfg.kv_budget = nb.kv_budget;
+	m->cfg.max_entries = nb.max_entries;
+	m->cfg.high_watermark_pct = nb.high_watermark_pct;
+	m->cfg.low_watermark_pct = nb.low_watermark_pct;
+	follow_demand(m, -1, 0, 0, 0, 0);
+	want = within_budgets(m) ? 0 : PCE_EBUSY;
+	CHECK(rc == want, "set_budgets: %s, expected %s", pce_err_name(rc), pce_err_name(want));
+	CHECK(want == 0 || all_linked_pinned(m), "PCE_EBUSY with unpinned entries left");
+	m->ceil_kv = want ? kv_total(m) : 0;
+	m->ceil_entries = want ? linked_count(m) : 0;
+	check_removal_events(m, h->was_linked, h->nwas);
+	check_releases(m);
+}
+
 static void op_audit(struct harness *h)
 {
 	char msg[256];
@@ -1210,7 +1470,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_dedup(&h, &in);
 			break;
 		default:
-			op_reclaim(&h);
+			/* the engine calls share the last slot with reclaim passes */
+			switch ((op >> 4) % 5) {
+			case 0:
+				op_reclaim(&h);
+				break;
+			case 1:
+				op_touch(&h, &in);
+				break;
+			case 2:
+				op_remove_prefix(&h, &in);
+				break;
+			case 3:
+				op_evict(&h, &in);
+				break;
+			default:
+				op_set_budgets(&h, &in);
+				break;
+			}
 			break;
 		}
 		op_audit(&h);
