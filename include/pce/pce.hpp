@@ -366,6 +366,7 @@ struct config {
 struct store_options {
 	unsigned flags = 0;
 	std::uint64_t ttl_ns = 0;
+	std::uint64_t pin_lease_ns = 0; /* PCE_STORE_PIN_HOLDER: the holder pin's lease */
 };
 
 /* lookup() options: PCE_LOOKUP_* flags; pin_lease_ns 0 =
@@ -589,7 +590,7 @@ public:
 					    std::uint64_t kv_bytes = 0, const store_options &opts = {},
 					    pce_store_result *result = nullptr) noexcept
 	{
-		const pce_store_opts o{opts.flags, opts.ttl_ns};
+		const pce_store_opts o{opts.flags, opts.ttl_ns, opts.pin_lease_ns};
 		return make_error_code(
 			pce_cache_store(c_, ns, toks.data(), toks.size(), value, kv_bytes, &o, result));
 	}
