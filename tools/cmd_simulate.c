@@ -492,6 +492,7 @@ int cmd_simulate(int argc, char **argv)
 	s.opts.warmup_fraction = in.warmup_fraction;
 	s.seconds = cli_seconds();
 	cli_progress_start(&bar, "simulate", in.progress);
+	in.trace.rewindable = 1; /* every pass reads the input again */
 	rc = cli_open("simulate", &in, argv + optind, argc - optind, &bar, &s.tr);
 	if (rc)
 		goto out;

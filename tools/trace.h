@@ -90,7 +90,17 @@ struct pce_trace_opts {
 	/* Called while pce_trace_open() loads kvtester sessions, after each
 	 * file, from the loader threads but one call at a time; may be NULL. */
 	void (*on_load)(void *ctx, size_t files_done, size_t files_total);
+	/* Called from pce_trace_open() when a named pipe has had no writer
+	 * for a second; the open then waits for one.  May be NULL. */
+	void (*on_wait)(void *ctx, const char *path);
 	void *ctx;
+	/* The caller will call pce_trace_rewind(): pipes are then copied to
+	 * a temporary file as they are opened (the one way to read them
+	 * twice).  0: pipes are read once, as a stream, and cannot rewind. */
+	int rewindable;
+	/* Longest line (and largest kvtester session file) accepted, in
+	 * bytes; 0: PCE_TRACE_MAX_LINE. */
+	size_t max_line;
 };
 
 struct pce_trace_request {
@@ -138,6 +148,12 @@ int pce_trace_next(struct pce_trace *tr, struct pce_trace_request *req);
  * numbers stay the same.  Return: 0 or an error as pce_trace_open().
  */
 int pce_trace_rewind(struct pce_trace *tr);
+
+/* A warning about the stream read so far (since the last rewind), "" if
+ * none: an input whose arrival times go backwards, with the first line
+ * where they do and how many times ("FILE:LINE: ...").  Valid until the
+ * next call. */
+const char *pce_trace_warning(struct pce_trace *tr);
 
 /* "FILE:LINE: message" for the last error; "" if none. */
 const char *pce_trace_error(const struct pce_trace *tr);

@@ -191,7 +191,7 @@ static void test_analyze_table(void **state)
 	assert_non_null(strstr(out, "13,732,944"));   /* input tokens */
 	assert_non_null(strstr(out, "21.57%"));       /* 2,962,776 / 13,732,944 */
 	assert_non_null(strstr(out, "Most shared prefixes"));
-	assert_int_equal(pce("analyze " PROMPTS), 0);
+	assert_int_equal(pce("analyze --format text " PROMPTS), 0);
 	assert_non_null(strstr(out, "token counts of text inputs are approximate"));
 	assert_int_equal(pce("analyze " KVTESTER), 0);
 	assert_non_null(strstr(out, "Namespaces: 4"));

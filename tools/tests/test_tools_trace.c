@@ -199,7 +199,7 @@ static void test_tokens_merge(void **state)
 static void test_text_tokens(void **state)
 {
 	const char *p = PROMPTS;
-	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_TEXT);
 	struct pce_trace_request r;
 	struct sums s;
 	(void)state;
