@@ -197,7 +197,7 @@ static void on_load(void *ctx, size_t done, size_t total)
 static void on_wait(void *ctx, const char *path)
 {
 	cli_progress_done(ctx);
-	fprintf(stderr, "pce: %s: a named pipe with no writer yet: waiting for one\n", path);
+	fprintf(stderr, "pce: %s: nothing to read yet: waiting for the pipe's writer\n", path);
 }
 
 /* The exit status for a PCE_TRACE_* error, after printing @detail (the

@@ -96,8 +96,9 @@ struct pce_trace_opts {
 	/* Called while pce_trace_open() loads kvtester sessions, after each
 	 * file, from the loader threads but one call at a time; may be NULL. */
 	void (*on_load)(void *ctx, size_t files_done, size_t files_total);
-	/* Called from pce_trace_open() when a named pipe has had no writer
-	 * for a second; the open then waits for one.  May be NULL. */
+	/* Called from pce_trace_open() when a pipe has had nothing to read
+	 * for a second (its writer has not come, or not written yet); the
+	 * open then waits for it.  May be NULL. */
 	void (*on_wait)(void *ctx, const char *path);
 	void *ctx;
 	/* The caller will call pce_trace_rewind(): pipes are then copied to

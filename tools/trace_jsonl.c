@@ -252,6 +252,7 @@ static int string(struct rd *r, char *key)
 	for (;;) {
 		int c = peekc(r), ok;
 		unsigned u;
+	int rc;
 
 		if (c == ERR)
 			return r->rc;
@@ -279,8 +280,9 @@ static int string(struct rd *r, char *key)
 				if (!ok || (u >= 0xdc00 && u <= 0xdfff))
 					return syntax(r);
 				if (u >= 0xd800 && u <= 0xdbff) {
-					if (literal(r, "\\u"))
-						return r->rc ? r->rc : PCE_TRACE_EINPUT;
+					rc = literal(r, "\\u");
+					if (rc)
+						return rc;
 					u = hex4(r, &ok);
 					if (!ok || u < 0xdc00 || u > 0xdfff)
 						return syntax(r);
@@ -323,10 +325,9 @@ static int number(struct rd *r, double *out)
 		int c;
 
 		if (r->p + n == r->end) {
-			c = refill(r);
-			if (c == ERR)
+			if (refill(r) == ERR)
 				return r->rc;
-			if (c == END)
+			if (r->p + n == r->end) /* the end of the input */
 				break;
 		}
 		c = (unsigned char)r->p[n];

@@ -18,12 +18,13 @@
  *
  * Named pipes.  open() of a FIFO blocks until a writer opens the other end,
  * with no way to say anything meanwhile, so paths are opened O_NONBLOCK.
- * A FIFO is then polled: if nothing is there within WAIT_NOTICE_MS the
- * trace says so (trace_wait_notice(): pce prints "waiting for a writer"),
- * then waits like any pipe reader; Linux reports a FIFO whose writer has
- * not come yet as neither readable nor hung up, so this waits for the
- * writer rather than reading an empty stream.  O_NONBLOCK is then cleared
- * and reads block as usual.
+ * A pipe is then polled: if nothing is there within WAIT_NOTICE_MS the
+ * trace says so (trace_wait_notice(): pce prints that it waits for the
+ * pipe's writer, which has not come or not written yet: poll() cannot tell
+ * which), then waits like any pipe reader.  Linux reports a FIFO whose
+ * writer has not come yet as neither readable nor hung up, so this waits
+ * for the writer rather than reading an empty stream.  O_NONBLOCK is then
+ * cleared and reads block as usual.
  *
  * Invariants: buf[start..end) holds bytes read but not yet consumed, and
  * off0 is the stream offset of buf[0] (decompressed bytes after the byte

@@ -528,6 +528,9 @@ static void test_jsonl_grammar(void **state)
 	    ":1: column 17: a NUL byte");
 	BAD("null.jsonl", "{\"tokens\":null}\n", PCE_TRACE_TOKENS, PCE_TRACE_EINPUT,
 	    ":1: tokens: missing");
+	/* a number cut by the end of the input */
+	BAD("eof.jsonl", "{\"tokens\":[1]}\n{\"tokens\":[1,23", PCE_TRACE_TOKENS,
+	    PCE_TRACE_EINPUT, ":2: column 15: invalid JSON: the text ends before");
 }
 
 /* ---- pipes ------------------------------------------------------------- */
