@@ -102,35 +102,34 @@ int trace_src_open_fd(struct pce_trace *tr, struct trace_src *s, const char *pat
 	int flags, rc;
 
 	memset(s, 0, sizeof(*s));
-	s->fd = -1;
+	s->fd = fd;
 	s->path = path;
 	s->line_max = PCE_TRACE_MAX_LINE;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return io_fail(tr, path, "");
+	/* Never NULL while open: the parsers point into it from the start. */
+	s->buf = malloc(2 * CHUNK + 1);
+	s->cap = 2 * CHUNK;
+	if (!s->buf)
+		rc = trace_fail(tr, PCE_TRACE_ENOMEM, path, 0, "out of memory");
+	else if (fstat(fd, &st) != 0)
+		rc = io_fail(tr, path, "");
+	else if (S_ISDIR(st.st_mode))
+		rc = trace_fail(tr, PCE_TRACE_EIO, path, 0, "a directory, not a file");
+	else if (S_ISFIFO(st.st_mode) && wait_fifo(tr, path, fd))
+		rc = PCE_TRACE_EIO;
+	else if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+		 ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0))
+		rc = io_fail(tr, path, "");
+	else
+		rc = 0;
+	if (!rc) {
+		s->origin = S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
+		s->seekable = s->origin >= 0;
+		s->size = s->seekable && st.st_size > s->origin ? (uint64_t)(st.st_size - s->origin)
+								: 0;
+		rc = gz_open(tr, s);
 	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return trace_fail(tr, PCE_TRACE_EIO, path, 0, "a directory, not a file");
-	}
-	if (S_ISFIFO(st.st_mode) && wait_fifo(tr, path, fd)) {
-		close(fd);
-		return PCE_TRACE_EIO;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) {
-		close(fd);
-		return io_fail(tr, path, "");
-	}
-	s->fd = fd;
-	s->origin = S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
-	s->seekable = s->origin >= 0;
-	s->size = s->seekable && st.st_size > s->origin ? (uint64_t)(st.st_size - s->origin) : 0;
-	rc = gz_open(tr, s);
-	if (rc) {
-		close(fd);
-		s->fd = -1;
-	}
+	if (rc)
+		trace_src_close(s);
 	return rc;
 }
 
@@ -181,7 +180,7 @@ static int fill(struct pce_trace *tr, struct trace_src *s, uint64_t line)
 	}
 	if (s->cap - s->end < CHUNK) {
 		/* Doubling, but never past what the longest line needs. */
-		size_t cap = s->cap ? s->cap : CHUNK * 2, most = s->line_max + 2 * CHUNK;
+		size_t cap = s->cap, most = s->line_max + 2 * CHUNK;
 		char *b;
 
 		while (cap - s->end < CHUNK)
@@ -291,11 +290,6 @@ int trace_src_slurp(struct pce_trace *tr, struct trace_src *s, char **data, size
 	}
 	if (rc < 0)
 		return rc;
-	if (!s->buf) {
-		s->buf = malloc(1);
-		if (!s->buf)
-			return trace_fail(tr, PCE_TRACE_ENOMEM, s->path, 0, "out of memory");
-	}
 	/* Hand the buffer over; the source is spent. */
 	memmove(s->buf, s->buf + s->start, s->end - s->start);
 	*len = s->end - s->start;
