@@ -197,6 +197,12 @@ static void on_load(void *ctx, size_t done, size_t total)
 
 /* ---- inputs ---------------------------------------------------------------- */
 
+static void on_wait(void *ctx, const char *path)
+{
+	cli_progress_done(ctx);
+	fprintf(stderr, "pce: %s: nothing to read yet: waiting for the pipe's writer\n", path);
+}
+
 /* The exit status for a PCE_TRACE_* error, after printing @detail (the
  * reader's or the engine's message). */
 static int trace_failure(const char *cmd, int rc, const char *detail)
@@ -205,11 +211,16 @@ static int trace_failure(const char *cmd, int rc, const char *detail)
 	return rc == PCE_TRACE_EINPUT || rc == PCE_TRACE_EIO ? CLI_BADINPUT : CLI_FAILURE;
 }
 
-int cli_pass_status(const char *cmd, const struct pce_trace *tr, int rc, const char *error,
+int cli_pass_status(const char *cmd, struct pce_trace *tr, int rc, const char *error,
 		    uint64_t requests)
 {
+	const char *warning;
+
 	if (rc)
 		return trace_failure(cmd, rc, error[0] ? error : pce_trace_error(tr));
+	warning = pce_trace_warning(tr);
+	if (warning[0])
+		cli_error(cmd, "warning: %s", warning);
 	if (requests == 0) {
 		char name[1024];
 
@@ -229,6 +240,7 @@ int cli_open(const char *cmd, struct cli_input *in, char **paths, int n,
 	if (n == 0)
 		return cli_usage(cmd, "no input given");
 	in->trace.on_load = on_load;
+	in->trace.on_wait = on_wait;
 	in->trace.ctx = p;
 	p->label = "loading sessions";
 	rc = pce_trace_open(out, (const char *const *)paths, (size_t)n, &in->trace);

@@ -78,8 +78,9 @@ int cli_open(const char *cmd, struct cli_input *in, char **paths, int n,
 /* After an engine's pass over @tr that returned @rc, with @error its own
  * message ("" when the failure is the trace's) and @requests read: 0 if
  * there is something to report, else the exit status, after a message
- * (the failure, or an input without requests). */
-int cli_pass_status(const char *cmd, const struct pce_trace *tr, int rc, const char *error,
+ * (the failure, or an input without requests).  The trace's warning, if
+ * any, is printed here, once per command. */
+int cli_pass_status(const char *cmd, struct pce_trace *tr, int rc, const char *error,
 		    uint64_t requests);
 
 /* Tokens per id shared by every input, 0 if they differ. */

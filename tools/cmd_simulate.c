@@ -22,6 +22,8 @@ static const char usage[] =
 	"cache would hit, with the better policy at that size.\n"
 	"\n"
 	"INPUT and its formats are those of pce analyze (see 'pce analyze --help').\n"
+	"The input is read several times, so a pipe (or standard input from one) is\n"
+	"first copied to an unlinked temporary file in $TMPDIR (or /tmp).\n"
 	"The input is read twice: once through an unlimited cache (the ceiling, and the\n"
 	"footprint), then once through every (capacity, policy) cache at the same time.\n"
 	"\n"
@@ -537,6 +539,7 @@ int cmd_simulate(int argc, char **argv)
 	s.opts.warmup_fraction = in.warmup_fraction;
 	s.seconds = cli_seconds();
 	cli_progress_start(&bar, "simulate", in.progress);
+	in.trace.rewindable = 1; /* every pass reads the input again */
 	rc = cli_open("simulate", &in, argv + optind, argc - optind, &bar, &s.tr);
 	if (rc)
 		goto out;

@@ -2,17 +2,30 @@
  * trace.c - the trace reader's API (trace.h): inputs, format detection,
  * the time-ordered merge of cursors, namespaces, errors and progress.
  *
- * Detection looks at the first non-blank line of a file:
- *   a JSON object with "tokens"                 -> tokens
- *   a JSON object with "hash_ids"               -> mooncake
- *   a JSON object with "requests"               -> kvtester
- *   "{" that is not JSON on its own, more lines -> kvtester (pretty-printed)
- *   any other JSON, or "{..." that is invalid   -> error: not a known format
- *   UTF-8 text without control characters       -> text
- *   anything else                               -> error: binary data
+ * Detection peeks at the head of the stream it will read (trace_src.c:
+ * every input is opened once, pipes included), up to the first key that
+ * names a format in the first JSON object (which may span lines):
+ *   "tokens"                         -> tokens
+ *   "hash_ids"                       -> mooncake
+ *   "requests"                       -> kvtester
+ *   none of them, or invalid JSON    -> error: not a known format
+ *   text (CSV, prompts...)           -> error: text is read only when asked
+ *                                       for (--format text)
+ *   anything else                    -> error: binary data
+ * Text is never guessed: any line of text is a valid "prompt", so a file
+ * that is not a trace at all (a CSV of request lengths, a log) would be
+ * reported as a prefix-hit ratio instead of refused.
  * A directory is a set of kvtester sessions (*.json, *.json.gz), taken in
- * name order.  Standard input ("-") is first copied to a temporary file,
- * so that it can be detected and rewound like any file.
+ * name order.  Standard input ("-") is read as a stream like any pipe.
+ * Only when the caller will rewind (opts.rewindable) is a pipe first copied
+ * to an unlinked temporary file in $TMPDIR (or /tmp), the one way to read
+ * it twice; a copy that cannot be written (a full disk) is an I/O error
+ * that says so.
+ *
+ * Time order.  Each input is read in file order.  An input whose arrival
+ * times go backwards is still read in that order (the merge cannot sort
+ * one stream), which moves requests between the warm-up and the counted
+ * window: pce_trace_warning() reports the first place and how often.
  *
  * Merge.  A binary min-heap of cursors by (head time, order).  The cursor
  * whose head was emitted last is advanced lazily, at the next call, because
@@ -23,6 +36,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +45,19 @@
 
 #include "trace_internal.h"
 
+/* Bytes of a first line that is not JSON looked at to say what it is. */
+#define DETECT_PEEK ((size_t)64 << 10)
+
 struct input {
 	char *path;
-	int fd;                   /* standard input's copy, or -1 */
+	struct trace_src src;     /* the stream, until a cursor or loader takes it */
+	int src_open;
 	enum pce_trace_format format;
 	uint32_t block_size;      /* 0: differs between its sessions */
 	size_t first;             /* its first cursor */
+	/* line formats: arrival times that go backwards, in this reading */
+	uint64_t backwards, backwards_line;
+	double backwards_from, backwards_to;
 };
 
 struct pce_trace {
@@ -57,6 +78,7 @@ struct pce_trace {
 	uint32_t *ns_slot;        /* index + 1, 0 = empty */
 	size_t slot_mask;
 	char err[1024];
+	char warning[1024];
 };
 
 int trace_fail(struct pce_trace *tr, int code, const char *file, uint64_t line,
@@ -195,89 +217,134 @@ static int blank(const char *s, size_t len)
 	return 1;
 }
 
-static int detect(struct pce_trace *tr, const struct input *in, enum pce_trace_format *out)
+/* The first line, @text (its first @len bytes; @cut: there are more),
+ * is not JSON: say what it is, and that it is not a trace. */
+static int not_a_trace(struct pce_trace *tr, const struct input *in, uint64_t line,
+		       const char *text, size_t len, int cut)
 {
-	struct trace_src src;
-	char *line, first;
-	size_t len;
-	int rc = trace_src_open(tr, &src, in->path, in->fd);
+	size_t bad = trace_text_check(text, len);
 
+	/* a UTF-8 sequence cut at the end of the peeked bytes is no fault */
+	if (bad < len && !(cut && bad + 4 > len))
+		return trace_fail(tr, PCE_TRACE_EINPUT, in->path, line,
+				  "binary data: neither JSON nor text (formats: tokens, mooncake, "
+				  "kvtester; text only with --format text)");
+	if (text[0] != '[' && memchr(text, ',', len))
+		return trace_fail(tr, PCE_TRACE_EINPUT, in->path, line,
+				  "CSV or text, not a trace: a trace needs token ids or block ids "
+				  "(formats: tokens, mooncake, kvtester); request lengths alone, as in "
+				  "the Azure LLM traces, say nothing about shared prefixes.  To read "
+				  "each line as a prompt, give --format text");
+	return trace_fail(tr, PCE_TRACE_EINPUT, in->path, line,
+			  "text, not a trace (formats: tokens, mooncake, kvtester).  To read "
+			  "each line as a prompt, give --format text");
+}
+
+/* The head of in->src, peeked, never consumed: the parser reads it next. */
+static int detect(struct pce_trace *tr, struct input *in, enum pce_trace_format *out)
+{
+	static const char *const keys[] = {"tokens", "hash_ids", "requests"};
+	static const enum pce_trace_format formats[] = {PCE_TRACE_TOKENS, PCE_TRACE_MOONCAKE,
+							PCE_TRACE_KVTESTER};
+	struct trace_src *s = &in->src;
+	uint64_t line = 1;
+	size_t at = 0, len;
+	const char *head, *nl;
+	int rc, which;
+
+	for (;; at++) {
+		char ch;
+
+		if (at == s->end - s->start) {
+			rc = trace_src_peek(tr, s, at + 1);
+			if (rc)
+				return rc;
+			if (at == s->end - s->start)
+				return trace_fail(tr, PCE_TRACE_EINPUT, in->path, 0,
+						  "empty file: no requests");
+		}
+		ch = s->buf[s->start + at];
+		if (ch == '\n')
+			line++;
+		else if (ch != ' ' && ch != '\t' && ch != '\r')
+			break;
+	}
+	if (s->buf[s->start + at] == '{') {
+		rc = trace_jsonl_sniff(tr, s, at, line, keys, 3, &which);
+		if (rc)
+			return rc;
+		if (which < 0)
+			return trace_fail(tr, PCE_TRACE_EINPUT, in->path, line,
+					  "a JSON object with none of the keys \"tokens\", "
+					  "\"hash_ids\", \"requests\": not a known format (see "
+					  "--format)");
+		*out = formats[which];
+		return 0;
+	}
+	rc = trace_src_peek(tr, s, at + DETECT_PEEK);
 	if (rc)
 		return rc;
-	while ((rc = trace_src_line(tr, &src, &line, &len)) == 1 && blank(line, len))
-		;
-	if (rc == 0)
-		rc = trace_fail(tr, PCE_TRACE_EINPUT, in->path, 0, "empty file: no requests");
-	if (rc < 0)
-		goto out;
-	rc = 0;
-	first = line[strspn(line, " \t")];
-	if (first == '{' || first == '[') {
-		const char *end = NULL;
-		cJSON *v = memchr(line, '\0', len) ? NULL
-						   : cJSON_ParseWithLengthOpts(line, len, &end, 0);
-
-		if (cJSON_GetObjectItemCaseSensitive(v, "tokens"))
-			*out = PCE_TRACE_TOKENS;
-		else if (cJSON_GetObjectItemCaseSensitive(v, "hash_ids"))
-			*out = PCE_TRACE_MOONCAKE;
-		else if (cJSON_GetObjectItemCaseSensitive(v, "requests"))
-			*out = PCE_TRACE_KVTESTER;
-		else if (v)
-			rc = trace_fail(tr, PCE_TRACE_EINPUT, in->path, src.line_no,
-					"%s with none of the keys \"tokens\", \"hash_ids\", "
-					"\"requests\": not a known format (see --format)",
-					cJSON_IsObject(v) ? "a JSON object" : "JSON");
-		else if (first == '[' && trace_text_plausible(line, len))
-			*out = PCE_TRACE_TEXT;
-		else if (first == '{' && trace_src_line(tr, &src, &line, &len) == 1)
-			*out = PCE_TRACE_KVTESTER; /* one JSON document over several lines */
-		else /* an invalid JSON line: say where */
-			rc = trace_json_parse(tr, in->path, src.line_no, line, len, &v);
-		cJSON_Delete(v);
-	} else if (trace_text_plausible(line, len)) {
-		*out = PCE_TRACE_TEXT;
-	} else {
-		rc = trace_fail(tr, PCE_TRACE_EINPUT, in->path, src.line_no,
-				"binary data: neither JSON nor text (formats: tokens, mooncake, "
-				"kvtester, text)");
-	}
-out:
-	trace_src_close(&src);
-	return rc;
+	head = s->buf + s->start + at;
+	len = s->end - s->start - at;
+	nl = memchr(head, '\n', len);
+	len = nl ? (size_t)(nl - head) : len;
+	if (len && head[len - 1] == '\r')
+		len--;
+	return not_a_trace(tr, in, line, head, len, nl == NULL && !s->eof);
 }
 
 /* ---- inputs ----------------------------------------------------------------- */
 
-static int spool_stdin(struct pce_trace *tr, int *fd_out)
+/* Replace in->src, a pipe, by a copy in an unlinked temporary file, which
+ * can be rewound.  Bounded by the temporary directory's free space. */
+static int spool(struct pce_trace *tr, struct input *in)
 {
-	char buf[1 << 16];
-	FILE *tmp = tmpfile();
+	const char *dir = getenv("TMPDIR");
+	char name[4096], buf[1 << 16];
 	ssize_t n;
+	int out, rc;
 
-	if (!tmp)
-		return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "cannot create a temporary file: %s",
-				  strerror(errno));
-	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+	snprintf(name, sizeof(name), "%s/pce-XXXXXX", dir && *dir ? dir : "/tmp");
+	out = mkostemp(name, O_CLOEXEC);
+	if (out < 0)
+		return trace_fail(tr, PCE_TRACE_EIO, in->path, 0,
+				  "cannot create a temporary file in %s to read this pipe twice: %s",
+				  dir && *dir ? dir : "/tmp", strerror(errno));
+	unlink(name);
+	while ((n = read(in->src.fd, buf, sizeof(buf))) != 0) {
+		ssize_t w = 0;
+
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || fwrite(buf, 1, (size_t)n, tmp) != (size_t)n) {
-			fclose(tmp);
-			return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "cannot copy standard input: %s",
+		if (n < 0) {
+			close(out);
+			return trace_fail(tr, PCE_TRACE_EIO, in->path, 0, "read error: %s",
 					  strerror(errno));
 		}
+		while (w < n) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				close(out);
+				return trace_fail(tr, PCE_TRACE_EIO, in->path, 0,
+						  "cannot keep a copy of this pipe, needed to read "
+						  "it twice, in %s: %s (give a file instead)",
+						  dir && *dir ? dir : "/tmp", strerror(errno));
+			}
+			w += k;
+		}
 	}
-	if (fflush(tmp) != 0) {
-		fclose(tmp);
-		return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "cannot copy standard input: %s",
-				  strerror(errno));
+	trace_src_close(&in->src);
+	if (lseek(out, 0, SEEK_SET) < 0) {
+		close(out);
+		in->src_open = 0;
+		return trace_fail(tr, PCE_TRACE_EIO, in->path, 0, "%s", strerror(errno));
 	}
-	/* Keep only the descriptor; the unlinked file lives as long as it. */
-	*fd_out = dup(fileno(tmp));
-	fclose(tmp);
-	if (*fd_out < 0)
-		return trace_fail(tr, PCE_TRACE_EIO, "-", 0, "%s", strerror(errno));
-	return 0;
+	rc = trace_src_open_fd(tr, &in->src, in->path, out);
+	in->src_open = rc == 0;
+	return rc;
 }
 
 static int session_name(const char *name)
@@ -299,7 +366,9 @@ static int add_cursor(struct pce_trace *tr, struct input *in, const char *path)
 	struct trace_cursor *c;
 	struct stat st;
 
-	if (in->fd >= 0 ? fstat(in->fd, &st) : stat(path, &st))
+	if (in->src_open)
+		st.st_size = (off_t)in->src.size;
+	else if (stat(path, &st))
 		return trace_fail(tr, PCE_TRACE_EIO, path, 0, "%s", strerror(errno));
 	c = realloc(tr->cur, (tr->n_cur + 1) * sizeof(*c));
 	if (!c)
@@ -307,6 +376,7 @@ static int add_cursor(struct pce_trace *tr, struct input *in, const char *path)
 	tr->cur = c;
 	c = &tr->cur[tr->n_cur];
 	memset(c, 0, sizeof(*c));
+	c->src.fd = -1;
 	c->format = in->format;
 	c->input = (size_t)(in - tr->in);
 	c->order = tr->n_cur++;
@@ -329,7 +399,7 @@ static int add_cursor(struct pce_trace *tr, struct input *in, const char *path)
 
 struct job {
 	const char *path;
-	int fd;
+	struct trace_src *src;  /* the input's stream, or NULL: open path */
 	size_t cursor;
 	int rc;
 	char *err;
@@ -357,7 +427,7 @@ static void *load_sessions(void *arg)
 		if (j >= L->n)
 			break;
 		job = &L->job[j];
-		job->rc = sink ? trace_session_load(sink, job->path, job->fd, L->tr->opts.block_size,
+		job->rc = sink ? trace_session_load(sink, job->path, job->src, L->tr->opts.block_size,
 						    &L->tr->cur[job->cursor].session)
 			       : PCE_TRACE_ENOMEM;
 		if (job->rc) {
@@ -438,7 +508,7 @@ static int add_sessions(struct pce_trace *tr, struct input *in, char **files, si
 
 		if (rc)
 			return rc;
-		j[(*n_jobs)++] = (struct job){path, in->fd, tr->n_cur - 1, 0, NULL};
+		j[(*n_jobs)++] = (struct job){path, files ? NULL : &in->src, tr->n_cur - 1, 0, NULL};
 	}
 	return 0;
 }
@@ -519,6 +589,10 @@ static int open_stream(struct pce_trace *tr, struct input *in)
 	if (rc)
 		return rc;
 	c = &tr->cur[tr->n_cur - 1];
+	/* The cursor reads on from where detection peeked. */
+	c->src = in->src;
+	c->src_open = 1;
+	in->src_open = 0;
 	in->block_size = 1;
 	if (in->format == PCE_TRACE_MOONCAKE) {
 		in->block_size = tr->opts.block_size ? tr->opts.block_size : 512;
@@ -534,7 +608,7 @@ static int open_stream(struct pce_trace *tr, struct input *in)
 
 static int advance(struct pce_trace *tr, struct trace_cursor *c)
 {
-	const struct input *in = &tr->in[c->input];
+	struct input *in = &tr->in[c->input];
 	char *line;
 	size_t len;
 	int rc;
@@ -548,27 +622,29 @@ static int advance(struct pce_trace *tr, struct trace_cursor *c)
 		c->has_head = 1;
 		return 0;
 	}
-	if (!c->src_open) {
-		rc = trace_src_open(tr, &c->src, in->path, in->fd);
-		if (rc)
-			return rc;
-		c->src_open = 1;
+	if (c->format == PCE_TRACE_TOKENS) {
+		rc = trace_line_tokens(tr, c);
+	} else if (c->format == PCE_TRACE_MOONCAKE) {
+		rc = trace_line_mooncake(tr, c);
+	} else {
+		while ((rc = trace_src_line(tr, &c->src, &line, &len)) == 1 && blank(line, len))
+			;
+		if (rc == 1 && (rc = trace_line_text(tr, c, line, len)) == 0)
+			rc = 1;
 	}
-	while ((rc = trace_src_line(tr, &c->src, &line, &len)) == 1) {
-		if (blank(line, len))
-			continue;
-		if (c->format == PCE_TRACE_TOKENS)
-			rc = trace_line_tokens(tr, c, line, len);
-		else if (c->format == PCE_TRACE_MOONCAKE)
-			rc = trace_line_mooncake(tr, c, line, len);
-		else
-			rc = trace_line_text(tr, c, line, len);
-		if (rc)
-			return rc;
-		c->has_head = 1;
-		return 0;
+	if (rc <= 0)
+		return rc;
+	c->has_head = 1;
+	if (c->seen_t && c->head.t < c->last_t) {
+		if (in->backwards++ == 0) {
+			in->backwards_line = c->src.line_no;
+			in->backwards_from = c->last_t;
+			in->backwards_to = c->head.t;
+		}
 	}
-	return rc;
+	c->seen_t = 1;
+	c->last_t = c->head.t;
+	return 0;
 }
 
 static int before(const struct trace_cursor *a, const struct trace_cursor *b)
@@ -605,6 +681,8 @@ static int prime(struct pce_trace *tr)
 	tr->pending = 0;
 	tr->emitted = 0;
 	tr->failed = 0;
+	for (size_t i = 0; i < tr->n_in; i++)
+		tr->in[i].backwards = 0;
 	for (size_t i = 0; i < tr->n_cur; i++) {
 		int rc = advance(tr, &tr->cur[i]);
 
@@ -675,20 +753,31 @@ int pce_trace_open(struct pce_trace **out, const char *const *paths, size_t n,
 		struct stat st;
 		int is_dir = 0;
 
-		in->fd = -1;
+		in->src.fd = -1;
 		in->path = strdup(strcmp(paths[i], "-") == 0 ? "<stdin>" : paths[i]);
 		if (!in->path) {
 			rc = trace_fail(tr, PCE_TRACE_ENOMEM, "pce", 0, "out of memory");
 			break;
 		}
 		if (strcmp(paths[i], "-") == 0) {
-			rc = spool_stdin(tr, &in->fd);
+			int fd = dup(STDIN_FILENO);
+
+			rc = fd < 0 ? trace_fail(tr, PCE_TRACE_EIO, in->path, 0, "%s", strerror(errno))
+				    : trace_src_open_fd(tr, &in->src, in->path, fd);
+			in->src_open = rc == 0;
 		} else if (stat(paths[i], &st) != 0) {
 			rc = trace_fail(tr, PCE_TRACE_EIO, paths[i], 0, "%s", strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
 			is_dir = 1;
 			rc = list_dir(tr, paths[i], &dir_files[i], &dir_n[i]);
+		} else {
+			rc = trace_src_open(tr, &in->src, in->path);
+			in->src_open = rc == 0;
 		}
+		if (!rc && in->src_open && tr->opts.rewindable && !in->src.seekable)
+			rc = spool(tr, in);
+		if (!rc && in->src_open && tr->opts.max_line)
+			in->src.line_max = tr->opts.max_line;
 		if (!rc)
 			rc = open_input(tr, in, is_dir);
 	}
@@ -732,17 +821,48 @@ int pce_trace_rewind(struct pce_trace *tr)
 {
 	for (size_t i = 0; i < tr->n_cur; i++) {
 		struct trace_cursor *c = &tr->cur[i];
+		int rc = c->src_open ? trace_src_rewind(tr, &c->src) : 0;
 
-		if (c->src_open)
-			trace_src_close(&c->src);
-		c->src_open = 0;
+		if (rc)
+			return rc;
 		c->next = 0;
 		c->has_head = 0;
+		c->seen_t = 0;
 	}
 	tr->err[0] = '\0';
 	if (!tr->heap)
 		return trace_fail(tr, PCE_TRACE_EINPUT, "pce", 0, "the trace failed to open");
 	return prime(tr);
+}
+
+void trace_wait_notice(struct pce_trace *tr, const char *path)
+{
+	if (tr->opts.on_wait)
+		tr->opts.on_wait(tr->opts.ctx, path);
+}
+
+const char *pce_trace_warning(struct pce_trace *tr)
+{
+	size_t more = 0;
+	const struct input *first = NULL;
+
+	for (size_t i = 0; i < tr->n_in; i++) {
+		if (tr->in[i].backwards && !first)
+			first = &tr->in[i];
+		else if (tr->in[i].backwards)
+			more++;
+	}
+	tr->warning[0] = '\0';
+	if (first)
+		snprintf(tr->warning, sizeof(tr->warning),
+			 "%s:%llu: arrival time goes backwards (%.17g s after %.17g s), %llu "
+			 "time%s in this input%s: requests are taken in file order, not sorted, "
+			 "so the warm-up share and the merge with other inputs follow the file",
+			 first->path, (unsigned long long)first->backwards_line,
+			 first->backwards_to, first->backwards_from,
+			 (unsigned long long)first->backwards, first->backwards == 1 ? "" : "s",
+			 more ? " (and in other inputs)" : "");
+	return tr->warning;
 }
 
 const char *pce_trace_error(const struct pce_trace *tr)
@@ -802,11 +922,12 @@ void pce_trace_close(struct pce_trace *tr)
 		trace_session_free(c->session);
 		trace_arena_free(&c->arena);
 		free(c->ids);
+		free(c->scratch);
 	}
 	for (size_t i = 0; i < tr->n_in; i++) {
+		if (tr->in[i].src_open)
+			trace_src_close(&tr->in[i].src);
 		free(tr->in[i].path);
-		if (tr->in[i].fd >= 0)
-			close(tr->in[i].fd);
 	}
 	for (size_t i = 0; i < tr->n_ns; i++)
 		free(tr->ns_name[i]);

@@ -14,8 +14,11 @@
  *             [{"t", "in", "hash_ids"}, {"type": "subagent", "t",
  *             "requests": [...]}]}; only whole blocks carry an id.
  *   text      one prompt per line, cut into approximate tokens by a
- *             byte-level tokenizer (trace_text.c).
- * Any file may be gzip-compressed; "-" is standard input.
+ *             byte-level tokenizer (trace_text.c).  Never detected: only
+ *             when asked for (opts.format), since any line is a "prompt".
+ * Any input may be gzip-compressed; "-" is standard input.  Every input is
+ * opened once and read as a stream (pipes, named pipes and /dev/fd paths
+ * work as files do); see trace.c for rewinding pipes.
  *
  * A request is a sequence of uint32_t ids (token ids for tokens and text,
  * block ids for mooncake and kvtester) in a namespace, with its weight in
@@ -35,7 +38,9 @@
  * ("ns"); text shares one.  Namespaces are numbered from 0 in order of
  * first appearance; pce_trace_ns_name() names them.
  *
- * Memory.  Line formats hold one line at a time per input.  A kvtester
+ * Memory.  tokens and mooncake lines are parsed as they are read: their
+ * ids array goes straight into the request's uint32_t array, and the line's
+ * text is not kept (trace_jsonl.c).  Text lines are held whole.  A kvtester
  * session must be complete before the merge can start (every session begins
  * at t = 0), so each session file is parsed once (on up to 8 threads, one
  * file each) and kept in a compact form: per request its time, its weight
@@ -78,7 +83,8 @@ enum {
 #define PCE_TRACE_MAX_IDS ((size_t)1 << 28)
 /* Largest weight of one request, in tokens. */
 #define PCE_TRACE_MAX_TOKENS ((uint64_t)UINT32_MAX)
-/* Longest line of a JSONL or text input, and largest kvtester session. */
+/* Longest line of a JSONL or text input, and largest kvtester session
+ * (opts.max_line lowers it).  Refused as soon as it is exceeded. */
 #define PCE_TRACE_MAX_LINE ((size_t)1 << 30)
 
 struct pce_trace_opts {
@@ -90,7 +96,18 @@ struct pce_trace_opts {
 	/* Called while pce_trace_open() loads kvtester sessions, after each
 	 * file, from the loader threads but one call at a time; may be NULL. */
 	void (*on_load)(void *ctx, size_t files_done, size_t files_total);
+	/* Called from pce_trace_open() when a pipe has had nothing to read
+	 * for a second (its writer has not come, or not written yet); the
+	 * open then waits for it.  May be NULL. */
+	void (*on_wait)(void *ctx, const char *path);
 	void *ctx;
+	/* The caller will call pce_trace_rewind(): pipes are then copied to
+	 * a temporary file as they are opened (the one way to read them
+	 * twice).  0: pipes are read once, as a stream, and cannot rewind. */
+	int rewindable;
+	/* Longest line (and largest kvtester session file) accepted, in
+	 * bytes; 0: PCE_TRACE_MAX_LINE. */
+	size_t max_line;
 };
 
 struct pce_trace_request {
@@ -115,9 +132,10 @@ static inline uint64_t pce_trace_tokens_for(const struct pce_trace_request *r, s
 struct pce_trace;
 
 /*
- * pce_trace_open - Open @n inputs (files, directories of kvtester sessions,
- * or "-" for standard input) as one merged stream.  Formats are detected now
- * (each input's first line), and kvtester sessions loaded.
+ * pce_trace_open - Open @n inputs (files, pipes, directories of kvtester
+ * sessions, or "-" for standard input) as one merged stream.  Each input is
+ * opened once; formats are detected now (from the head of that stream),
+ * and kvtester sessions loaded.
  * Return: 0, PCE_TRACE_EINPUT, PCE_TRACE_EIO, PCE_TRACE_ENOMEM or
  * PCE_TRACE_ECACHE.  On failure *out is still set (unless ENOMEM left it
  * NULL) so that pce_trace_error() can be read; close it as usual.
@@ -134,10 +152,18 @@ int pce_trace_next(struct pce_trace *tr, struct pce_trace_request *req);
 
 /*
  * pce_trace_rewind - Start the stream again from its first request (files
- * are reopened; standard input was kept in a temporary file).  Namespace
- * numbers stay the same.  Return: 0 or an error as pce_trace_open().
+ * are read again from their start).  A pipe can rewind only if the trace
+ * was opened with opts.rewindable (it was then copied); else PCE_TRACE_EIO.
+ * Namespace numbers stay the same.  Return: 0 or an error as
+ * pce_trace_open().
  */
 int pce_trace_rewind(struct pce_trace *tr);
+
+/* A warning about the stream read so far (since the last rewind), "" if
+ * none: an input whose arrival times go backwards, with the first line
+ * where they do and how many times ("FILE:LINE: ...").  Valid until the
+ * next call. */
+const char *pce_trace_warning(struct pce_trace *tr);
 
 /* "FILE:LINE: message" for the last error; "" if none. */
 const char *pce_trace_error(const struct pce_trace *tr);

@@ -4,6 +4,7 @@
  *   trace.c          the API: inputs, format detection, the merge, namespaces
  *   trace_src.c      bytes and lines out of a plain or gzip file
  *   trace_json.c     checked field access on cJSON values, with messages
+ *   trace_jsonl.c    JSON streamed from a source: JSONL lines, detection
  *   trace_lines.c    one tokens / mooncake / text line -> one request
  *   trace_text.c     the byte-level tokenizer of the text format
  *   trace_session.c  kvtester sessions: parse, flatten, compact, replay
@@ -18,6 +19,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 #include <zlib.h>
@@ -34,6 +36,10 @@ int trace_fail(struct pce_trace *tr, int code, const char *file, uint64_t line,
 /* The number of namespace @name, registering it on first use.  Returns
  * PCE_TRACE_ENOMEM or 0 with *ns set. */
 int trace_ns_get(struct pce_trace *tr, const char *name, size_t len, uint64_t *ns);
+
+/* A named pipe has had no writer for a while: tell the user through the
+ * trace's on_wait callback, if any. */
+void trace_wait_notice(struct pce_trace *tr, const char *path);
 
 /* ---- parse memory (trace_json.c) ------------------------------------------ */
 
@@ -52,23 +58,42 @@ void trace_arena_free(struct trace_arena *a);
 /* ---- sources (trace_src.c) ------------------------------------------------ */
 
 struct trace_src {
-	gzFile gz;
+	gzFile gz;          /* reads a duplicate of fd */
+	int fd;             /* the stream, opened once; -1 when closed */
+	off_t origin;       /* fd's offset at opening (-1: not seekable) */
 	const char *path;   /* for messages; owned by the input */
 	char *buf;          /* read buffer; a line is assembled in place */
 	size_t cap, start, end;
-	uint64_t line_no;   /* of the line last returned */
-	int eof;
+	uint64_t off0;      /* stream offset of buf[0] */
+	uint64_t line_no;   /* of the line last returned (or being parsed) */
+	size_t line_max;    /* longest line (and largest whole file) accepted */
+	uint64_t size;      /* a regular file's size, else 0 */
+	int seekable;       /* a regular file: trace_src_rewind() works */
+	int eof, bom_done;
 };
 
-/* Open @path (or, if @fd >= 0, a duplicate of @fd from offset 0) for
- * reading, gzip or not.  Return: 0 or PCE_TRACE_EIO / ENOMEM. */
-int trace_src_open(struct pce_trace *tr, struct trace_src *s, const char *path, int fd);
+/* Open @path once, for reading, gzip or not; a named pipe is waited for
+ * (see trace_src.c).  Return: 0 or PCE_TRACE_EIO / ENOMEM. */
+int trace_src_open(struct pce_trace *tr, struct trace_src *s, const char *path);
+/* The same on descriptor @fd, which the source owns from now on (closed
+ * even on failure). */
+int trace_src_open_fd(struct pce_trace *tr, struct trace_src *s, const char *path, int fd);
+/* Back to the first byte (regular files only; EIO for a pipe). */
+int trace_src_rewind(struct pce_trace *tr, struct trace_src *s);
+/* Make @n bytes available at buf[start..] without consuming them (fewer
+ * at the end of the input).  Return: 0 or an error (line_max exceeded). */
+int trace_src_peek(struct pce_trace *tr, struct trace_src *s, size_t n);
+/* Read one more chunk after buf[end], keeping buf[start..end) (slid to the
+ * front).  @held: bytes of line @line kept or consumed so far; more than
+ * line_max is refused before reading.  Return: bytes read, 0 at the end,
+ * or an error. */
+int trace_src_more(struct pce_trace *tr, struct trace_src *s, uint64_t line, size_t held);
 /* Next line without its "\n" (nor "\r\n"), NUL-terminated in place.
  * Return: 1, 0 at the end, or an error (truncated gzip, I/O, line too long). */
 int trace_src_line(struct pce_trace *tr, struct trace_src *s, char **line, size_t *len);
 /* The whole remaining content, NUL-terminated, in a malloc'd buffer. */
 int trace_src_slurp(struct pce_trace *tr, struct trace_src *s, char **data, size_t *len);
-/* Compressed bytes consumed so far. */
+/* Compressed bytes consumed so far (0 for a pipe). */
 uint64_t trace_src_offset(const struct trace_src *s);
 void trace_src_close(struct trace_src *s);
 
@@ -85,10 +110,14 @@ struct trace_cursor {
 	struct pce_trace_request head;
 	uint32_t *ids;              /* the head's ids */
 	size_t ids_cap;
+	char *scratch;              /* JSONL: a captured value's text */
+	size_t scratch_cap;
 	/* line formats */
 	struct trace_arena arena;   /* each JSON line is parsed in it */
 	struct trace_src src;
 	int src_open;
+	int seen_t;                 /* last_t holds the previous head's time */
+	double last_t;
 	uint64_t ns;                /* mooncake: the file's namespace; text: the shared one */
 	uint32_t block_size;
 	/* kvtester */
@@ -133,30 +162,55 @@ const char *trace_json_type(const cJSON *v);
 
 /* ---- line formats (trace_lines.c, trace_text.c) --------------------------- */
 
-/* Parse @line (line number c->src.line_no) into c->head.  Return: 0 or an
- * error. */
-int trace_line_tokens(struct pce_trace *tr, struct trace_cursor *c, const char *line,
-		      size_t len);
-int trace_line_mooncake(struct pce_trace *tr, struct trace_cursor *c, const char *line,
-			size_t len);
+/* The fields of one JSONL format: @ids, an array streamed into the
+ * cursor's ids; @values, other fields handed over as cJSON values. */
+struct trace_jsonl_fields {
+	const char *ids;
+	const char *const *values;
+	size_t n_values;         /* at most 31 */
+};
+
+/* Read the next non-blank line of c->src as one JSON object, consuming it:
+ * its @f->ids array into c->ids (c->head.len of them; *has_ids 0 when it
+ * is absent or null), and the first occurrence of each of @f->values into
+ * *obj, an object made in c->arena (leave it with trace_arena_leave()).
+ * c->src.line_no is the line's number.  Return: 1, 0 at the end of the
+ * input, or an error. */
+int trace_jsonl_next(struct pce_trace *tr, struct trace_cursor *c,
+		     const struct trace_jsonl_fields *f, cJSON **obj, int *has_ids);
+/* Peek at the JSON object starting @at bytes into s's unread bytes (on
+ * line @line) for the first of @keys at its top level, without consuming
+ * anything; the document may span lines.  *which: the key's index, or -1
+ * if the object ends without any.  Return: 0 or an error (invalid JSON,
+ * with line and column). */
+int trace_jsonl_sniff(struct pce_trace *tr, struct trace_src *s, size_t at, uint64_t line,
+		      const char *const *keys, size_t n, int *which);
+
+/* The next request of a tokens or mooncake cursor into c->head.  Return:
+ * 1, 0 at the end of the input, or an error. */
+int trace_line_tokens(struct pce_trace *tr, struct trace_cursor *c);
+int trace_line_mooncake(struct pce_trace *tr, struct trace_cursor *c);
+/* Parse text @line (line number c->src.line_no) into c->head.  Return: 0
+ * or an error. */
 int trace_line_text(struct pce_trace *tr, struct trace_cursor *c, const char *line,
 		    size_t len);
 
 /* Cut @len bytes of text into tokens, appending to c->ids from c->head.len.
  * Return: 0 or ENOMEM. */
 int trace_text_tokenize(struct trace_cursor *c, const char *text, size_t len);
-/* Is @len bytes valid UTF-8 without NUL or control characters other than
- * tab, CR and form feed?  (Format detection: text or binary junk.) */
-int trace_text_plausible(const char *text, size_t len);
+/* The offset of the first byte of @text that is not valid UTF-8 or is a
+ * control character other than tab, CR and form feed; @len if none. */
+size_t trace_text_check(const char *text, size_t len);
 
 /* ---- kvtester sessions (trace_session.c) ---------------------------------- */
 
-/* Load one session file into its compact form.  @fd as trace_src_open().
- * @tr only receives the error message: this runs on loader threads, each
- * with a trace of its own (trace.c), and registers no namespace; the
- * caller names it afterwards with trace_session_set_ns(). */
-int trace_session_load(struct pce_trace *tr, const char *path, int fd, uint32_t block_size,
-		       struct trace_session **out);
+/* Load one session file into its compact form: from @src (which it
+ * closes) when not NULL, else from @path.  @tr only receives the error
+ * message: this runs on loader threads, each with a trace of its own
+ * (trace.c), and registers no namespace; the caller names it afterwards
+ * with trace_session_set_ns(). */
+int trace_session_load(struct pce_trace *tr, const char *path, struct trace_src *src,
+		       uint32_t block_size, struct trace_session **out);
 /* Whether the session declared "hash_id_scope": "global". */
 int trace_session_global(const struct trace_session *s);
 void trace_session_set_ns(struct trace_session *s, uint64_t ns);

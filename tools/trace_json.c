@@ -18,7 +18,9 @@
  * inside is neither used nor deleted after leaving; nothing else calls
  * cJSON on that thread in between.  cJSON's hooks are process-wide, so they
  * are installed once and pass through to malloc and free on every thread
- * that is not inside an arena.
+ * that is not inside an arena.  The hooks also note a failed allocation,
+ * so that trace_json_parse() reports running out of memory as such, not as
+ * the invalid JSON cJSON's failure would otherwise suggest.
  */
 #include <math.h>
 #include <pthread.h>
@@ -37,6 +39,9 @@ struct arena_chunk {
 };
 
 static _Thread_local struct trace_arena *current;
+/* An allocation of cJSON failed on this thread since the parse began: its
+ * parse fails like on invalid JSON, which it must not be reported as. */
+static _Thread_local int alloc_failed;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
 static void *arena_malloc(size_t n)
@@ -44,16 +49,22 @@ static void *arena_malloc(size_t n)
 	struct trace_arena *a = current;
 	struct arena_chunk *c;
 
-	if (!a)
-		return malloc(n);
+	if (!a) {
+		void *p = malloc(n);
+
+		alloc_failed |= p == NULL;
+		return p;
+	}
 	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
 	c = a->chunks;
 	if (!c || c->cap - c->used < n) {
 		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
 
 		c = malloc(sizeof(*c) + cap);
-		if (!c)
+		if (!c) {
+			alloc_failed = 1;
 			return NULL;
+		}
 		c->next = a->chunks;
 		c->used = 0;
 		c->cap = cap;
@@ -269,7 +280,10 @@ int trace_json_parse(struct pce_trace *tr, const char *file, uint64_t first_line
 		return trace_fail(tr, PCE_TRACE_EINPUT, file, line,
 				  "column %zu: a NUL byte: binary data, not JSON", col);
 	}
+	alloc_failed = 0;
 	v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!v && alloc_failed)
+		return trace_fail(tr, PCE_TRACE_ENOMEM, file, first_line, "out of memory");
 	if (v) {
 		while ((size_t)(end - text) < len && strchr(" \t\r\n", *end))
 			end++;

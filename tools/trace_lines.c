@@ -1,6 +1,8 @@
 /*
  * trace_lines.c - one line of a tokens, mooncake or text input -> one
- * request (the cursor's head).  Blank lines are skipped by the caller.
+ * request (the cursor's head).  tokens and mooncake lines are read
+ * straight from the source (trace_jsonl.c), which skips blank lines; text
+ * lines come whole from the caller, which skips them.
  *
  * Checks, each with its own message (trace_json.c words them):
  *   tokens    "tokens": array of integers in [0, 2^32); "t": time >= 0;
@@ -11,6 +13,9 @@
  *             possibly partial: ceil(input_length / block_size) ids.  A
  *             mismatch almost always means a wrong --block-size, so it is an
  *             error rather than a guess.
+ *   text      UTF-8 without NUL or control characters other than tab, CR
+ *             and form feed, on every line: a bad byte is refused with its
+ *             line and column, never read as a token.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,23 +24,6 @@
 
 /* Largest integer a JSON number (a double) holds exactly. */
 #define MAX_EXACT_INT ((uint64_t)1 << 53)
-
-/* Parse @line into the cursor's arena; the caller leaves the arena when
- * done with *out (done(), or at once on failure here). */
-static int parse_object(struct pce_trace *tr, struct trace_cursor *c, const char *line,
-			size_t len, cJSON **out)
-{
-	int rc;
-
-	trace_arena_enter(&c->arena);
-	rc = trace_json_parse(tr, c->src.path, c->src.line_no, line, len, out);
-	if (rc == 0 && !cJSON_IsObject(*out))
-		rc = trace_fail(tr, PCE_TRACE_EINPUT, c->src.path, c->src.line_no,
-				"expected a JSON object, got %s", trace_json_type(*out));
-	if (rc)
-		trace_arena_leave(&c->arena);
-	return rc;
-}
 
 /* Drop the line's values. */
 static void done(struct trace_cursor *c)
@@ -65,19 +53,22 @@ static int namespace_of(struct pce_trace *tr, const struct trace_where *w, const
 	return trace_ns_get(tr, num, strlen(num), ns);
 }
 
-int trace_line_tokens(struct pce_trace *tr, struct trace_cursor *c, const char *line,
-		      size_t len)
+int trace_line_tokens(struct pce_trace *tr, struct trace_cursor *c)
 {
-	struct trace_where w = {c->src.path, c->src.line_no, ""};
+	static const char *const values[] = {"t", "ns"};
+	static const struct trace_jsonl_fields f = {"tokens", values, 2};
 	struct pce_trace_request *h = &c->head;
+	struct trace_where w;
+	int has_ids, rc;
 	cJSON *o;
-	int rc = parse_object(tr, c, line, len, &o);
 
-	if (rc)
+	rc = trace_jsonl_next(tr, c, &f, &o, &has_ids);
+	if (rc <= 0)
 		return rc;
+	w = (struct trace_where){c->src.path, c->src.line_no, ""};
+	rc = has_ids ? 0 : trace_json_fail(tr, &w, "tokens", "missing");
 	h->t = 0;
 	h->block_size = 1;
-	rc = trace_json_ids(tr, &w, o, "tokens", &c->ids, &c->ids_cap, 0, &h->len);
 	if (!rc)
 		rc = trace_json_time(tr, &w, o, "t", 0, &h->t);
 	if (!rc)
@@ -85,22 +76,25 @@ int trace_line_tokens(struct pce_trace *tr, struct trace_cursor *c, const char *
 	done(c);
 	h->ids = c->ids;
 	h->tokens = h->len;
-	return rc;
+	return rc ? rc : 1;
 }
 
-int trace_line_mooncake(struct pce_trace *tr, struct trace_cursor *c, const char *line,
-			size_t len)
+int trace_line_mooncake(struct pce_trace *tr, struct trace_cursor *c)
 {
-	struct trace_where w = {c->src.path, c->src.line_no, ""};
+	static const char *const values[] = {"input_length", "timestamp"};
+	static const struct trace_jsonl_fields f = {"hash_ids", values, 2};
 	struct pce_trace_request *h = &c->head;
 	uint64_t input_length = 0, blocks;
 	double ms = 0;
+	struct trace_where w;
+	int has_ids, rc;
 	cJSON *o;
-	int rc = parse_object(tr, c, line, len, &o);
 
-	if (rc)
+	rc = trace_jsonl_next(tr, c, &f, &o, &has_ids);
+	if (rc <= 0)
 		return rc;
-	rc = trace_json_ids(tr, &w, o, "hash_ids", &c->ids, &c->ids_cap, 0, &h->len);
+	w = (struct trace_where){c->src.path, c->src.line_no, ""};
+	rc = has_ids ? 0 : trace_json_fail(tr, &w, "hash_ids", "missing");
 	if (!rc)
 		rc = trace_json_uint(tr, &w, o, "input_length", 1, PCE_TRACE_MAX_TOKENS,
 				     &input_length);
@@ -121,7 +115,7 @@ int trace_line_mooncake(struct pce_trace *tr, struct trace_cursor *c, const char
 	h->ids = c->ids;
 	h->tokens = input_length;
 	h->block_size = c->block_size;
-	return 0;
+	return 1;
 }
 
 int trace_line_text(struct pce_trace *tr, struct trace_cursor *c, const char *line,
@@ -129,11 +123,18 @@ int trace_line_text(struct pce_trace *tr, struct trace_cursor *c, const char *li
 {
 	struct pce_trace_request *h = &c->head;
 	const char *nul = memchr(line, '\0', len);
+	size_t bad;
 
 	if (nul)
 		return trace_fail(tr, PCE_TRACE_EINPUT, c->src.path, c->src.line_no,
 				  "column %zu: a NUL byte: binary data, not text",
 				  (size_t)(nul - line) + 1);
+	bad = trace_text_check(line, len);
+	if (bad < len)
+		return trace_fail(tr, PCE_TRACE_EINPUT, c->src.path, c->src.line_no,
+				  "column %zu: byte 0x%02x: not UTF-8 text (invalid UTF-8 or a "
+				  "control character)",
+				  bad + 1, (unsigned char)line[bad]);
 	h->len = 0;
 	if (trace_text_tokenize(c, line, len))
 		return trace_fail(tr, PCE_TRACE_ENOMEM, c->src.path, c->src.line_no,

@@ -268,24 +268,28 @@ static int compact(struct loader *L, struct trace_session *s)
 	return 0;
 }
 
-int trace_session_load(struct pce_trace *tr, const char *path, int fd, uint32_t block_size,
-		       struct trace_session **out)
+int trace_session_load(struct pce_trace *tr, const char *path, struct trace_src *src,
+		       uint32_t block_size, struct trace_session **out)
 {
 	struct loader L = {.tr = tr, .path = path};
 	struct trace_session *s = calloc(1, sizeof(*s));
-	struct trace_src src;
+	struct trace_src own;
 	cJSON *root = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	if (!s)
+	if (!s) {
+		if (src)
+			trace_src_close(src);
 		return trace_fail(tr, PCE_TRACE_ENOMEM, path, 0, "out of memory");
-	rc = trace_src_open(tr, &src, path, fd);
+	}
+	rc = src ? 0 : trace_src_open(tr, &own, path);
 	if (!rc) {
-		rc = trace_src_slurp(tr, &src, &text, &len);
-		trace_src_close(&src);
+		src = src ? src : &own;
+		rc = trace_src_slurp(tr, src, &text, &len);
+		trace_src_close(src);
 	}
 	if (!rc && len == 0)
 		rc = trace_fail(tr, PCE_TRACE_EINPUT, path, 0, "empty file");

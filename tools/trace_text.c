@@ -64,7 +64,7 @@ int trace_text_tokenize(struct trace_cursor *c, const char *text, size_t len)
 	return 0;
 }
 
-int trace_text_plausible(const char *text, size_t len)
+size_t trace_text_check(const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t i = 0;
@@ -75,7 +75,7 @@ int trace_text_plausible(const char *text, size_t len)
 
 		if (b < 0x80) {
 			if ((b < 0x20 && b != '\t' && b != '\r' && b != '\f') || b == 0x7f)
-				return 0;
+				return i;
 			i++;
 			continue;
 		}
@@ -86,12 +86,12 @@ int trace_text_plausible(const char *text, size_t len)
 		else if (b >= 0xf0 && b <= 0xf4)
 			more = 3;
 		else
-			return 0;
+			return i;
 		for (size_t k = 1; k <= more; k++) {
 			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return 0;
+				return i;
 		}
 		i += more + 1;
 	}
-	return 1;
+	return len;
 }

@@ -18,10 +18,10 @@
 
 #include "expected.h"
 
-static void check_analysis(const char *const *paths, size_t n, double warmup, size_t batch,
-			   const struct expected *e)
+static void check_analysis(const char *const *paths, size_t n, enum pce_trace_format format,
+			   double warmup, size_t batch, const struct expected *e)
 {
-	struct pce_trace *tr = open_trace(paths, n, PCE_TRACE_AUTO);
+	struct pce_trace *tr = open_trace(paths, n, format);
 	struct pce_analyze_opts o = {.warmup_fraction = warmup, .batch = batch};
 	struct pce_analyze_result res;
 	struct pce_shared_prefix top[1000];
@@ -80,30 +80,30 @@ static void test_analyze_mooncake(void **state)
 {
 	const char *p = SLICE;
 	(void)state;
-	check_analysis(&p, 1, 0, 64, &mooncake_w0);
-	check_analysis(&p, 1, 0.5, 64, &mooncake_w50);
+	check_analysis(&p, 1, PCE_TRACE_AUTO, 0, 64, &mooncake_w0);
+	check_analysis(&p, 1, PCE_TRACE_AUTO, 0.5, 64, &mooncake_w50);
 }
 
 static void test_analyze_kvtester(void **state)
 {
 	const char *p = KVTESTER;
 	(void)state;
-	check_analysis(&p, 1, 0, 64, &kvtester_w0);
-	check_analysis(&p, 1, 0.5, 64, &kvtester_w50);
+	check_analysis(&p, 1, PCE_TRACE_AUTO, 0, 64, &kvtester_w0);
+	check_analysis(&p, 1, PCE_TRACE_AUTO, 0.5, 64, &kvtester_w50);
 }
 
 static void test_analyze_tokens(void **state)
 {
 	const char *p[] = {TOKENS_A, TOKENS_B};
 	(void)state;
-	check_analysis(p, 2, 0, 3, &tokens_w0);
+	check_analysis(p, 2, PCE_TRACE_AUTO, 0, 3, &tokens_w0);
 }
 
 static void test_analyze_text(void **state)
 {
 	const char *p = PROMPTS;
 	(void)state;
-	check_analysis(&p, 1, 0, 64, &text_w0);
+	check_analysis(&p, 1, PCE_TRACE_TEXT, 0, 64, &text_w0);
 }
 
 /* The request tree on the example of reqlog.c's header comment:

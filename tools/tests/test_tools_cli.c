@@ -56,6 +56,16 @@ static int pce(const char *args)
 	return run(cmd);
 }
 
+/* Run "pce @args" as a bash command line (@args holds no single quote), for
+ * process substitution; return its exit status. */
+static int pce_bash(const char *args)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "/bin/bash -c '\"%s\" %s'", PCE_TOOL, args);
+	return run(cmd);
+}
+
 static size_t lines(const char *s)
 {
 	size_t n = 0;
@@ -201,7 +211,7 @@ static void test_analyze_table(void **state)
 	assert_non_null(strstr(out, "13,732,944"));   /* input tokens */
 	assert_non_null(strstr(out, "21.57%"));       /* 2,962,776 / 13,732,944 */
 	assert_non_null(strstr(out, "Most shared prefixes"));
-	assert_int_equal(pce("analyze " PROMPTS), 0);
+	assert_int_equal(pce("analyze --format text " PROMPTS), 0);
 	assert_non_null(strstr(out, "token counts of text inputs are approximate"));
 	assert_int_equal(pce("analyze " KVTESTER), 0);
 	assert_non_null(strstr(out, "Namespaces: 4"));
@@ -422,6 +432,78 @@ static void test_chart(void **state)
 	assert_null(strstr(svg, ">tokens</text>")); /* tokens are the unit */
 }
 
+/* Pipes as users make them: process substitution (a /dev/fd path that can
+ * be opened once), gzip through a pipe, standard input from a pipe; for
+ * simulate too, which reads its input several times. */
+static void test_pipes(void **state)
+{
+	static const char *const cases[] = {
+		"analyze --json <(cat " SLICE ")",
+		"analyze --json <(gzip -c < " SLICE ")",
+		"analyze --json - < <(gzip -c < " SLICE ")",
+		"analyze --json --format mooncake <(cat " SLICE ")",
+	};
+	char want[4096];
+	cJSON *o;
+	(void)state;
+
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		if (pce_bash(cases[i]) != 0)
+			fail_msg("pce %s: stderr \"%s\"", cases[i], err);
+		o = cJSON_Parse(out);
+		assert_non_null(o);
+		assert_true(number(o, "requests") == mooncake_w0.requests);
+		assert_true(number(o, "input_tokens") == mooncake_w0.tokens);
+		assert_true(number(o, "hit_tokens") == mooncake_w0.hit_tokens);
+		cJSON_Delete(o);
+	}
+	/* simulate: the same curve as from the file */
+	assert_int_equal(pce("simulate -c 1k,100k -w 0.5 " SLICE), 0);
+	assert_non_null(strstr(out, "Token-weighted"));
+	snprintf(want, sizeof(want), "%.4000s", strstr(out, "Token-weighted"));
+	assert_int_equal(pce_bash("simulate -c 1k,100k -w 0.5 <(gzip -c < " SLICE ")"), 0);
+	assert_non_null(strstr(out, "Token-weighted"));
+	assert_string_equal(strstr(out, "Token-weighted"), want);
+	assert_int_equal(pce_bash("simulate -c 1k,100k -w 0.5 - < <(cat " SLICE ")"), 0);
+	assert_non_null(strstr(out, "Token-weighted"));
+	assert_string_equal(strstr(out, "Token-weighted"), want);
+}
+
+/* Data without prefixes is refused, with the input-error status: a CSV of
+ * request lengths (the Azure LLM traces' format) is no trace, and text is
+ * read only when asked for. */
+static void test_not_a_trace(void **state)
+{
+	(void)state;
+	assert_int_equal(pce("analyze tools/tests/data/lengths.csv"), 2);
+	assert_non_null(strstr(err, "pce analyze: tools/tests/data/lengths.csv:1: CSV or text, "
+				    "not a trace"));
+	assert_int_equal(lines(err), 1);
+	assert_string_equal(out, "");
+	assert_int_equal(pce("simulate " PROMPTS), 2);
+	assert_non_null(strstr(err, "give --format text"));
+	assert_int_equal(pce("analyze --format text tools/tests/data/lengths.csv"), 0);
+}
+
+/* Time going backwards: one warning, with the line and the count. */
+static void test_time_warning(void **state)
+{
+	const char text[] = "{\"tokens\":[1,2],\"t\":5}\n{\"tokens\":[1,3],\"t\":1}\n"
+			    "{\"tokens\":[1,4],\"t\":0}\n";
+	char args[600];
+	const char *p = scratch_file("late.jsonl", text, sizeof(text) - 1);
+	(void)state;
+
+	for (int cmd = 0; cmd < 2; cmd++) {
+		snprintf(args, sizeof(args), "%s -w 0.5 '%s'", cmd ? "simulate" : "analyze", p);
+		assert_int_equal(pce(args), 0);
+		assert_int_equal(lines(err), 1);
+		assert_non_null(strstr(err, "warning: "));
+		assert_non_null(strstr(err, "late.jsonl:2: arrival time goes backwards (1 s after "
+					    "5 s), 2 times in this input"));
+	}
+}
+
 static void test_bench(void **state)
 {
 	cJSON *o;
@@ -458,6 +540,9 @@ int main(void)
 		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_outputs_first),
 		cmocka_unit_test(test_chart),
+		cmocka_unit_test(test_pipes),
+		cmocka_unit_test(test_not_a_trace),
+		cmocka_unit_test(test_time_warning),
 		cmocka_unit_test(test_bench),
 	};
 

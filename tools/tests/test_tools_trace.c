@@ -7,15 +7,22 @@
  */
 #include "tool_test.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <zlib.h>
 
 #include "expected.h"
+
+#define LENGTHS "tools/tests/data/lengths.csv"
 
 /* Sums over a whole stream. */
 struct sums {
@@ -199,7 +206,7 @@ static void test_tokens_merge(void **state)
 static void test_text_tokens(void **state)
 {
 	const char *p = PROMPTS;
-	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_TEXT);
 	struct pce_trace_request r;
 	struct sums s;
 	(void)state;
@@ -215,7 +222,8 @@ static void test_text_tokens(void **state)
 	pce_trace_close(tr);
 }
 
-/* Standard input is spooled, detected and rewindable like a file. */
+/* Standard input is detected and read like a file (here it is one, so it
+ * can rewind). */
 static void test_stdin(void **state)
 {
 	const char *line = "{\"tokens\":[5,6,7]}\n{\"tokens\":[5,6]}\n";
@@ -407,6 +415,320 @@ static void test_binary_junk(void **state)
 			   PCE_TRACE_EINPUT, ":1: column 2: a NUL byte");
 }
 
+/* Text is read only when asked for: a file of prompts, a CSV of request
+ * lengths (the Azure LLM traces' format, which has no ids at all) or a
+ * line of brackets is refused by detection, saying what it looks like,
+ * instead of being measured as prompts. */
+static void test_text_needs_format(void **state)
+{
+	const char *p = LENGTHS;
+	struct pce_trace *tr;
+	(void)state;
+
+	expect_trace_error(PROMPTS, PCE_TRACE_AUTO, PCE_TRACE_EINPUT,
+			   ":1: text, not a trace (formats: tokens, mooncake, kvtester).  To read "
+			   "each line as a prompt, give --format text");
+	expect_trace_error(LENGTHS, PCE_TRACE_AUTO, PCE_TRACE_EINPUT,
+			   ":1: CSV or text, not a trace: a trace needs token ids or block ids");
+	BAD("brackets.txt", "\n[[[ not json ]]]\n", PCE_TRACE_AUTO, PCE_TRACE_EINPUT,
+	    ":2: text, not a trace");
+	BAD("array.jsonl", "[1,2,3]\n", PCE_TRACE_AUTO, PCE_TRACE_EINPUT, ":1: text, not a trace");
+	/* asked for, it is read */
+	tr = open_trace(&p, 1, PCE_TRACE_TEXT);
+	assert_int_equal(drain(tr).requests, 5);
+	pce_trace_close(tr);
+}
+
+/* Invalid UTF-8 or a control byte is refused on any line of a text input,
+ * with its line and column, as detection refused it on the first. */
+static void test_text_checked_on_every_line(void **state)
+{
+	(void)state;
+	BAD("late.txt", "a first prompt\nanother one\nbad \xff byte\n", PCE_TRACE_TEXT,
+	    PCE_TRACE_EINPUT, ":3: column 5: byte 0xff: not UTF-8 text");
+	BAD("cut.txt", "ok\ncut \xc3\n", PCE_TRACE_TEXT, PCE_TRACE_EINPUT,
+	    ":2: column 5: byte 0xc3: not UTF-8 text");
+	BAD("bell.txt", "ok\nring \x07\n", PCE_TRACE_TEXT, PCE_TRACE_EINPUT,
+	    ":2: column 6: byte 0x07");
+	BAD("first.txt", "\xff\xfe junk\n", PCE_TRACE_AUTO, PCE_TRACE_EINPUT, ":1: binary data");
+}
+
+/* Arrival times that go backwards are read in file order, and reported:
+ * the first place and the count, once per reading. */
+static void test_time_backwards(void **state)
+{
+	const char text[] = "{\"tokens\":[1],\"t\":1}\n{\"tokens\":[2],\"t\":2}\n"
+			    "{\"tokens\":[3],\"t\":0.5}\n{\"tokens\":[4],\"t\":3}\n"
+			    "{\"tokens\":[5],\"t\":0.25}\n";
+	const char *p = scratch_file("backwards.jsonl", text, sizeof(text) - 1);
+	const char *ok = TOKENS_A;
+	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	struct pce_trace_request r;
+	uint32_t first[5];
+	size_t n = 0;
+	(void)state;
+
+	while (pce_trace_next(tr, &r) == PCE_TRACE_REQUEST)
+		first[n++] = r.ids[0];
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(first[i], i + 1); /* file order */
+	assert_non_null(strstr(pce_trace_warning(tr),
+			       "backwards.jsonl:3: arrival time goes backwards (0.5 s after 2 s), "
+			       "2 times in this input"));
+	assert_int_equal(pce_trace_rewind(tr), 0);
+	assert_int_equal(drain(tr).requests, 5);
+	assert_non_null(strstr(pce_trace_warning(tr), "2 times"));
+	pce_trace_close(tr);
+	tr = open_trace(&ok, 1, PCE_TRACE_AUTO);
+	drain(tr);
+	assert_string_equal(pce_trace_warning(tr), "");
+	pce_trace_close(tr);
+}
+
+/* Fields other than the ids are cJSON's reading; the ids are read
+ * straight from the stream with the same grammar. */
+static void test_jsonl_grammar(void **state)
+{
+	const char text[] =
+		"{\"x\":{\"a\":[1,{\"b\":\"\\u00e9\\ud83d\\ude00\"}],\"c\":null}, "
+		"\"tok\\u0065ns\":[1e2, 2.0, -0, 007 ,4294967295],\"t\":1.5,\"ns\":\"n\\u0041\"}\r\n"
+		"{\"tokens\":[7],\"tokens\":[8,9],\"ns\":12}\n"
+		"\t{ \"tokens\" : [ ] }  \n";
+	const char *p = scratch_file("grammar.jsonl", text, sizeof(text) - 1);
+	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	struct pce_trace_request r;
+	static const uint32_t want[] = {100, 2, 0, 7, 4294967295u};
+	(void)state;
+
+	assert_int_equal(pce_trace_next(tr, &r), PCE_TRACE_REQUEST);
+	assert_int_equal(r.len, 5);
+	assert_memory_equal(r.ids, want, sizeof(want));
+	assert_true(r.t == 1.5);
+	assert_string_equal(pce_trace_ns_name(tr, r.ns), "nA");
+	assert_int_equal(pce_trace_next(tr, &r), PCE_TRACE_REQUEST);
+	assert_int_equal(r.len, 1); /* the first "tokens" counts, as in cJSON */
+	assert_int_equal(r.ids[0], 7);
+	assert_string_equal(pce_trace_ns_name(tr, r.ns), "12");
+	assert_int_equal(pce_trace_next(tr, &r), PCE_TRACE_REQUEST);
+	assert_int_equal(r.len, 0);
+	assert_int_equal(pce_trace_next(tr, &r), PCE_TRACE_END);
+	pce_trace_close(tr);
+	BAD("comma.jsonl", "{\"tokens\":[1,]}\n", PCE_TRACE_TOKENS, PCE_TRACE_EINPUT,
+	    ":1: column 14: invalid JSON near \"]}\"");
+	BAD("space.jsonl", "{\"tokens\":[1 2]}\n", PCE_TRACE_TOKENS, PCE_TRACE_EINPUT,
+	    ":1: column 14: invalid JSON near \"2]}\"");
+	BAD("plus.jsonl", "{\"tokens\":[1+2]}\n", PCE_TRACE_TOKENS, PCE_TRACE_EINPUT,
+	    ":1: column 13: invalid JSON near \"+2]}\"");
+	BAD("escape.jsonl", "{\"tokens\":[1],\"x\":\"\\q\"}\n", PCE_TRACE_TOKENS,
+	    PCE_TRACE_EINPUT, ":1: column 21: invalid JSON");
+	BAD("surrogate.jsonl", "{\"tokens\":[1],\"x\":\"\\udc00\"}\n", PCE_TRACE_TOKENS,
+	    PCE_TRACE_EINPUT, ":1: column");
+	BAD("nul.jsonl", "{\"tokens\":[1,x]}\0\n", PCE_TRACE_TOKENS, PCE_TRACE_EINPUT,
+	    ":1: column 17: a NUL byte");
+	BAD("null.jsonl", "{\"tokens\":null}\n", PCE_TRACE_TOKENS, PCE_TRACE_EINPUT,
+	    ":1: tokens: missing");
+	/* a number cut by the end of the input */
+	BAD("eof.jsonl", "{\"tokens\":[1]}\n{\"tokens\":[1,23", PCE_TRACE_TOKENS,
+	    PCE_TRACE_EINPUT, ":2: column 15: invalid JSON: the text ends before");
+}
+
+/* ---- pipes ------------------------------------------------------------- */
+
+/* A child process that writes @len bytes of @data to @path (opened for
+ * writing, so it waits for the reader), then exits. */
+static pid_t writer(const char *path, const char *data, size_t len)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY);
+
+		if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+			_exit(1);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static const char *fifo(const char *name)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", scratch_dir(), name);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	return path;
+}
+
+/* A named pipe written by another process is detected and read from the
+ * one stream (it cannot be opened twice); it cannot rewind unless the
+ * caller asked for a copy. */
+static void test_named_pipe(void **state)
+{
+	const char text[] = "{\"tokens\":[5,6,7],\"t\":1}\n{\"tokens\":[5,6],\"t\":2}\n";
+	struct pce_trace_opts o = {.format = PCE_TRACE_AUTO};
+	const char *p = fifo("trace.fifo");
+	struct pce_trace *tr;
+	pid_t pid = writer(p, text, sizeof(text) - 1);
+	struct sums s;
+	(void)state;
+
+	assert_int_equal(pce_trace_open(&tr, &p, 1, &o), 0);
+	assert_int_equal(pce_trace_input_format(tr, 0), PCE_TRACE_TOKENS);
+	s = drain(tr);
+	assert_int_equal(s.requests, 2);
+	assert_int_equal(s.ids, 5);
+	assert_int_equal(pce_trace_rewind(tr), PCE_TRACE_EIO);
+	assert_non_null(strstr(pce_trace_error(tr), "cannot read this input twice"));
+	pce_trace_close(tr);
+	reap(pid);
+	/* with a copy, it reads twice */
+	o.rewindable = 1;
+	pid = writer(p, text, sizeof(text) - 1);
+	assert_int_equal(pce_trace_open(&tr, &p, 1, &o), 0);
+	assert_int_equal(drain(tr).requests, 2);
+	assert_int_equal(pce_trace_rewind(tr), 0);
+	assert_int_equal(drain(tr).ids, 5);
+	pce_trace_close(tr);
+	reap(pid);
+}
+
+struct waited {
+	const char *path;
+	int calls;
+	pid_t pid;
+};
+
+static void on_wait(void *ctx, const char *path)
+{
+	struct waited *w = ctx;
+	static const char text[] = "{\"tokens\":[1,2]}\n";
+
+	assert_string_equal(path, w->path);
+	w->calls++;
+	w->pid = writer(w->path, text, sizeof(text) - 1);
+}
+
+/* A named pipe without a writer neither hangs in open() nor reads as
+ * empty: the trace says it waits (on_wait), then reads what the writer,
+ * which comes later, sends. */
+static void test_fifo_without_writer(void **state)
+{
+	struct waited w = {fifo("late.fifo"), 0, 0};
+	struct pce_trace_opts o = {.format = PCE_TRACE_AUTO, .on_wait = on_wait, .ctx = &w};
+	struct pce_trace *tr;
+	(void)state;
+
+	assert_int_equal(pce_trace_open(&tr, &w.path, 1, &o), 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(drain(tr).ids, 2);
+	pce_trace_close(tr);
+	reap(w.pid);
+}
+
+/* gzip through a pipe: detected and inflated from the stream. */
+static void test_gzip_pipe(void **state)
+{
+	const char *p = SLICE, *gz;
+	struct pce_trace *tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	struct sums plain = drain(tr), piped;
+	FILE *f = fopen(SLICE, "rb");
+	char *buf = malloc(1 << 20), *zipped = malloc(1 << 20);
+	size_t n, zn;
+	pid_t pid;
+	(void)state;
+
+	pce_trace_close(tr);
+	assert_non_null(f);
+	n = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	gz = scratch_gzip("pipe.jsonl.gz", buf, n, 0);
+	f = fopen(gz, "rb");
+	zn = fread(zipped, 1, 1 << 20, f);
+	fclose(f);
+	p = fifo("gzip.fifo");
+	pid = writer(p, zipped, zn);
+	tr = open_trace(&p, 1, PCE_TRACE_AUTO);
+	assert_int_equal(pce_trace_input_format(tr, 0), PCE_TRACE_MOONCAKE);
+	piped = drain(tr);
+	assert_int_equal(piped.requests, plain.requests);
+	assert_int_equal(piped.id_sum, plain.id_sum);
+	assert_int_equal(piped.tokens, plain.tokens);
+	pce_trace_close(tr);
+	reap(pid);
+	free(buf);
+	free(zipped);
+}
+
+/* A line longer than the limit is refused once the limit is passed, not
+ * after reading it whole: here the writer would write forever, and the
+ * reader stops it (the writer sees the pipe close) having taken little
+ * more than the limit. */
+static void test_long_line_from_pipe(void **state)
+{
+	struct pce_trace_opts o = {.format = PCE_TRACE_AUTO, .max_line = 1 << 20};
+	struct pce_trace_request r;
+	struct pce_trace *tr;
+	char path[64], chunk[4096];
+	const char *p = path;
+	unsigned long long written = 0;
+	int data[2], count[2], rc, st;
+	pid_t pid;
+	(void)state;
+
+	assert_int_equal(pipe(data), 0);
+	assert_int_equal(pipe(count), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(data[0]);
+		close(count[0]);
+		signal(SIGPIPE, SIG_IGN);
+		memcpy(chunk, "{\"tokens\":[", 11);
+		if (write(data[1], chunk, 11) != 11)
+			_exit(1);
+		for (size_t i = 0; i < sizeof(chunk); i += 2)
+			memcpy(chunk + i, "1,", 2);
+		for (;;) {
+			ssize_t k = write(data[1], chunk, sizeof(chunk));
+
+			if (k < 0 && errno == EPIPE)
+				break;
+			if (k < 0)
+				_exit(1);
+			written += (unsigned long long)k;
+		}
+		if (write(count[1], &written, sizeof(written)) != sizeof(written))
+			_exit(1);
+		_exit(0);
+	}
+	close(data[1]);
+	close(count[1]);
+	snprintf(path, sizeof(path), "/dev/fd/%d", data[0]);
+	rc = pce_trace_open(&tr, &p, 1, &o);
+	while (rc == 0 && (rc = pce_trace_next(tr, &r)) == PCE_TRACE_REQUEST)
+		rc = 0;
+	assert_int_equal(rc, PCE_TRACE_EINPUT);
+	assert_non_null(strstr(pce_trace_error(tr), ":1: line longer than 1 MiB"));
+	pce_trace_close(tr);
+	close(data[0]);
+	assert_int_equal(read(count[0], &written, sizeof(written)), (ssize_t)sizeof(written));
+	close(count[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* the limit, a read chunk and the pipe's buffer, never the stream */
+	assert_true(written < 8 << 20);
+}
+
 /* Options that cannot apply are refused, not ignored. */
 static void test_block_size_option(void **state)
 {
@@ -460,6 +782,14 @@ int main(void)
 		cmocka_unit_test(test_binary_junk),
 		cmocka_unit_test(test_block_size_option),
 		cmocka_unit_test(test_format_names),
+		cmocka_unit_test(test_text_needs_format),
+		cmocka_unit_test(test_text_checked_on_every_line),
+		cmocka_unit_test(test_time_backwards),
+		cmocka_unit_test(test_jsonl_grammar),
+		cmocka_unit_test(test_named_pipe),
+		cmocka_unit_test(test_fifo_without_writer),
+		cmocka_unit_test(test_gzip_pipe),
+		cmocka_unit_test(test_long_line_from_pipe),
 	};
 
 	return tool_test_main("trace", tests, NELEM(tests));
