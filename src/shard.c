@@ -64,7 +64,7 @@ void pce_entry_free(struct pce_entry *e)
 static void emit(struct pce_cache *c, enum pce_event_kind kind, enum pce_reason reason,
 		 const struct pce_entry *e, const uint32_t *tokens)
 {
-	struct pce_event ev;
+	struct pce_event ev = { 0 };
 
 	if (!c->cfg.on_event)
 		return;

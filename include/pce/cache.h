@@ -136,6 +136,9 @@ struct pce_event {
 	                          * the pce_released of an entry carry the id its
 	                          * STORED event did, so a consumer can mirror the
 	                          * index by id.  Ids are opaque (not ordered). */
+	uint32_t owner;          /* router events (pce/router.h): the holding's owner;
+	                          * 0 for a cache */
+	uint32_t tier;           /* router events: the holding's tier; 0 for a cache */
 };
 
 /* Returns a monotonic time in nanoseconds. */

@@ -7,5 +7,7 @@
 #include "pce/version.h"
 #include "pce/errors.h"
 #include "pce/cache.h"
+#include "pce/overlap.h"
+#include "pce/router.h"
 
 #endif /* PCE_PCE_H */
