@@ -42,6 +42,13 @@ static void free_cache(struct pce_cache *c)
 
 int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
 {
+	return pce__core_create(cfg, NULL, NULL, out);
+}
+
+int pce__core_create(const struct pce_config *cfg,
+		     void (*pass_fn)(struct pce_cache *c, void *ctx, uint64_t now), void *pass_ctx,
+		     struct pce_cache **out)
+{
 	struct pce_cache *c;
 	struct pce_budgets budgets;
 	uint64_t pin_bytes = 0;
@@ -60,6 +67,8 @@ int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
 	if (!c->cfg.clock)
 		c->cfg.clock = pce__clock_monotonic;
 	c->shard_mask = cfg->shards - 1;
+	c->pass_fn = pass_fn;
+	c->pass_ctx = pass_ctx;
 	pce__budgets_of(cfg, &budgets);
 	pce_budget_set(c, &budgets);
 	pthread_mutex_init(&c->reclaim_lock, NULL);
@@ -75,6 +84,7 @@ int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
 		for (uint32_t i = 0; i < cfg->shards; i++) {
 			pthread_mutex_init(&c->shard[i].lock, NULL);
 			c->shard[i].index = i;
+			c->shard[i].owner_sets = pass_fn != NULL;
 		}
 	}
 	if (rc == 0 && cfg->background_reclaim)

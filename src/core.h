@@ -32,8 +32,14 @@ struct pce_entry;
 struct pce_node {
 	struct pce_ctable *children; /* W: shard lock, release  R: RCU acquire; NULL = none */
 	struct pce_entry *entry;     /* W: shard lock, release  R: RCU acquire; entry ending here */
-	struct pce_entry *hint;      /* W: shard lock, release  R: RCU acquire; latest-expiring
-	                              * entry of the subtree (I6); unused on roots */
+	union {
+		struct pce_entry *hint;     /* W: shard lock, release  R: RCU acquire;
+		                             * latest-expiring entry of the subtree (I6);
+		                             * unused on roots */
+		struct pce_ctable *owners;  /* router tries (shard.owner_sets): the set of
+		                             * owners holding this node's path (router.c,
+		                             * R1-R6); W/R as hint; NULL on roots */
+	};
 	union {
 		struct pce_node *parent;      /* W/R: shard lock; NULL on roots */
 		struct pce_node *retire_next; /* once unlinked: retire list / clear worklist */
@@ -142,6 +148,9 @@ struct pce_shard {
 	uint64_t entries;            /* W: lock; R: relaxed (gauge) */
 	uint64_t last_id;            /* W/R: lock; sequence of the shard's entry ids */
 	uint32_t index;              /* immutable */
+	/* immutable: 1 in a router index, whose nodes carry owner sets instead
+	 * of entries and hints, and are never merged (router.c) */
+	uint32_t owner_sets;
 	struct pce_shard_counters ctr;
 } pce_cacheline_aligned;
 
@@ -215,7 +224,22 @@ struct pce_cache {
 	uint64_t released;              /* W: reclaim_lock; R: relaxed */
 	uint64_t reclaim_passes;        /* W: reclaim_lock; R: relaxed */
 	uint64_t pins_forced;           /* relaxed atomic */
+	/* A router index built on this core: its part of every reclaim pass
+	 * (expiry and eviction of holdings), under reclaim_lock, before the
+	 * retired objects are freed.  NULL for a cache.  Immutable. */
+	void (*pass_fn)(struct pce_cache *c, void *ctx, uint64_t now);
+	void *pass_ctx;
 };
+
+/*
+ * pce__core_create - pce_cache_create() for an index built on the cache's
+ * shards, locks, retire lists and reclaimer: with @pass_fn (a router
+ * index, router.c) the shards' tries carry owner sets and every reclaim
+ * pass calls @pass_fn.  @pass_fn NULL: a cache.
+ */
+int pce__core_create(const struct pce_config *cfg,
+		     void (*pass_fn)(struct pce_cache *c, void *ctx, uint64_t now), void *pass_ctx,
+		     struct pce_cache **out);
 
 /* Why @b is invalid (NULL: valid); pce_config_error() and
  * pce_cache_set_budgets() share it (config.c). */

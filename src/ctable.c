@@ -66,7 +66,7 @@ void pce_ctable_add_locked(struct pce_ctable *t, uint64_t key, struct pce_node *
 		t->slot[i].key = key; /* (T1): before the first publication */
 		t->used++;
 	}
-	t->live++;
+	pce_add_owned(&t->live, 1);
 	pce_rcu_publish(t->slot[i].node, n);
 }
 
@@ -84,7 +84,7 @@ void pce_ctable_delete_locked(struct pce_ctable *t, uint64_t key)
 
 	PCE_ASSERT(t->slot[i].node != NULL && t->slot[i].node != PCE_CT_TOMB);
 	pce_rcu_publish(t->slot[i].node, PCE_CT_TOMB);
-	t->live--;
+	pce_sub_owned(&t->live, 1);
 }
 
 struct pce_ctable *pce_ctable_rebuild(const struct pce_ctable *old, uint64_t key,

@@ -26,7 +26,11 @@
  *   slot.node       writer (shard lock): release      anyone under RCU: acquire
  *                   store of EMPTY->node, node->node
  *                   (same key), node->TOMB, TOMB->node
- *   used, live      writer (shard lock)               writer only
+ *   used            writer (shard lock)               writer only
+ *   live            writer (shard lock), relaxed      writer; readers (relaxed) that
+ *                   store                             only want a count (router)
+ *   ref             readers (relaxed, only when it    the router's CLOCK hand
+ *                   changes); the hand (shard lock)   (owner sets only)
  *
  * A full table is never grown in place: the writer builds a bigger table,
  * publishes it with one pointer store in its owner, and retires the old one.
@@ -53,8 +57,8 @@ struct pce_ctable {
 	struct pce_ctable *retire_next; /* retire list link (writer only) */
 	uint32_t log2cap;               /* immutable */
 	uint32_t used;                  /* live + tombstones (writer only) */
-	uint32_t live;                  /* writer only */
-	uint32_t pad_;
+	uint32_t live;                  /* see the protocol table */
+	uint32_t ref;                   /* owner sets: CLOCK reference; else 0 */
 	struct pce_ctslot slot[];
 };
 
@@ -77,23 +81,40 @@ static inline size_t pce_ctable_home(const struct pce_ctable *t, uint64_t key)
 }
 
 /*
- * pce_ctable_find_rcu - The live node stored under @key, or NULL.
- * Call under rcu_read_lock (or the owner's shard lock).  Wait-free: at most
- * cap probes (T3), no writes.
+ * pce_ctable_probe_rcu - What the slot of @key holds: a live node,
+ * PCE_CT_TOMB (the key was deleted from this table instance: by T1 a
+ * tombstone keeps its key), or NULL (the key never was in it).  Under RCU
+ * or the owner's lock.  Wait-free: at most cap probes (T3), no writes.
  */
-static inline struct pce_node *pce_ctable_find_rcu(const struct pce_ctable *t, uint64_t key)
+static inline struct pce_node *pce_ctable_probe_rcu(const struct pce_ctable *t, uint64_t key)
 {
 	size_t mask = pce_ctable_cap(t) - 1;
 	size_t i = pce_ctable_home(t, key);
 
 	for (size_t probes = 0; probes <= mask; probes++, i = (i + 1) & mask) {
 		struct pce_node *n = pce_rcu_deref(t->slot[i].node);
-		if (n == NULL)
-			return NULL;
-		if (t->slot[i].key == key)
-			return n == PCE_CT_TOMB ? NULL : n;
+		if (n == NULL || t->slot[i].key == key)
+			return n;
 	}
 	return NULL;
+}
+
+/* Live keys of @t, as its writer last stored the count (relaxed). */
+static inline size_t pce_ctable_live_rcu(const struct pce_ctable *t)
+{
+	return pce_load_relaxed(&t->live);
+}
+
+/*
+ * pce_ctable_find_rcu - The live node stored under @key, or NULL.
+ * Call under rcu_read_lock (or the owner's shard lock).  Wait-free: at most
+ * cap probes (T3), no writes.
+ */
+static inline struct pce_node *pce_ctable_find_rcu(const struct pce_ctable *t, uint64_t key)
+{
+	struct pce_node *n = pce_ctable_probe_rcu(t, key);
+
+	return n == PCE_CT_TOMB ? NULL : n;
 }
 
 /* Iterate the live nodes of @t (writer side, or a reader that tolerates a

@@ -126,6 +126,8 @@ void pce_reclaim_pass(struct pce_cache *c, int evict)
 		pce_shard_collect_zombies_locked(s);
 		pthread_mutex_unlock(&s->lock);
 	}
+	if (c->pass_fn)
+		c->pass_fn(c, c->pass_ctx, now);
 	if (evict)
 		pce_budget_evict_to_low(c);
 	free_retired(c);

@@ -191,10 +191,14 @@ struct clear_ctx {
 	uint64_t kv;
 };
 
-static void clear_entry(struct pce_shard *s, struct pce_entry *e, void *arg)
+static void clear_entry(struct pce_shard *s, struct pce_node *n, void *arg)
 {
 	struct clear_ctx *x = arg;
+	struct pce_entry *e = n->entry;
 
+	if (!e)
+		return;
+	e->node = NULL;
 	x->entries++;
 	x->kv += e->kv_bytes;
 	pce_sub_owned(&s->entries, 1);

@@ -236,6 +236,8 @@ void pce_trie_extended_locked(struct pce_entry *e)
  * not @gone either, since hints only come from children's hints. */
 static void hint_forget(struct pce_node *n, const struct pce_entry *gone)
 {
+	if (!gone)
+		return; /* a router trie: no hints */
 	for (; n && !is_root(n); n = n->parent) {
 		if (n->hint != gone)
 			return;
@@ -411,6 +413,8 @@ void pce_trie_commit_insert(struct pce_shard *s, struct pce_trie_change *ch,
 	switch (ch->op) {
 	case PCE_INS_AT_NODE:
 		at = node;
+		if (!e)
+			break;
 		e->node = at;
 		pce_rcu_publish(at->entry, e);
 		if (ch->existing)
@@ -420,9 +424,11 @@ void pce_trie_commit_insert(struct pce_shard *s, struct pce_trie_change *ch,
 	case PCE_INS_LEAF:
 		at = ch->n_new;
 		at->parent = node;
-		at->entry = e;
-		at->hint = e;
-		e->node = at;
+		if (e) {
+			at->entry = e;
+			at->hint = e;
+			e->node = at;
+		}
 		if (ch->t_new) {
 			struct pce_ctable *old = node->children;
 			pce_rcu_publish(node->children, ch->t_new);
@@ -430,7 +436,8 @@ void pce_trie_commit_insert(struct pce_shard *s, struct pce_trie_change *ch,
 		} else {
 			pce_ctable_add_locked(node->children, at->tokens[0], at);
 		}
-		hint_raise(node, e);
+		if (e)
+			hint_raise(node, e);
 		break;
 	case PCE_INS_SPLIT_END:
 	case PCE_INS_SPLIT_BRANCH: {
@@ -438,28 +445,32 @@ void pce_trie_commit_insert(struct pce_shard *s, struct pce_trie_change *ch,
 
 		adopt(tail, c);
 		tail->parent = head;
-		if (ch->op == PCE_INS_SPLIT_END) {
-			at = head;
-			head->entry = e;
-		} else {
-			at = ch->n_new;
+		at = ch->op == PCE_INS_SPLIT_END ? head : ch->n_new;
+		if (ch->op == PCE_INS_SPLIT_BRANCH)
 			at->parent = head;
+		if (e) {
 			at->entry = e;
-			at->hint = e;
+			if (at != head)
+				at->hint = e;
+			e->node = at;
+			head->hint = pce_entry_later(tail->hint, e);
 		}
-		e->node = at;
-		head->hint = pce_entry_later(tail->hint, e);
+		/* Without an entry (a router trie) head and the new leaf carry
+		 * the owner sets their preparer gave them. */
 		replace_in_parent(c, head);
 		pce_retire_node(s, c);
-		hint_raise(node, e);
+		if (e)
+			hint_raise(node, e);
 		break;
 	}
 	case PCE_INS_NEW_ROOT:
 		at = ch->n_new;
 		at->parent = ch->n_head;
-		at->entry = e;
-		at->hint = e;
-		e->node = at;
+		if (e) {
+			at->entry = e;
+			at->hint = e;
+			e->node = at;
+		}
 		if (ch->t_roots) {
 			struct pce_ctable *old = s->roots;
 			pce_rcu_publish(s->roots, ch->t_roots);
@@ -497,7 +508,8 @@ static struct pce_ctable *maybe_shrunk(const struct pce_ctable *t, uint64_t gone
 	return n;
 }
 
-static int prepare_unhang(struct pce_node *n, struct pce_trie_change *ch);
+static int prepare_unhang(const struct pce_shard *s, struct pce_node *n,
+			  struct pce_trie_change *ch);
 
 int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
 			    struct pce_trie_change *ch)
@@ -530,13 +542,14 @@ int pce_trie_prepare_remove(struct pce_shard *s, struct pce_entry *e,
 	ch->tokens_delta = -(int64_t)n->len;
 	ch->index_delta = -(int64_t)pce_node_bytes(n);
 	ch->nodes_delta = -1;
-	return prepare_unhang(n, ch);
+	return prepare_unhang(s, n, ch);
 }
 
 /* The parent side of taking @n (a leaf, or a whole subtree) out of its
  * parent p: p's table loses n, and p goes too (a root left empty) or merges
  * with its remaining child (I3).  Adds p's side to ch's deltas, not n's. */
-static int prepare_unhang(struct pce_node *n, struct pce_trie_change *ch)
+static int prepare_unhang(const struct pce_shard *s, struct pce_node *n,
+			  struct pce_trie_change *ch)
 {
 	struct pce_node *p = n->parent, *c = NULL;
 
@@ -547,7 +560,8 @@ static int prepare_unhang(struct pce_node *n, struct pce_trie_change *ch)
 		ch->nodes_delta -= 1;
 		return 0;
 	}
-	if (!is_root(p) && !p->entry && p->children->live == 2) {
+	/* A router trie keeps p: its owner set differs from its child's. */
+	if (!s->owner_sets && !is_root(p) && !p->entry && p->children->live == 2) {
 		struct pce_node *x;
 		size_t i;
 
@@ -666,22 +680,30 @@ int pce_trie_prepare_remove_prefix(struct pce_shard *s, uint64_t ns, const uint3
 		if (k < want)
 			return 0; /* q leaves the trie: nothing starts with it */
 		if (pos + k == n) /* q ends inside or at the end of c's edge */
-			return prepare_unhang(c, ch);
+			return prepare_unhang(s, c, ch);
 		pos += k;
 		node = c;
 	}
 	return 0;
 }
 
-static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_entry_fn fn,
+static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_node_fn fn,
 			  void *ctx, struct pce_trie_freed *freed);
 
+int pce_trie_prepare_unhang(struct pce_shard *s, uint64_t ns, struct pce_node *n,
+			    struct pce_trie_change *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->ns = ns;
+	return prepare_unhang(s, n, ch);
+}
+
 void pce_trie_commit_remove_prefix(struct pce_shard *s, struct pce_trie_change *ch,
-				   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed)
+				   pce_trie_node_fn fn, void *ctx, struct pce_trie_freed *freed)
 {
 	struct pce_node *top = ch->node;
 
-	commit_unhang(s, ch, top->hint);
+	commit_unhang(s, ch, s->owner_sets ? NULL : top->hint);
 	clear_subtree(s, top, fn, ctx, freed);
 }
 
@@ -702,8 +724,8 @@ void pce_trie_abort(struct pce_trie_change *ch)
 /* Retire @top (already unpublished) and everything below it, handing each
  * entry to @fn.  Worklist threaded through retire_next (the nodes are being
  * retired anyway), so clearing a deep trie needs neither recursion nor
- * memory. */
-static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_entry_fn fn,
+ * memory.  @fn sees each node before it is retired. */
+static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_node_fn fn,
 			  void *ctx, struct pce_trie_freed *freed)
 {
 	struct pce_node *work = top;
@@ -718,10 +740,7 @@ static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_en
 			c->retire_next = work;
 			work = c;
 		}
-		if (n->entry) {
-			n->entry->node = NULL;
-			fn(s, n->entry, ctx);
-		}
+		fn(s, n, ctx);
 		freed->index_delta -= (int64_t)pce_node_bytes(n);
 		freed->tokens_delta -= n->len;
 		freed->nodes_delta -= 1;
@@ -734,7 +753,7 @@ static void clear_subtree(struct pce_shard *s, struct pce_node *top, pce_trie_en
 }
 
 void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *root,
-			   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed)
+			   pce_trie_node_fn fn, void *ctx, struct pce_trie_freed *freed)
 {
 	pce_ctable_delete_locked(s->roots, ns);
 	clear_subtree(s, root, fn, ctx, freed);

@@ -106,7 +106,10 @@ struct pce_trie_change {
 int pce_trie_prepare_insert(struct pce_shard *s, uint64_t ns, const uint32_t *q, size_t n,
 			    struct pce_trie_change *ch);
 /* Publishes @e (len, expires_at set) at the prepared place; with
- * ch->existing, @e replaces it (the caller unlinks the old entry). */
+ * ch->existing, @e replaces it (the caller unlinks the old entry).  @e NULL
+ * (a router trie): publishes the prepared nodes only, with the owner sets
+ * the caller put on ch->n_head (a split's head) and ch->n_new; a split's
+ * tail takes over the split node's set. */
 void pce_trie_commit_insert(struct pce_shard *s, struct pce_trie_change *ch,
 			    struct pce_entry *e);
 
@@ -119,8 +122,9 @@ void pce_trie_commit_remove(struct pce_shard *s, struct pce_trie_change *ch,
 
 void pce_trie_abort(struct pce_trie_change *ch);
 
-/* Called by the clears for each entry of the cleared trie. */
-typedef void (*pce_trie_entry_fn)(struct pce_shard *s, struct pce_entry *e, void *ctx);
+/* Called by the clears for each node of the cleared trie, before it is
+ * retired (its entry, if any, still attached). */
+typedef void (*pce_trie_node_fn)(struct pce_shard *s, struct pce_node *n, void *ctx);
 
 /* Index bytes, tokens and nodes a clear changed (added to; <= 0). */
 struct pce_trie_freed {
@@ -135,7 +139,7 @@ struct pce_trie_freed {
  * to @fn.  Adds what it frees to *@freed.  Never allocates.
  */
 void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *root,
-			   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed);
+			   pce_trie_node_fn fn, void *ctx, struct pce_trie_freed *freed);
 
 /*
  * pce_trie_prepare_remove_prefix - Prepare to remove the subtree of every
@@ -145,10 +149,20 @@ void pce_trie_clear_locked(struct pce_shard *s, uint64_t ns, struct pce_node *ro
  */
 int pce_trie_prepare_remove_prefix(struct pce_shard *s, uint64_t ns, const uint32_t *q,
 				   size_t n, struct pce_trie_change *ch);
+/*
+ * pce_trie_prepare_unhang - Prepare to remove node @n (not a root) of the
+ * trie of @ns with its whole subtree, as remove_prefix does; commit with
+ * pce_trie_commit_remove_prefix().  In a router trie (s->owner_sets) nodes
+ * are never merged, so this never fails: only shrinking the parent's table
+ * allocates, and a failed shrink keeps the bigger table.
+ */
+int pce_trie_prepare_unhang(struct pce_shard *s, uint64_t ns, struct pce_node *n,
+			    struct pce_trie_change *ch);
+
 /* Unpublish the prepared subtree in one store, then clear it as
  * pce_trie_clear_locked() does.  Never allocates. */
 void pce_trie_commit_remove_prefix(struct pce_shard *s, struct pce_trie_change *ch,
-				   pce_trie_entry_fn fn, void *ctx, struct pce_trie_freed *freed);
+				   pce_trie_node_fn fn, void *ctx, struct pce_trie_freed *freed);
 
 /* @e's expires_at was raised (pce_cache_touch): restore I6 on its path by
  * raising the hints, each with a release store.  Shard lock held. */
