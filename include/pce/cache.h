@@ -29,7 +29,10 @@
  *   except an entry's CLOCK reference bit or frequency counter (only when
  *   that changes), the pin, when asked for one, and the calling thread's
  *   statistics stripe.
- *   Stores, removals and clears take one shard's writer lock.
+ *   Stores, removals and clears take one shard's writer lock.  A store that
+ *   must evict visits the other shards one at a time; if other stores take
+ *   the room it made, it evicts again holding every shard's writer lock, so
+ *   it always ends, and a refusal (PCE_ENOSPC) is exact.
  *
  * Values leave exactly once
  *   Each stored value is handed to config.on_release exactly once: after its
@@ -225,7 +228,9 @@ struct pce_store_result {
  * @opts: NULL for defaults.  @result: NULL, or receives details.
  *
  * A store that would break a budget while the reclaimer lags evicts
- * synchronously, in its own shard first.  The tokens are copied.
+ * synchronously, in its own shard first, then in the others one at a time;
+ * if concurrent stores take the room it made, it evicts again holding every
+ * shard's writer lock (only lookups run meanwhile).  The tokens are copied.
  *
  * Return: 0 stored (or replaced); PCE_EEXIST an entry already stores this
  * sequence (result->existing_value tells its value; nothing changed);
