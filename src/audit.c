@@ -4,9 +4,10 @@
  *
  * Locking: takes every shard lock in index order and holds them all until
  * the end, so the global gauges can be compared with the sum of the shards.
- * (Only pce_cache_set_budgets() also holds several, taken in the same
- * order; no other code waits for a shard lock while holding one, so this
- * order cannot deadlock.)  Lookups keep running, and pins
+ * (The only other code that waits for a shard lock while holding one, a
+ * store gone exclusive (B1 in budget.h) and the verdict of
+ * pce_cache_set_budgets(), takes them in the same order, so this cannot
+ * deadlock.)  Lookups keep running, and pins
  * are taken and released without any lock, so pin counts (I10) are only
  * checked when the caller promises quiescence (PCE_AUDIT_QUIESCENT).
  */

@@ -5,10 +5,11 @@
  * Writers (store, remove, clear) take one shard lock at a time: the shard
  * of (namespace, first token); clear and destroy visit every shard in turn;
  * a store's synchronous eviction drops its own shard's lock before it
- * visits others (budget.c).  Only pce_cache_audit() and the verdict of
- * pce_cache_set_budgets() hold several, all of them, in index order.
- * Evictions on demand and budget changes run under the reclaimer's lock
- * (reclaim.c), so they are ordered with reclaim passes and each other.
+ * visits others (budget.c).  Only pce_cache_audit(), a store that has gone
+ * exclusive (B1 in budget.h) and the verdict of pce_cache_set_budgets() hold
+ * several, all of them, taken in index order.  Evictions on demand and
+ * budget changes run under the reclaimer's lock (reclaim.c), so they are
+ * ordered with reclaim passes and each other.
  */
 #include <string.h>
 
@@ -117,31 +118,43 @@ static int check_seq(const uint32_t *q, size_t n)
 	return 0;
 }
 
+/* Rounds of prepare and reserve a store makes holding only its own shard's
+ * lock before it goes exclusive (B1 in budget.h).  A second failed
+ * reservation means that other stores took the room the first eviction
+ * made. */
+#define STORE_SHARED_ROUNDS 2
+
 /* Prepare, reserve and if need be evict, until the store fits or cannot.
- * On 0, *ch and *grow are prepared and the delta is reserved. */
+ * On 0, *ch and *grow are prepared and the delta is reserved.  Terminates:
+ * at most STORE_SHARED_ROUNDS rounds, then rounds that each evict an entry
+ * while no other store can reserve (B1).  A refusal for want of evictable
+ * entries (PCE_ENOSPC) is only decided exclusively, so it is exact. */
 static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns,
 				const uint32_t *q, size_t n, const struct pce_entry *e,
 				unsigned flags, uint64_t *now, struct pce_trie_change *ch,
 				struct pce_heap_grow *grow, uint64_t *existing_value)
 {
-	for (;;) {
+	int exclusive = 0, rc;
+
+	for (unsigned round = 1;; round++) {
 		const struct pce_entry *old;
 		struct pce_delta d;
 		int64_t heap_bytes = 0;
-		int rc = pce_trie_prepare_insert(s, ns, q, n, ch);
 
+		rc = pce_trie_prepare_insert(s, ns, q, n, ch);
 		if (rc)
-			return rc;
+			break;
 		old = ch->existing;
 		if (old && !(flags & PCE_STORE_REPLACE) && pce_entry_live_at(c, old, now)) {
 			*existing_value = old->value;
 			pce_trie_abort(ch);
-			return PCE_EEXIST;
+			rc = PCE_EEXIST;
+			break;
 		}
 		if (e->expires_at != PCE_NEVER &&
 		    (rc = pce_heap_prepare(&s->expiry, grow, &heap_bytes)) != 0) {
 			pce_trie_abort(ch);
-			return rc;
+			break;
 		}
 		d.kv = c->cfg.kv_mode == PCE_KV_DECLARED
 			       ? (int64_t)e->kv_bytes - (old ? (int64_t)old->kv_bytes : 0)
@@ -151,15 +164,32 @@ static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64
 		d.nodes = ch->nodes_delta;
 		d.tokens = ch->tokens_delta;
 		if (!pce_budget_never_fits(c, &d) && pce_budget_reserve(c, &d) == 0)
-			return 0;
+			break;
 		pce_trie_abort(ch);
 		pce_heap_abort(grow);
 		/* Evictions change the trie under the prepared change: redo it. */
-		if (pce_budget_never_fits(c, &d))
-			return PCE_ENOSPC;
-		if ((rc = pce_budget_evict_sync(c, s, &d)) != 0)
-			return rc;
+		if (pce_budget_never_fits(c, &d)) {
+			rc = PCE_ENOSPC;
+			break;
+		}
+		if (!exclusive) {
+			rc = round < STORE_SHARED_ROUNDS ? pce_budget_evict_sync(c, s, &d)
+							 : PCE_ENOSPC;
+			if (rc == 0)
+				continue;
+			if (rc != PCE_ENOSPC)
+				break;
+			/* The room was taken again, or none was found in
+			 * passing: decide holding every shard lock (B1). */
+			pce_budget_exclusive_begin(c, s);
+			exclusive = 1;
+		}
+		if ((rc = pce_budget_evict_exclusive(c, s, &d)) != 0)
+			break;
 	}
+	if (exclusive)
+		pce_budget_exclusive_end(c, s);
+	return rc;
 }
 
 /* The store's holder: what a lookup of @q would report now (lookup.c), and
