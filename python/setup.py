@@ -90,8 +90,14 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+HEADERS = [os.path.join(d, f) for d in (os.path.join(ROOT, "include", "pce"),
+                                        os.path.join(ROOT, "src"))
+           for f in sorted(os.listdir(d)) if f.endswith((".h", ".h.in"))]
+
 ext = Extension(
     "pce._pce",
+    # A changed header or CMakeLists.txt rebuilds every object.
+    depends=HEADERS + [os.path.join(ROOT, "CMakeLists.txt")],
     sources=[os.path.join(HERE, "src", "_pce.c")] + SOURCES,
     include_dirs=[os.path.join(ROOT, "include"), os.path.join(ROOT, "src")],
     define_macros=[("_GNU_SOURCE", None), ("PCE_DEBUG", "0")],

@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="build-essential cmake ninja-build pkg-config git
 liburcu-dev libmimalloc-dev libcmocka-dev libcjson-dev zlib1g-dev libxxhash-dev
-clang-14 libclang-rt-14-dev libfuzzer-14-dev valgrind"
+clang-14 libclang-rt-14-dev libfuzzer-14-dev valgrind
+python3-dev python3-setuptools python3-pip python3-pytest"
 
 missing=""
 for p in $PACKAGES; do

@@ -12,6 +12,8 @@
 #            leaks are errors), libc allocator
 #   fuzz     clang-14 libFuzzer targets (ASan + UBSan): corpus replay, then
 #            PCE_FUZZ_SECONDS (60) of fuzzing each
+#   python   the pce Python package, installed by pip from this tree into
+#            build/python/site, and its pytest suite, under Debian's python3
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -38,7 +40,20 @@ LEAN="-DPCE_BUILD_BENCH=OFF -DPCE_BUILD_EXAMPLES=OFF -DPCE_BUILD_STRESS=OFF"
 MEMCHECK="valgrind;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite,indirect"
 MEMCHECK="$MEMCHECK;--show-leak-kinds=definite,indirect;--quiet"
 
-SUITES=${*:-"release asan tsan fault memcheck fuzz"}
+# python: pip builds the package from this tree (no venv, nothing installed
+# system-wide) and pytest runs it under Debian's interpreter, where its
+# python3-pytest and python3-numpy live.  pytest's exit code 5 (no test ran)
+# fails like any other.
+python_suite() {
+	echo "==> suite python"
+	rm -rf build/python
+	/usr/bin/python3 -m pip install --quiet --no-build-isolation --no-deps \
+		--root-user-action=ignore --target build/python/site ./python
+	PYTHONPATH="$PWD/build/python/site" /usr/bin/python3 -m pytest -q \
+		-p no:cacheprovider python/tests
+}
+
+SUITES=${*:-"release asan tsan fault memcheck fuzz python"}
 for s in $SUITES; do
 	TESTS=""
 	case $s in
@@ -60,6 +75,7 @@ for s in $SUITES; do
 		# shellcheck disable=SC2086
 		suite fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
 			-DPCE_BUILD_FUZZ=ON -DPCE_SANITIZE=address -DPCE_DEBUG=2 $LEAN ;;
+	python) python_suite ;;
 	*) echo "test.sh: unknown suite $s" >&2; exit 2 ;;
 	esac
 done

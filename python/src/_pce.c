@@ -1295,14 +1295,75 @@ static PyObject *Cache_reclaim(CacheObject *self, PyObject *unused)
 
 /* ---- statistics, audit, dedup ----- */
 
-/* Set @d[@key] = @v (uint64). */
-static int dict_u64(PyObject *d, const char *key, uint64_t v)
-{
-	PyObject *o = PyLong_FromUnsignedLongLong(v);
-	int rc = o ? PyDict_SetItemString(d, key, o) : -1;
+/*
+ * Dictionaries of uint64 fields (stats, dedup).  Their keys are created once
+ * and kept: a key made per call would be interned and dropped each time,
+ * churning the interpreter's table of interned strings.
+ */
+struct dict_field {
+	const char *name;
+	size_t off;
+};
 
-	Py_XDECREF(o);
+#define SF_(f) {#f, offsetof(struct pce_stats, f)}
+static const struct dict_field stat_fields[] = {
+	SF_(lookups), SF_(hits), SF_(misses), SF_(query_tokens), SF_(hit_tokens), SF_(stores),
+	SF_(stores_existing), SF_(stores_refused), SF_(sync_evictions), SF_(pins),
+	SF_(pins_forced), SF_(released), SF_(reclaim_passes), SF_(entries), SF_(nodes),
+	SF_(tokens), SF_(kv_bytes), SF_(index_bytes), SF_(retired_bytes), SF_(fixed_bytes),
+	SF_(pinned_unlinked), SF_(live_pins), SF_(kv_budget), SF_(index_budget),
+	SF_(max_entries)};
+#undef SF_
+#define DF_(f) {#f, offsetof(struct pce_dedup, f)}
+static const struct dict_field dedup_fields[] = {
+	DF_(sequences), DF_(total_tokens), DF_(cached_tokens), DF_(shared_tokens),
+	DF_(unique_tokens)};
+#undef DF_
+#define N_STATS (sizeof(stat_fields) / sizeof(stat_fields[0]))
+#define N_DEDUP (sizeof(dedup_fields) / sizeof(dedup_fields[0]))
+
+static PyObject *stat_keys[N_STATS], *dedup_keys[N_DEDUP];
+static PyObject *key_removed, *key_shards, *key_dedup_ratio;
+
+static int make_keys(PyObject **keys, const struct dict_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(keys[i] = PyUnicode_InternFromString(f[i].name)))
+			return -1;
+	return 0;
+}
+
+static int init_keys(void)
+{
+	return make_keys(stat_keys, stat_fields, N_STATS) < 0 ||
+			       make_keys(dedup_keys, dedup_fields, N_DEDUP) < 0 ||
+			       !(key_removed = PyUnicode_InternFromString("removed")) ||
+			       !(key_shards = PyUnicode_InternFromString("shards")) ||
+			       !(key_dedup_ratio = PyUnicode_InternFromString("dedup_ratio"))
+		       ? -1
+		       : 0;
+}
+
+/* Set @d[@key] = @v (stealing @v); -1 on failure (also when @v is NULL). */
+static int dict_put(PyObject *d, PyObject *key, PyObject *v)
+{
+	int rc = v ? PyDict_SetItem(d, key, v) : -1;
+
+	Py_XDECREF(v);
 	return rc;
+}
+
+/* A new dict of the uint64 fields @f of the struct at @base. */
+static PyObject *fields_dict(const void *base, const struct dict_field *f, PyObject **keys,
+			     size_t n)
+{
+	PyObject *d = PyDict_New();
+
+	for (size_t i = 0; d && i < n; i++)
+		if (dict_put(d, keys[i], PyLong_FromUnsignedLongLong(
+						 *(const uint64_t *)((const char *)base + f[i].off))) < 0)
+			Py_CLEAR(d);
+	return d;
 }
 
 static PyObject *Cache_stats(CacheObject *self, PyObject *unused)
@@ -1318,30 +1379,17 @@ static PyObject *Cache_stats(CacheObject *self, PyObject *unused)
 	cache_leave(self);
 	if (rc)
 		return raise_rc(rc, NULL);
-	d = PyDict_New();
+	d = fields_dict(&s, stat_fields, stat_keys, N_STATS);
 	removed = PyDict_New();
-	if (!d || !removed)
-		goto fail;
-#define U_(f) \
-	if (dict_u64(d, #f, s.f) < 0) \
-		goto fail;
-	U_(lookups) U_(hits) U_(misses) U_(query_tokens) U_(hit_tokens) U_(stores)
-	U_(stores_existing) U_(stores_refused) U_(sync_evictions) U_(pins) U_(pins_forced)
-	U_(released) U_(reclaim_passes) U_(entries) U_(nodes) U_(tokens) U_(kv_bytes)
-	U_(index_bytes) U_(retired_bytes) U_(fixed_bytes) U_(pinned_unlinked) U_(live_pins)
-	U_(kv_budget) U_(index_budget) U_(max_entries) U_(shards)
-#undef U_
-	for (int r = 0; r < PCE_REASON_COUNT; r++)
-		if (dict_u64(removed, pce_reason_name((enum pce_reason)r), s.removed[r]) < 0)
-			goto fail;
-	if (PyDict_SetItemString(d, "removed", removed) < 0)
-		goto fail;
-	Py_DECREF(removed);
+	for (int r = 0; removed && r < PCE_REASON_COUNT; r++)
+		if (dict_put(removed, reason_str[r], PyLong_FromUnsignedLongLong(s.removed[r])) < 0)
+			Py_CLEAR(removed);
+	if (!d || dict_put(d, key_removed, removed) < 0 ||
+	    dict_put(d, key_shards, PyLong_FromUnsignedLong(s.shards)) < 0) {
+		Py_XDECREF(d);
+		return NULL;
+	}
 	return d;
-fail:
-	Py_XDECREF(d);
-	Py_XDECREF(removed);
-	return NULL;
 }
 
 static PyObject *Cache_shard_entries(CacheObject *self, PyObject *unused)
@@ -1420,24 +1468,9 @@ static PyObject *dedup_run(CacheObject *self, PyObject *seqs, PyObject *ns_obj)
 		cache_leave(self);
 	if (rc)
 		return raise_rc(rc, NULL);
-	out = PyDict_New();
-	if (!out || dict_u64(out, "sequences", d.sequences) < 0 ||
-	    dict_u64(out, "total_tokens", d.total_tokens) < 0 ||
-	    dict_u64(out, "cached_tokens", d.cached_tokens) < 0 ||
-	    dict_u64(out, "shared_tokens", d.shared_tokens) < 0 ||
-	    dict_u64(out, "unique_tokens", d.unique_tokens) < 0) {
-		Py_XDECREF(out);
-		return NULL;
-	}
-	{
-		PyObject *r = PyFloat_FromDouble(d.dedup_ratio);
-		if (!r || PyDict_SetItemString(out, "dedup_ratio", r) < 0) {
-			Py_XDECREF(r);
-			Py_DECREF(out);
-			return NULL;
-		}
-		Py_DECREF(r);
-	}
+	out = fields_dict(&d, dedup_fields, dedup_keys, N_DEDUP);
+	if (out && dict_put(out, key_dedup_ratio, PyFloat_FromDouble(d.dedup_ratio)) < 0)
+		Py_CLEAR(out);
 	return out;
 }
 
@@ -1869,7 +1902,7 @@ PyMODINIT_FUNC PyInit__pce(void)
 	for (int r = 0; r < PCE_REASON_COUNT; r++)
 		if (!(reason_str[r] = PyUnicode_InternFromString(pce_reason_name((enum pce_reason)r))))
 			goto fail;
-	if (!(kind_str[0] = PyUnicode_InternFromString("stored")) ||
+	if (init_keys() < 0 || !(kind_str[0] = PyUnicode_InternFromString("stored")) ||
 	    !(kind_str[1] = PyUnicode_InternFromString("removed")))
 		goto fail;
 	if (init_errors(m) < 0 || add_type(m, &CacheType, "Cache") < 0 ||

@@ -1,5 +1,6 @@
 """on_event, on_release and clock: what they receive, from which thread, and
 what happens when they raise or when the interpreter exits."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -155,8 +156,9 @@ EXIT_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("delay", ["0.01", "0.2"])
 def test_exit_while_callbacks_run(delay):
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pce.__file__)))
     for _ in range(3):
         p = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, delay], capture_output=True,
-                           text=True, timeout=60)
+                           text=True, timeout=60, env=env)
         assert p.returncode == 0, p.stderr
         assert "exiting" in p.stdout
