@@ -14,6 +14,7 @@
 #            PCE_FUZZ_SECONDS (60) of fuzzing each
 #   python   the pce Python package, installed by pip from this tree into
 #            build/python/site, and its pytest suite, under Debian's python3
+#   pyasan   the same tests with the package built under ASan + UBSan
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -53,7 +54,27 @@ python_suite() {
 		-p no:cacheprovider python/tests
 }
 
-SUITES=${*:-"release asan tsan fault memcheck fuzz python"}
+# pyasan: the extension and libpce built with ASan + UBSan into
+# build/python-asan.  The interpreter is not instrumented, so libasan is
+# preloaded, and PYTHONMALLOC=malloc shows Python's objects to ASan as well.
+# Leak detection is off: CPython's own exit-time leaks cannot be told apart
+# from ours (their stacks end inside the interpreter); test_leaks.py covers
+# leaks.
+pyasan_suite() {
+	echo "==> suite pyasan"
+	rm -rf build/python-asan
+	san="-fsanitize=address,undefined"
+	(cd python && CFLAGS="$san -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+		LDFLAGS="$san" /usr/bin/python3 setup.py -q build_ext --force \
+		--build-temp ../build/python-asan/tmp --build-lib ../build/python-asan/lib)
+	cp python/pce/*.py python/pce/*.pyi python/pce/py.typed build/python-asan/lib/pce/
+	LD_PRELOAD="$(gcc -print-file-name=libasan.so)" PYTHONMALLOC=malloc \
+		ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
+		PYTHONPATH="$PWD/build/python-asan/lib" /usr/bin/python3 -m pytest -q \
+		-p no:cacheprovider python/tests
+}
+
+SUITES=${*:-"release asan tsan fault memcheck fuzz python pyasan"}
 for s in $SUITES; do
 	TESTS=""
 	case $s in
@@ -76,6 +97,7 @@ for s in $SUITES; do
 		suite fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
 			-DPCE_BUILD_FUZZ=ON -DPCE_SANITIZE=address -DPCE_DEBUG=2 $LEAN ;;
 	python) python_suite ;;
+	pyasan) pyasan_suite ;;
 	*) echo "test.sh: unknown suite $s" >&2; exit 2 ;;
 	esac
 done

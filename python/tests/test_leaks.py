@@ -12,6 +12,8 @@ import pytest
 import pce
 
 N = 100_000
+# ASan's quarantine keeps freed memory resident: RSS says nothing there.
+UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 def rss_bytes():
@@ -54,7 +56,7 @@ def cache():
 def bounded(grown, rss):
     # A leak of one object per call would be >= 100k * 16 bytes = 1.6 MB.
     assert grown < 256 * 1024, f"tracemalloc grew {grown} bytes"
-    assert rss < 8 * 1024 * 1024, f"RSS grew {rss} bytes"
+    assert UNDER_ASAN or rss < 8 * 1024 * 1024, f"RSS grew {rss} bytes"
 
 
 def test_lookup_buffer(cache):
@@ -150,4 +152,4 @@ def test_create_close():
     for i in range(10_000):
         body(i)
     gc.collect()
-    assert rss_bytes() - rss0 < 8 * 1024 * 1024
+    assert UNDER_ASAN or rss_bytes() - rss0 < 8 * 1024 * 1024
