@@ -35,7 +35,8 @@
  *   remove or clear), the thread that runs reclaim() or close().  Each call
  *   takes the GIL with PyGILState_Ensure(), so the callables run with it
  *   held.  An exception a callable raises goes to sys.unraisablehook and the
- *   cache goes on.  The callables live in a struct hooks of their own,
+ *   cache goes on.  A callable calling into its own cache gets BusyError
+ *   (in_hook): it runs under libpce's locks or in the thread close() joins.  The callables live in a struct hooks of their own,
  *   outside the Cache object, so libpce never sees a freed context.
  *
  * Shutdown
@@ -481,6 +482,12 @@ struct hooks {
 	uint64_t clock_last; /* the clock never goes back, and repeats this on error */
 };
 
+/* The hooks whose callable this thread is running, if any.  libpce calls
+ * back under its own locks (a shard's writer lock, the reclaim lock) or from
+ * the reclaim thread, which close() would join: a callable that called into
+ * its own cache would deadlock, so cache_enter() refuses. */
+static _Thread_local struct hooks *in_hook;
+
 static int cb_closing;           /* set by _shutdown() */
 static unsigned long cb_inflight; /* callbacks between hook_enter and hook_leave */
 
@@ -589,6 +596,7 @@ static void hook_call(PyObject *fn, PyObject *arg)
 static void release_cb(void *ctx, const struct pce_released *r)
 {
 	struct hooks *h = ctx;
+	struct hooks *saved;
 	PyGILState_STATE g;
 	PyObject *et, *ev, *tb, *fn;
 
@@ -596,6 +604,8 @@ static void release_cb(void *ctx, const struct pce_released *r)
 		return;
 	/* A destroy from a deallocation may run with an exception set. */
 	PyErr_Fetch(&et, &ev, &tb);
+	saved = in_hook;
+	in_hook = h;
 	fn = Py_XNewRef(h->on_release);
 	if (fn) {
 		hook_call(fn, struct_seq(&ReleasedType, "KKKnO", (unsigned long long)r->ns,
@@ -603,6 +613,7 @@ static void release_cb(void *ctx, const struct pce_released *r)
 					 (unsigned long long)r->kv_bytes, r->len, reason_of(r->reason)));
 		Py_DECREF(fn);
 	}
+	in_hook = saved;
 	PyErr_Restore(et, ev, tb);
 	hook_leave(g);
 }
@@ -610,12 +621,15 @@ static void release_cb(void *ctx, const struct pce_released *r)
 static void event_cb(void *ctx, const struct pce_event *e)
 {
 	struct hooks *h = ctx;
+	struct hooks *saved;
 	PyGILState_STATE g;
 	PyObject *et, *ev, *tb, *fn;
 
 	if (!hook_enter(&g))
 		return;
 	PyErr_Fetch(&et, &ev, &tb);
+	saved = in_hook;
+	in_hook = h;
 	fn = Py_XNewRef(h->on_event);
 	if (fn) {
 		PyObject *toks = Py_NewRef(Py_None), *arg = NULL;
@@ -639,6 +653,7 @@ static void event_cb(void *ctx, const struct pce_event *e)
 		hook_call(fn, arg);
 		Py_DECREF(fn);
 	}
+	in_hook = saved;
 	PyErr_Restore(et, ev, tb);
 	hook_leave(g);
 }
@@ -646,6 +661,7 @@ static void event_cb(void *ctx, const struct pce_event *e)
 static uint64_t clock_cb(void *ctx)
 {
 	struct hooks *h = ctx;
+	struct hooks *saved;
 	PyGILState_STATE g;
 	PyObject *et, *ev, *tb, *fn;
 	uint64_t now;
@@ -653,6 +669,8 @@ static uint64_t clock_cb(void *ctx)
 	if (!hook_enter(&g))
 		return __atomic_load_n(&h->clock_last, __ATOMIC_RELAXED);
 	PyErr_Fetch(&et, &ev, &tb);
+	saved = in_hook;
+	in_hook = h;
 	now = h->clock_last;
 	fn = Py_XNewRef(h->clock);
 	if (fn) {
@@ -668,6 +686,7 @@ static uint64_t clock_cb(void *ctx)
 		Py_DECREF(fn);
 	}
 	__atomic_store_n(&h->clock_last, now, __ATOMIC_RELAXED);
+	in_hook = saved;
 	PyErr_Restore(et, ev, tb);
 	hook_leave(g);
 	return now;
@@ -702,6 +721,10 @@ static int cache_enter(CacheObject *self)
 {
 	if (!self->cache) {
 		raise_rc(PCE_EINVAL, "the cache is closed");
+		return -1;
+	}
+	if (in_hook && in_hook == self->hooks) {
+		raise_rc(PCE_EBUSY, "a callback must not call into its own cache");
 		return -1;
 	}
 	self->busy++;
@@ -906,7 +929,7 @@ static int cache_destroy(CacheObject *self)
 
 	if (!c)
 		return 0;
-	if (self->busy)
+	if (self->busy || (in_hook && in_hook == self->hooks))
 		return PCE_EBUSY;
 	self->busy++;
 	Py_BEGIN_ALLOW_THREADS
@@ -966,6 +989,8 @@ static PyObject *Cache_close(CacheObject *self, PyObject *unused)
 	int rc;
 
 	(void)unused;
+	if (in_hook && in_hook == self->hooks)
+		return raise_rc(PCE_EBUSY, "a callback must not call into its own cache");
 	if (self->busy)
 		return raise_rc(PCE_EBUSY, "the cache is in use by another call");
 	rc = cache_destroy(self);
@@ -1613,10 +1638,10 @@ static PyTypeObject CacheType = {
 		"Callables run with the GIL held, called from a libpce thread: the\n"
 		"reclaim thread (evictions, TTL expiry and most on_release calls), the\n"
 		"thread whose store/remove/clear made the change (on_event), or the\n"
-		"thread running reclaim() or close().  They must be quick and must not\n"
-		"call into the cache.  An exception they raise goes to\n"
-		"sys.unraisablehook and the cache goes on.  Once the interpreter shuts\n"
-		"down (atexit), they are no longer called.\n\n"
+		"thread running reclaim() or close().  They must be quick; a call into\n"
+		"their own cache raises BusyError (it would deadlock).  An exception\n"
+		"they raise goes to sys.unraisablehook and the cache goes on.  Once\n"
+		"the interpreter shuts down (atexit), they are no longer called.\n\n"
 		"An invalid configuration raises InvalidArgumentError naming the field.\n"
 		"The cache is a context manager: leaving it calls close().",
 	.tp_traverse = (traverseproc)Cache_traverse,

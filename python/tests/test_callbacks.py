@@ -115,6 +115,36 @@ def test_callback_calling_close_does_not_crash(make_cache, unraisable):
     box.clear()
 
 
+REENTRY_SCRIPT = textwrap.dedent("""
+    import sys, time, pce
+    errors = []
+    sys.unraisablehook = lambda u: errors.append(type(u.exc_value).__name__)
+    box = {}
+    def reenter(_):
+        c = box["c"]
+        c.store([9, 9], 1)   # under the writer lock this very store holds
+        c.close()           # from the reclaim thread, which close() joins
+    c = pce.Cache(on_event=reenter, on_release=reenter, default_ttl_ns=1,
+                  reclaim_interval_ns=100_000)
+    box["c"] = c
+    c.store([1, 2], 1)
+    t = time.monotonic() + 20
+    while c.stats()["released"] == 0 and time.monotonic() < t:
+        time.sleep(0.01)
+    box.clear()
+    print(sorted(set(errors)), c.stats()["released"], c.lookup([9, 9]).tokens)
+""")
+
+
+def test_callbacks_calling_into_their_cache_are_refused():
+    # Run apart: before the refusal existed this deadlocked.
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pce.__file__)))
+    p = subprocess.run([sys.executable, "-c", REENTRY_SCRIPT], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["['BusyError']", "1", "0"]
+
+
 def test_cycle_through_callbacks_is_collected():
     import gc
     import weakref
