@@ -9,7 +9,7 @@ from ../CMakeLists.txt, so the two builds cannot drift apart:
   * the version (project(pce VERSION ...)), which fills include/pce/version.h
     from version.h.in the way CMake's configure_file does;
   * the list of sources (set(PCE_SOURCES ...));
-  * the liburcu flavour (pkg_check_modules(URCU ... liburcu-<flavour>)),
+  * the liburcu flavour (the modules named in pkg_check_modules(URCU ...)),
     whose compile and link flags come from pkg-config.
 
 The allocator is libc (no PCE_USE_MIMALLOC): CPython allocates with libc
@@ -44,16 +44,19 @@ def cmake_fact(pattern, what):
 VERSION = cmake_fact(r"project\(pce\s+VERSION\s+([0-9.]+)", "the project version")
 SOURCES = [os.path.join(ROOT, s) for s in
            cmake_fact(r"set\(PCE_SOURCES\s+([^)]*)\)", "set(PCE_SOURCES ...)").split()]
-URCU_MODULE = cmake_fact(r"pkg_check_modules\(URCU\b[^)]*?\b(liburcu[\w-]*)\)",
-                         "pkg_check_modules(URCU ...)")
+URCU_MODULES = re.findall(r"\bliburcu[\w-]*",
+                          cmake_fact(r"pkg_check_modules\(URCU\b([^)]*)\)",
+                                     "pkg_check_modules(URCU ...)"))
+if not URCU_MODULES:
+    raise SystemExit("setup.py: pkg_check_modules(URCU ...) names no liburcu module")
 
 
 def pkg_config(*args):
     try:
-        out = subprocess.run(["pkg-config", *args, URCU_MODULE], check=True,
+        out = subprocess.run(["pkg-config", *args, *URCU_MODULES], check=True,
                              capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
-        raise SystemExit(f"setup.py: pkg-config {URCU_MODULE} failed ({e}); "
+        raise SystemExit(f"setup.py: pkg-config {' '.join(URCU_MODULES)} failed ({e}); "
                          "install liburcu-dev and pkg-config") from e
     return shlex.split(out)
 
