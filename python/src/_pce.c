@@ -36,16 +36,17 @@
  *   takes the GIL with PyGILState_Ensure(), so the callables run with it
  *   held.  An exception a callable raises goes to sys.unraisablehook and the
  *   cache goes on.  A callable calling into its own cache gets BusyError
- *   (in_hook): it runs under libpce's locks or in the thread close() joins.  The callables live in a struct hooks of their own,
- *   outside the Cache object, so libpce never sees a freed context.
+ *   (in_hook): it runs under libpce's locks or in the thread close() joins.
+ *   The callables live in a struct hooks of their own, outside the Cache
+ *   object, so libpce never sees a freed context.
  *
  * Shutdown
  *   The interpreter cannot take callbacks once it finalizes (a non-Python
  *   thread that asks for the GIL then is terminated in place, possibly
  *   holding libpce's locks).  pce registers _shutdown() with atexit: it
- *   sets `closing`, then waits, with the GIL released, until no callback is
- *   in flight.  A callback counts itself in flight before it tests
- *   `closing` (both sequentially consistent), so after _shutdown() returns
+ *   sets cb_closing, then waits, with the GIL released, until no callback
+ *   is in flight.  A callback counts itself in flight before it tests
+ *   cb_closing (both sequentially consistent), so after _shutdown() returns
  *   no libpce thread enters Python again; later events, releases and clock
  *   reads are dropped (the clock repeats its last value).
  */
@@ -494,20 +495,34 @@ static unsigned long cb_inflight; /* callbacks between hook_enter and hook_leave
 static PyObject *reason_str[PCE_REASON_COUNT];
 static PyObject *kind_str[2];
 
-static int hook_enter(PyGILState_STATE *g)
+/* What a callback saves on entry and restores on exit. */
+struct hook_frame {
+	PyGILState_STATE gil;
+	PyObject *et, *ev, *tb; /* an exception already set on this thread */
+	struct hooks *outer;    /* in_hook before */
+};
+
+/* Take the GIL to run a callable of @h: 0 if Python no longer takes calls. */
+static int hook_enter(struct hooks *h, struct hook_frame *f)
 {
 	__atomic_add_fetch(&cb_inflight, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&cb_closing, __ATOMIC_SEQ_CST) || py_finalizing()) {
 		__atomic_sub_fetch(&cb_inflight, 1, __ATOMIC_SEQ_CST);
 		return 0;
 	}
-	*g = PyGILState_Ensure();
+	f->gil = PyGILState_Ensure();
+	/* A destroy from a deallocation may run with an exception set. */
+	PyErr_Fetch(&f->et, &f->ev, &f->tb);
+	f->outer = in_hook;
+	in_hook = h;
 	return 1;
 }
 
-static void hook_leave(PyGILState_STATE g)
+static void hook_leave(struct hook_frame *f)
 {
-	PyGILState_Release(g);
+	in_hook = f->outer;
+	PyErr_Restore(f->et, f->ev, f->tb);
+	PyGILState_Release(f->gil);
 	__atomic_sub_fetch(&cb_inflight, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -596,16 +611,11 @@ static void hook_call(PyObject *fn, PyObject *arg)
 static void release_cb(void *ctx, const struct pce_released *r)
 {
 	struct hooks *h = ctx;
-	struct hooks *saved;
-	PyGILState_STATE g;
-	PyObject *et, *ev, *tb, *fn;
+	struct hook_frame f;
+	PyObject *fn;
 
-	if (!hook_enter(&g))
+	if (!hook_enter(h, &f))
 		return;
-	/* A destroy from a deallocation may run with an exception set. */
-	PyErr_Fetch(&et, &ev, &tb);
-	saved = in_hook;
-	in_hook = h;
 	fn = Py_XNewRef(h->on_release);
 	if (fn) {
 		hook_call(fn, struct_seq(&ReleasedType, "KKKnO", (unsigned long long)r->ns,
@@ -613,37 +623,36 @@ static void release_cb(void *ctx, const struct pce_released *r)
 					 (unsigned long long)r->kv_bytes, r->len, reason_of(r->reason)));
 		Py_DECREF(fn);
 	}
-	in_hook = saved;
-	PyErr_Restore(et, ev, tb);
-	hook_leave(g);
+	hook_leave(&f);
+}
+
+/* A read-only memoryview (format 'I') of a copy of @n tokens. */
+static PyObject *tokens_copy(const uint32_t *tokens, size_t n)
+{
+	PyObject *bytes = PyBytes_FromStringAndSize((const char *)tokens, (Py_ssize_t)(n * 4));
+	PyObject *mv = bytes ? PyMemoryView_FromObject(bytes) : NULL;
+	PyObject *cast = mv ? PyObject_CallMethod(mv, "cast", "s", "I") : NULL;
+
+	Py_XDECREF(bytes);
+	Py_XDECREF(mv);
+	return cast;
 }
 
 static void event_cb(void *ctx, const struct pce_event *e)
 {
 	struct hooks *h = ctx;
-	struct hooks *saved;
-	PyGILState_STATE g;
-	PyObject *et, *ev, *tb, *fn;
+	struct hook_frame f;
+	PyObject *fn;
 
-	if (!hook_enter(&g))
+	if (!hook_enter(h, &f))
 		return;
-	PyErr_Fetch(&et, &ev, &tb);
-	saved = in_hook;
-	in_hook = h;
 	fn = Py_XNewRef(h->on_event);
 	if (fn) {
-		PyObject *toks = Py_NewRef(Py_None), *arg = NULL;
 		int stored = e->kind == PCE_EVENT_STORED;
+		PyObject *toks = stored && e->tokens ? tokens_copy(e->tokens, e->len)
+						     : Py_NewRef(Py_None);
+		PyObject *arg = NULL;
 
-		if (stored && e->tokens) {
-			PyObject *bytes = PyBytes_FromStringAndSize((const char *)e->tokens,
-								    (Py_ssize_t)(e->len * 4));
-			PyObject *mv = bytes ? PyMemoryView_FromObject(bytes) : NULL;
-			Py_XDECREF(bytes);
-			Py_DECREF(toks);
-			toks = mv ? PyObject_CallMethod(mv, "cast", "s", "I") : NULL;
-			Py_XDECREF(mv);
-		}
 		if (toks)
 			arg = struct_seq(&EventType, "OOKKKnO", kind_str[!stored],
 					 stored ? Py_None : reason_of(e->reason),
@@ -653,24 +662,18 @@ static void event_cb(void *ctx, const struct pce_event *e)
 		hook_call(fn, arg);
 		Py_DECREF(fn);
 	}
-	in_hook = saved;
-	PyErr_Restore(et, ev, tb);
-	hook_leave(g);
+	hook_leave(&f);
 }
 
 static uint64_t clock_cb(void *ctx)
 {
 	struct hooks *h = ctx;
-	struct hooks *saved;
-	PyGILState_STATE g;
-	PyObject *et, *ev, *tb, *fn;
+	struct hook_frame f;
+	PyObject *fn;
 	uint64_t now;
 
-	if (!hook_enter(&g))
+	if (!hook_enter(h, &f))
 		return __atomic_load_n(&h->clock_last, __ATOMIC_RELAXED);
-	PyErr_Fetch(&et, &ev, &tb);
-	saved = in_hook;
-	in_hook = h;
 	now = h->clock_last;
 	fn = Py_XNewRef(h->clock);
 	if (fn) {
@@ -686,9 +689,7 @@ static uint64_t clock_cb(void *ctx)
 		Py_DECREF(fn);
 	}
 	__atomic_store_n(&h->clock_last, now, __ATOMIC_RELAXED);
-	in_hook = saved;
-	PyErr_Restore(et, ev, tb);
-	hook_leave(g);
+	hook_leave(&f);
 	return now;
 }
 
