@@ -1,6 +1,7 @@
 """Lookups from four Python threads while a fifth stores and removes."""
 import array
 import threading
+import time
 
 import pce
 
@@ -59,3 +60,46 @@ def test_lookups_while_storing():
     assert c.stats()["live_pins"] == 0
     c.close()
 
+
+
+def test_close_while_threads_call():
+    """close() succeeds only between calls; every call after it raises."""
+    c = pce.Cache(on_event=lambda e: None, on_release=lambda r: None, default_ttl_ns=1_000_000)
+    q = [array.array("I", [i, 1, 2]) for i in range(32)]
+    errors, closed_seen = [], []
+    start = threading.Barrier(4)
+
+    def worker(k):
+        start.wait()
+        try:
+            n = 0
+            while True:
+                c.store(q[n % 32], n)
+                c.lookup_many(q, pin=True)
+                with c.lookup(q[k], pin=True):
+                    pass
+                n += 1
+                time.sleep(0.0005)  # leaves moments with no call running
+        except pce.InvalidArgumentError as e:
+            closed_seen.append(str(e))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    start.wait()
+    time.sleep(0.05)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            c.close()
+            break
+        except pce.BusyError:  # a call or a pin is in progress
+            assert time.monotonic() < deadline
+            time.sleep(0.0002)
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(closed_seen) == 3 and all("closed" in m for m in closed_seen)
+    assert c.closed
