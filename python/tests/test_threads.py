@@ -85,7 +85,7 @@ def test_close_while_threads_call():
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(3)]
     for t in threads:
         t.start()
     start.wait()
