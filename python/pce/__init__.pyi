@@ -1,0 +1,129 @@
+"""Type stubs of pce (the extension module pce._pce, re-exported)."""
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+
+Tokens = Union[Any, Sequence[int]]
+"""A buffer of 32-bit unsigned ints (array('I'), numpy.uint32, memoryview),
+read in place, or a sequence of ints in [0, 2**32), converted once."""
+
+IntOrInts = Union[int, Sequence[int]]
+
+MAX_TOKENS: int
+MAX_PINS: int
+MAX_SHARDS: int
+MAX_KV_BYTES: int
+NEVER: int
+version: str
+version_number: int
+__version__: str
+
+class Error(Exception):
+    code: int
+    name: str
+
+class InvalidArgumentError(Error, ValueError): ...
+class OutOfMemoryError(Error, MemoryError): ...
+class ExistsError(Error): ...
+class NotFoundError(Error, LookupError): ...
+class BusyError(Error): ...
+class NoSpaceError(Error): ...
+class StaleError(Error): ...
+class TooBigError(Error, ValueError): ...
+class TooShortError(Error, ValueError): ...
+class NoPinsError(Error): ...
+class CorruptError(Error): ...
+class ThreadError(Error): ...
+
+class Event(tuple):
+    kind: str
+    reason: Optional[str]
+    ns: int
+    value: int
+    kv_bytes: int
+    len: int
+    tokens: Optional[memoryview]
+
+class Released(tuple):
+    ns: int
+    value: int
+    kv_bytes: int
+    len: int
+    reason: str
+
+class StoreResult(tuple):
+    stored: bool
+    replaced: bool
+    existing_value: Optional[int]
+    new_tokens: int
+    error: Optional[Error]
+
+class Pin:
+    @property
+    def id(self) -> int: ...
+    @property
+    def released(self) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> "Pin": ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class Match:
+    tokens: int
+    blocks: int
+    value: int
+    entry_len: int
+    kv_bytes: int
+    pin: Optional[Pin]
+    def __bool__(self) -> bool: ...
+    def __enter__(self) -> "Match": ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class Cache:
+    def __init__(
+        self,
+        *,
+        shards: int = 16,
+        min_prefix_len: int = 1,
+        block_size: int = 1,
+        max_pins: int = 4096,
+        policy: str = "lru",
+        kv_mode: str = "declared",
+        kv_bytes_per_token: int = 0,
+        kv_budget: int = 0,
+        index_budget: int = 0,
+        max_entries: int = 0,
+        high_watermark_pct: int = 90,
+        low_watermark_pct: int = 80,
+        default_ttl_ns: int = 0,
+        default_pin_lease_ns: int = 0,
+        reclaim_interval_ns: int = 10_000_000,
+        background_reclaim: bool = True,
+        on_release: Optional[Callable[[Released], object]] = None,
+        on_event: Optional[Callable[[Event], object]] = None,
+        clock: Optional[Callable[[], int]] = None,
+    ) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def store(self, tokens: Tokens, value: int, kv_bytes: int = 0, *, ns: int = 0,
+              replace: bool = False, ttl_ns: int = 0) -> StoreResult: ...
+    def store_many(self, seqs: Sequence[Tokens], values: Sequence[int],
+                   kv_bytes: IntOrInts = 0, *, ns: IntOrInts = 0, replace: bool = False,
+                   ttl_ns: int = 0) -> List[StoreResult]: ...
+    def lookup(self, tokens: Tokens, *, ns: int = 0, pin: bool = False, whole: bool = False,
+               peek: bool = False, lease_ns: int = 0) -> Match: ...
+    def lookup_many(self, seqs: Sequence[Tokens], *, ns: IntOrInts = 0, pin: bool = False,
+                    whole: bool = False, peek: bool = False,
+                    lease_ns: int = 0) -> List[Match]: ...
+    def remove(self, tokens: Tokens, *, ns: int = 0) -> int: ...
+    def clear(self, ns: Optional[int] = None) -> int: ...
+    def reclaim(self) -> None: ...
+    def stats(self) -> dict: ...
+    def shard_entries(self) -> List[int]: ...
+    def audit(self, quiescent: bool = False) -> None: ...
+    def dedup(self, seqs: Sequence[Tokens], *, ns: IntOrInts = 0) -> dict: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "Cache": ...
+    def __exit__(self, *exc: object) -> None: ...
+
+def dedup(seqs: Sequence[Tokens], *, ns: IntOrInts = 0) -> dict: ...
+def strerror(code: int) -> str: ...
+def err_name(code: int) -> str: ...
