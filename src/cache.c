@@ -52,10 +52,13 @@ int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
 	*out = NULL;
 	if (pce_config_error(cfg))
 		return PCE_EINVAL;
+	if (pce__process_init() != 0)
+		return PCE_ENOMEM;
 	c = pce_zalloc_aligned(sizeof(*c));
 	if (!c)
 		return PCE_ENOMEM;
 	c->cfg = *cfg;
+	c->fork_gen = pce__fork_gen;
 	if (!c->cfg.clock)
 		c->cfg.clock = pce__clock_monotonic;
 	c->shard_mask = cfg->shards - 1;
@@ -95,6 +98,11 @@ int pce_cache_destroy(struct pce_cache *c)
 {
 	if (!c)
 		return 0;
+	/* The parent's copy: its values, reclaim thread and condition
+	 * variable are the parent's; freeing or signalling any of them here
+	 * would act on the parent's behalf or hang.  Abandon it. */
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	pce_add_relaxed(&c->pins_forced, pce_pin_expire(&c->pins, pce_now(c)));
 	if (pce_pin_live(&c->pins))
 		return PCE_EBUSY;
@@ -183,6 +191,8 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	memset(res, 0, sizeof(*res));
 	if (!c || (flags & ~(unsigned)PCE_STORE_REPLACE))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	if (n < c->cfg.min_prefix_len)
@@ -244,6 +254,8 @@ int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	s = pce_shard_of(c, ns, q[0]);
@@ -271,6 +283,8 @@ static int clear(struct pce_cache *c, uint64_t ns, int all, uint64_t *removed)
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (uint32_t i = 0; i <= c->shard_mask; i++) {
 		struct pce_shard *s = &c->shard[i];
 		pthread_mutex_lock(&s->lock);
@@ -296,6 +310,8 @@ int pce_cache_reclaim(struct pce_cache *c)
 {
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	pce_reclaim_pass(c, 1);
 	return 0;
 }
@@ -305,6 +321,8 @@ int pce_cache_stats(struct pce_cache *c, struct pce_stats *out)
 	if (!c || !out)
 		return PCE_EINVAL;
 	memset(out, 0, sizeof(*out));
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (uint32_t i = 0; i < PCE_STAT_STRIPES; i++) {
 		const struct pce_stripe *st = &c->stripe[i];
 		/* Hits first, with acquire: the lookups counted after them
@@ -348,6 +366,8 @@ int pce_cache_shard_entries(struct pce_cache *c, uint64_t *counts, size_t n)
 {
 	if (!c || (!counts && n))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (size_t i = 0; i < n && i <= c->shard_mask; i++)
 		counts[i] = pce_load_relaxed(&c->shard[i].entries);
 	return (int)(c->shard_mask + 1);

@@ -26,6 +26,7 @@
 
 #include "ctable.h"
 #include "internal.h"
+#include "thread.h"
 
 struct pce_entry;
 
@@ -175,6 +176,7 @@ struct pce_cache {
 	/* read-mostly */
 	struct pce_config cfg;
 	uint32_t shard_mask;
+	uint32_t fork_gen;              /* pce__fork_gen at creation (thread.h) */
 	uint64_t kv_high, kv_low;       /* watermarks in bytes (0: no budget) */
 	uint64_t index_high, index_low;
 	uint64_t entries_high, entries_low;
@@ -235,6 +237,14 @@ static inline int pce_entry_live_at(const struct pce_cache *c, const struct pce_
 				    uint64_t *now)
 {
 	return e->expires_at == PCE_NEVER || e->expires_at > pce_now_once(c, now);
+}
+
+/* Was @c created before a fork() of this process, i.e. is it the parent's
+ * (thread.h)?  Every public call on a cache checks this before anything
+ * else and returns PCE_EFORKED: nothing of the parent's copy may be used. */
+static inline int pce_cache_inherited(const struct pce_cache *c)
+{
+	return pce_unlikely(c->fork_gen != pce__fork_gen);
 }
 
 static inline struct pce_shard *pce_shard_of(const struct pce_cache *c, uint64_t ns,
