@@ -2,12 +2,19 @@
  * test_fork.c - fork() without exec: the child uses fresh caches fully and
  * gets PCE_EFORKED at once on every call on a cache it inherited.
  *
- * At the fork, the parent has a cache with its background reclaim thread
- * running, a thread looping lookups, a thread stopped inside a lookup's
- * read-side section (in the cache's clock, which lookups of entries with a
- * TTL read there), and a thread stopped inside a store's shard lock (in the
- * on_event callback, which runs under it).  The child must not hang: the
- * parent waits for it with a deadline, kills it and fails if it is late.
+ * At the fork, the parent has a cache whose background reclaim thread waits
+ * on its condition variable, a thread looping lookups, a thread stopped
+ * inside a lookup's read-side section (in the cache's clock, which lookups
+ * of entries with a TTL read there), and a thread stopped inside a store's
+ * shard lock (in the on_event callback, which runs under it).  The child must
+ * not hang: the parent waits for it with a deadline, kills it and fails if it
+ * is late.
+ *
+ * fork() itself waits for a grace period in progress (liburcu-bp holds its
+ * grace-period lock across the fork), and a grace period waits for the
+ * stopped reader, which resumes only after the fork: so the parent's reclaim
+ * thread must not start one before the fork: its interval is an hour, and
+ * without budgets no store wakes it.
  *
  * ThreadSanitizer cannot start threads in the child of a multi-threaded
  * process (its runtime refuses; see docs/reliability.md), so under TSan the
@@ -318,7 +325,7 @@ static void test_fork_with_threads_inside(void **state)
 	cfg.on_event = parking_event;
 	cfg.on_release = count_release;
 	cfg.release_ctx = &parent_released;
-	cfg.reclaim_interval_ns = 1000000;
+	cfg.reclaim_interval_ns = 3600ull * 1000000000u;
 	assert_int_equal(pce_cache_create(&cfg, &parent_cache), 0);
 	for (uint32_t id = 0; id <= N; id++) {
 		struct pce_store_opts ttl = {0, 3600ull * 1000000000u};

@@ -30,7 +30,9 @@
  *   Every call on a cache it inherited from its parent returns PCE_EFORKED at
  *   once and changes nothing; pce_cache_destroy() of it returns PCE_EFORKED
  *   and frees nothing (the values, the reclaim thread and the locks are the
- *   parent's): the child's copy is simply abandoned.
+ *   parent's): the child's copy is simply abandoned.  fork() waits for a
+ *   grace period in progress in the parent, which waits for the lookups in
+ *   progress: a config.clock that blocks until after a fork would deadlock it.
  *
  * Progress
  *   pce_cache_lookup() is wait-free: no lock, no retry loop, and no allocation
