@@ -287,6 +287,8 @@ int pce_cache_audit(struct pce_cache *c, unsigned flags, char *msg, size_t msg_l
 
 	if (!c || (flags & ~(unsigned)PCE_AUDIT_QUIESCENT))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	memset(&a, 0, sizeof(a));
 	a.c = c;
 	a.msg = msg;

@@ -54,10 +54,13 @@ int pce_cache_create(const struct pce_config *cfg, struct pce_cache **out)
 	*out = NULL;
 	if (pce_config_error(cfg))
 		return PCE_EINVAL;
+	if (pce__process_init() != 0)
+		return PCE_ENOMEM;
 	c = pce_zalloc_aligned(sizeof(*c));
 	if (!c)
 		return PCE_ENOMEM;
 	c->cfg = *cfg;
+	c->fork_gen = pce__fork_gen;
 	if (!c->cfg.clock)
 		c->cfg.clock = pce__clock_monotonic;
 	c->shard_mask = cfg->shards - 1;
@@ -93,6 +96,11 @@ int pce_cache_destroy(struct pce_cache *c)
 {
 	if (!c)
 		return 0;
+	/* The parent's copy: its values, reclaim thread and condition
+	 * variable are the parent's; freeing or signalling any of them here
+	 * would act on the parent's behalf or hang.  Abandon it. */
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	pce_add_relaxed(&c->pins_forced, pce_pin_expire(&c->pins, pce_now(c)));
 	if (pce_pin_live(&c->pins))
 		return PCE_EBUSY;
@@ -254,6 +262,8 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	if (!c || (flags & ~(unsigned)(PCE_STORE_REPLACE | PCE_STORE_PIN_HOLDER)) ||
 	    ((flags & PCE_STORE_PIN_HOLDER) && !want_holder))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	if (n < c->cfg.min_prefix_len)
@@ -321,6 +331,8 @@ int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	s = pce_shard_of(c, ns, q[0]);
@@ -348,6 +360,8 @@ static int clear(struct pce_cache *c, uint64_t ns, int all, uint64_t *removed)
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (uint32_t i = 0; i <= c->shard_mask; i++) {
 		struct pce_shard *s = &c->shard[i];
 		pthread_mutex_lock(&s->lock);
@@ -373,6 +387,8 @@ int pce_cache_reclaim(struct pce_cache *c)
 {
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	pce_reclaim_pass(c, 1);
 	return 0;
 }
@@ -388,6 +404,8 @@ int pce_cache_remove_prefix(struct pce_cache *c, uint64_t ns, const uint32_t *q,
 		*removed = 0;
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	s = pce_shard_of(c, ns, q[0]);
@@ -410,6 +428,8 @@ int pce_cache_touch(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	s = pce_shard_of(c, ns, q[0]);
@@ -473,6 +493,8 @@ int pce_cache_evict(struct pce_cache *c, enum pce_evict_unit unit, uint64_t amou
 	if (!c || (unit != PCE_EVICT_KV_BYTES && unit != PCE_EVICT_TOKENS &&
 		   unit != PCE_EVICT_ENTRIES))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if (amount)
 		rc = pce_reclaim_run(c, evict_run, &g);
 	if (freed) {
@@ -522,6 +544,8 @@ int pce_cache_set_budgets(struct pce_cache *c, const struct pce_budgets *b)
 
 	if (!c || !b || pce__budgets_error(b))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	rc = pce_reclaim_run(c, budgets_run, (void *)b);
 	if (pce_budget_over_high(c))
 		pce_reclaim_wake(c);
@@ -533,6 +557,8 @@ int pce_cache_stats(struct pce_cache *c, struct pce_stats *out)
 	if (!c || !out)
 		return PCE_EINVAL;
 	memset(out, 0, sizeof(*out));
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (uint32_t i = 0; i < PCE_STAT_STRIPES; i++) {
 		const struct pce_stripe *st = &c->stripe[i];
 		/* Hits first, with acquire: the lookups counted after them
@@ -576,6 +602,8 @@ int pce_cache_shard_entries(struct pce_cache *c, uint64_t *counts, size_t n)
 {
 	if (!c || (!counts && n))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (size_t i = 0; i < n && i <= c->shard_mask; i++)
 		counts[i] = pce_load_relaxed(&c->shard[i].entries);
 	return (int)(c->shard_mask + 1);

@@ -43,11 +43,13 @@
  * include/pce/cache.h and docs/design.md quote the number. */
 #define PIN_TRIES 4
 
-/* Single writer (owned stripe): a plain read-modify-write.  Shared stripe
- * (more live threads than stripes): an atomic add.  @order is the store's
- * memory order: hits and hit_tokens are released after lookups and
- * query_tokens, and pce_cache_stats() acquires them first, so a snapshot
- * never shows more hits than lookups (free on x86). */
+/* Owned stripe (this thread is its one writer): a plain read-modify-write.
+ * Shared stripe (threads beyond the owned stripes, thread.h): an atomic add;
+ * an owned stripe never gets one, since its owner's plain store would erase
+ * it.  @order is the store's memory order: hits and hit_tokens are released
+ * after lookups and query_tokens, and pce_cache_stats() acquires them first,
+ * so a snapshot never shows more hits than lookups (free on x86; on a shared
+ * stripe the later atomic adds continue the release sequence). */
 static inline void stat_add(uint64_t *ctr, uint64_t v, int owned, int order)
 {
 	if (owned)
@@ -110,6 +112,8 @@ int pce_cache_lookup(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 	    (flags & ~(unsigned)(PCE_LOOKUP_PIN | PCE_LOOKUP_WHOLE | PCE_LOOKUP_PEEK)) ||
 	    ((flags & PCE_LOOKUP_PIN) && (flags & PCE_LOOKUP_PEEK)))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if (n > PCE_MAX_TOKENS)
 		return PCE_E2BIG;
 	t = pce_thread_enter();
@@ -182,5 +186,7 @@ int pce_pin_release(struct pce_cache *c, struct pce_pin pin)
 {
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	return pce_pin_put(&c->pins, pin.id);
 }

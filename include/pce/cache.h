@@ -17,10 +17,22 @@
  * Threads
  *   Every function may be called from any thread, concurrently, except
  *   pce_cache_destroy(), which must be the last call on a cache.  Threads need
- *   no set-up: libpce registers each calling thread with liburcu on first use
- *   and unregisters it when the thread exits.  If your program registers its
- *   own threads with liburcu's memb flavour, do not also call libpce from
- *   them (liburcu forbids registering a thread twice).
+ *   no set-up: libpce uses liburcu's bulletproof flavour (urcu-bp), which
+ *   registers each reading thread on first use and unregisters it when the
+ *   thread exits.  Threads your program registers with liburcu itself, in any
+ *   flavour (memb, qsbr, bp), may call libpce too, also from inside their own
+ *   read-side sections.  libpce installs pthread_atfork handlers that call
+ *   urcu_bp_before_fork() and its after-fork pair, so a program must not call
+ *   those itself as well.
+ *
+ * fork()
+ *   A child process (without exec) may create and use new caches normally.
+ *   Every call on a cache it inherited from its parent returns PCE_EFORKED at
+ *   once and changes nothing; pce_cache_destroy() of it returns PCE_EFORKED
+ *   and frees nothing (the values, the reclaim thread and the locks are the
+ *   parent's): the child's copy is simply abandoned.  fork() waits for a
+ *   grace period in progress in the parent, which waits for the lookups in
+ *   progress: a config.clock that blocks until after a fork would deadlock it.
  *
  * Progress
  *   pce_cache_lookup() is wait-free: no lock, no loop that waits for another
@@ -46,6 +58,7 @@
  *
  * Errors
  *   Functions that can fail return 0 or a negative PCE_E* code (pce/errors.h).
+ *   Every function that takes a cache can also return PCE_EFORKED (above).
  *   libpce never aborts or exits on anything a caller can do.
  */
 #ifndef PCE_CACHE_H
@@ -216,7 +229,9 @@ PCE_API int pce_cache_create(const struct pce_config *cfg, struct pce_cache **ou
  * free the cache.  Accepts NULL.  Pins whose lease has expired are
  * force-released first.  Must be the last call on the cache; no other thread
  * may still be using it.
- * Return: 0, or PCE_EBUSY if pins are still live (the cache is unchanged).
+ * Return: 0; PCE_EBUSY if pins are still live (the cache is unchanged);
+ * PCE_EFORKED the cache was created before a fork() of this process (nothing
+ * is freed or released).
  */
 PCE_API int pce_cache_destroy(struct pce_cache *cache);
 
@@ -336,7 +351,7 @@ struct pce_match {
  * Return: 0 (hit or miss); PCE_ENOPINS the pin table is full (reported as a
  * miss in @out); PCE_EINVAL NULL @cache/@out, NULL @tokens with @len > 0, or
  * bad flags; PCE_E2BIG @len > PCE_MAX_TOKENS; PCE_ENOMEM the calling thread's
- * first call could not register it (pthread_setspecific failed).
+ * first call could not set it up (pthread_setspecific failed).
  */
 PCE_API int pce_cache_lookup(struct pce_cache *cache, uint64_t ns, const uint32_t *tokens,
 			     size_t len, const struct pce_lookup_opts *opts,

@@ -11,7 +11,8 @@ import atexit
 from ._pce import (
     MAX_KV_BYTES, MAX_PINS, MAX_SHARDS, MAX_TOKENS, NEVER, BusyError, Cache, CorruptError,
     Error, Event, ExistsError, InvalidArgumentError, Match, NoPinsError, NoSpaceError,
-    NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult, ThreadError,
+    ForkedError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
+    ThreadError,
     TooBigError, TooShortError, dedup, err_name, strerror, version, version_number,
 )
 from . import _pce
@@ -26,4 +27,5 @@ __all__ = [
     "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
     "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",
     "TooBigError", "TooShortError", "NoPinsError", "CorruptError", "ThreadError",
+    "ForkedError",
 ]

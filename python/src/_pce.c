@@ -96,6 +96,7 @@ static PyObject *no_base; /* stays NULL: pce.Error only */
 #define PY_ERR_ENOPINS "NoPinsError", no_base
 #define PY_ERR_ECORRUPT "CorruptError", no_base
 #define PY_ERR_ETHREAD "ThreadError", no_base
+#define PY_ERR_EFORKED "ForkedError", no_base
 
 struct err_row {
 	int code;
