@@ -636,6 +636,8 @@ void pce_router_destroy(struct pce_router *r)
 	if (!r)
 		return;
 	c = r->core;
+	if (pce_cache_inherited(c))
+		return; /* the parent's: abandoned, as pce_cache_destroy() does */
 	pce_reclaim_stop(c);
 	for (uint32_t i = 0; i <= c->shard_mask; i++) {
 		struct pce_shard *s = &c->shard[i];
@@ -688,6 +690,8 @@ int pce_router_add(struct pce_router *r, uint32_t owner, uint64_t ns, const uint
 		*new_blocks = 0;
 	if (!r || tier >= PCE_TIERS || (opts && (opts->flags & ~PCE_ROUTER_ADD_RETIER)))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
 	rc = check_seq(r, tokens, &len);
 	if (rc)
 		return rc;
@@ -774,6 +778,8 @@ int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns, const u
 
 	if (!r)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
 	rc = check_seq(r, tokens, &len);
 	if (rc)
 		return rc;
@@ -834,6 +840,8 @@ static int clear(struct pce_router *r, int by_owner, uint32_t owner, uint64_t ns
 		*removed = 0;
 	if (!r)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
 	before[0] = pce_load_relaxed(&r->removed[PCE_REASON_CLEARED]);
 	for (uint32_t i = 0; i <= r->core->shard_mask; i++) {
 		struct pce_shard *s = &r->core->shard[i];
@@ -901,6 +909,8 @@ int pce_router_reclaim(struct pce_router *r)
 {
 	if (!r)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
 	pce_reclaim_pass(r->core, 0);
 	return 0;
 }
@@ -912,6 +922,8 @@ int pce_router_stats_get(struct pce_router *r, struct pce_router_stats *out)
 	if (!r || !out)
 		return PCE_EINVAL;
 	c = r->core;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	memset(out, 0, sizeof(*out));
 	for (uint32_t i = 0; i < PCE_STAT_STRIPES; i++) {
 		out->matches += pce_load_relaxed(&r->stripe[i].matches);

@@ -106,6 +106,8 @@ int pce_router_audit(struct pce_router *r, unsigned flags, char *msg, size_t msg
 
 	if (!r || flags)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
 	memset(&a, 0, sizeof(a));
 	a.msg = msg;
 	a.msg_len = msg_len;

@@ -220,6 +220,8 @@ int pce_router_match(struct pce_router *r, uint64_t ns, const uint32_t *tokens, 
 	if (!r || !n_out || (k > 0 && !out) || (len > 0 && !tokens) ||
 	    (flags & ~PCE_ROUTER_MATCH_PEEK))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
 	if (len > PCE_MAX_TOKENS)
 		return PCE_E2BIG;
 	th = pce_thread_enter();

@@ -59,6 +59,12 @@
  *   query changed during the match may be missing from the result, and the
  *   result may then hold fewer than k owners.
  *
+ * fork()
+ *   As for a cache (pce/cache.h): every call on a router created before a
+ *   fork() of this process returns PCE_EFORKED at once and changes nothing;
+ *   pce_router_destroy() of it abandons it.  Every function that takes a
+ *   router can also return PCE_EFORKED.
+ *
  * Errors
  *   Functions that can fail return 0 or a negative PCE_E* code (pce/errors.h).
  *   libpce never aborts or exits on anything a caller can do.
