@@ -8,7 +8,10 @@
  * pins its holder; a prefix removal that merges; a replacement of a pinned
  * entry; a batch analysis; pin releases; TTL expiry in a reclaim pass; a
  * namespace clear; stores that must evict under a budget, an eviction on
- * demand and a budget shrink; destroy)
+ * demand and a budget shrink; then a router index: create, adds that make
+ * a root, split an edge, end at a split and grow owner sets, a remove that
+ * splits an edge, a match, TTL expiry, an owner clear, adds that evict
+ * under the index budget, destroy; destroy)
  * is a list of single API calls.  For every call i and every N, the
  * scenario is replayed from scratch with calls 0..i-1 succeeding, the N-th
  * allocation of call i made to fail (once, then again with every later
@@ -41,6 +44,10 @@ struct run {
 	struct tcache bt;
 	struct pce_pin pin;
 	struct pce_pin holder_pin;
+	struct pce_router *router;
+	struct trouter_clock {
+		uint64_t now;
+	} rclock;
 };
 
 struct step {
@@ -282,6 +289,107 @@ static int destroy_budget(struct run *r, int arg)
 	return rc;
 }
 
+/* ---- the router index ---- */
+
+static uint64_t router_clock(void *ctx)
+{
+	return ((struct trouter_clock *)ctx)->now;
+}
+
+static int router_create(struct run *r, int arg)
+{
+	struct pce_router_config cfg;
+
+	(void)arg;
+	pce_router_config_init(&cfg);
+	cfg.shards = 2;
+	cfg.block_size = 2;
+	cfg.background_reclaim = 0;
+	cfg.clock = router_clock;
+	cfg.clock_ctx = &r->rclock;
+	cfg.index_budget = 4096;
+	r->rclock.now = 1024;
+	return pce_router_create(&cfg, &r->router);
+}
+
+static const uint32_t RA[] = {1, 2, 3, 4, 5, 6, 7, 8}, RB[] = {1, 2, 3, 4, 9, 9};
+static const uint32_t RC[] = {1, 2, 3, 4, 9, 9, 8, 8, 8, 8};
+
+static int router_add(struct run *r, int arg)
+{
+	struct pce_router_add_opts ttl = {0, 100};
+
+	switch (arg) {
+	case 0: /* a new root, with a TTL */
+		return pce_router_add(r->router, 1, 0, RA, 8, PCE_TIER_GPU, &ttl, NULL);
+	case 1: /* split, branch */
+		return pce_router_add(r->router, 2, 0, RB, 6, PCE_TIER_CPU, NULL, NULL);
+	case 2: /* split, ends there, the owner already held the node */
+		return pce_router_add(r->router, 1, 0, RA, 2, PCE_TIER_GPU, NULL, NULL);
+	case 8: /* a leaf of two blocks */
+		return pce_router_add(r->router, 8, 0, RC, 10, PCE_TIER_GPU, NULL, NULL);
+	default: /* owners join the sets of a path: they grow */
+		return pce_router_add(r->router, (uint32_t)arg, 0, RA, 6, PCE_TIER_GPU, NULL,
+				      NULL);
+	}
+}
+
+static int router_remove_split(struct run *r, int arg)
+{
+	(void)arg;
+	/* Owner 8 keeps RC[0..8): its leaf (8 8 8 8) is split after 2. */
+	return pce_router_remove(r->router, 8, 0, RC, 10);
+}
+
+static int router_match(struct run *r, int arg)
+{
+	struct pce_overlap out[16];
+	size_t n;
+
+	(void)arg;
+	return pce_router_match(r->router, 0, RA, 8, 0, out, 16, &n, NULL);
+}
+
+static int router_expire(struct run *r, int arg)
+{
+	(void)arg;
+	r->rclock.now += 1000;
+	return pce_router_reclaim(r->router);
+}
+
+static int router_clear_owner(struct run *r, int arg)
+{
+	return pce_router_clear_owner(r->router, (uint32_t)arg, NULL);
+}
+
+static int router_burst(struct run *r, int arg)
+{
+	uint32_t q[128];
+
+	/* Unique prompts beyond the index budget: adds evict. */
+	for (uint32_t j = 0; j < 128; j++)
+		q[j] = 1000 + (uint32_t)arg * 128 + j;
+	return pce_router_add(r->router, (uint32_t)arg, 0, q, 128, PCE_TIER_GPU, NULL, NULL);
+}
+
+/* The bursts did evict (else they would not test the evicting adds). */
+static int router_evicted(struct run *r, int arg)
+{
+	struct pce_router_stats s;
+
+	(void)arg;
+	assert_int_equal(pce_router_stats_get(r->router, &s), 0);
+	return s.removed[PCE_REASON_CAPACITY] > 0 && s.index_bytes <= 4096 ? 0 : PCE_ECORRUPT;
+}
+
+static int router_destroy(struct run *r, int arg)
+{
+	(void)arg;
+	pce_router_destroy(r->router);
+	r->router = NULL;
+	return 0;
+}
+
 static int destroy_main(struct run *r, int arg)
 {
 	int rc = pce_cache_destroy(r->t.c);
@@ -332,6 +440,28 @@ static const struct step scenario[] = {
 	{"budget: shrink, evicts", shrink_budget, 0, 1, 1, 0},
 	{"audit", audit, 0, 1, 0, 0},
 	{"destroy with budget", destroy_budget, 0, 0, 0, 1},
+	{"router: create", router_create, 0, 0, 0, 0},
+	{"router: add, new root, TTL", router_add, 0, 0, 0, 0},
+	{"router: add, split, branch", router_add, 1, 0, 0, 0},
+	{"router: add, split, ends", router_add, 2, 0, 0, 0},
+	{"router: owner 3 joins", router_add, 3, 0, 0, 0},
+	{"router: owner 4 joins", router_add, 4, 0, 0, 0},
+	{"router: owner 5 joins", router_add, 5, 0, 0, 0},
+	{"router: owner 6 joins", router_add, 6, 0, 0, 0},
+	{"router: owner 7 joins", router_add, 7, 0, 0, 0},
+	{"router: add, two-block leaf", router_add, 8, 0, 0, 0},
+	{"router: remove, split", router_remove_split, 0, 0, 0, 0},
+	{"router: match", router_match, 0, 0, 0, 1},
+	{"router: expire + reclaim", router_expire, 0, 0, 0, 1},
+	{"router: clear owner", router_clear_owner, 4, 0, 0, 1},
+	{"router: burst 0", router_burst, 0, 0, 1, 0},
+	{"router: burst 1", router_burst, 1, 0, 1, 0},
+	{"router: burst 2", router_burst, 2, 0, 1, 0},
+	{"router: burst 3", router_burst, 3, 0, 1, 0},
+	{"router: burst 4", router_burst, 4, 0, 1, 0},
+	{"router: burst 5", router_burst, 5, 0, 1, 0},
+	{"router: bursts evicted", router_evicted, 0, 0, 0, 1},
+	{"router: destroy", router_destroy, 0, 0, 0, 1},
 	{"destroy", destroy_main, 0, 0, 0, 1},
 };
 
@@ -357,7 +487,22 @@ static void note_site(void *site)
 
 struct gauges {
 	uint64_t entries, nodes, tokens, kv, index, live_pins, pinned_unlinked;
+	uint64_t r_holdings, r_nodes, r_tokens, r_index, r_owner;
 };
+
+static void router_gauges(struct pce_router *router, struct gauges *g)
+{
+	struct pce_router_stats s;
+
+	if (!router)
+		return;
+	assert_int_equal(pce_router_stats_get(router, &s), 0);
+	g->r_holdings = s.holdings;
+	g->r_nodes = s.nodes;
+	g->r_tokens = s.tokens;
+	g->r_index = s.index_bytes;
+	g->r_owner = s.owner_bytes;
+}
 
 static struct gauges gauges_of(struct pce_cache *c)
 {
@@ -383,6 +528,11 @@ static void audit_caches(struct run *r)
 		assert_audit(r->t.c);
 	if (r->budget)
 		assert_audit(r->budget);
+	if (r->router) {
+		char msg[256];
+		if (pce_router_audit(r->router, 0, msg, sizeof msg))
+			fail_msg("router audit: %s", msg);
+	}
 }
 
 static void run_step(struct run *r, size_t i)
@@ -409,6 +559,7 @@ static int run_faulted(size_t i, uint64_t nth, int sticky)
 	for (size_t k = 0; k < i; k++)
 		run_step(&r, k);
 	before = gauges_of(r.t.c);
+	router_gauges(r.router, &before);
 	live_before = pce__alloc_live();
 	pce__fault_arm(nth, sticky);
 	rc = scenario[i].call(&r, scenario[i].arg);
@@ -430,6 +581,7 @@ static int run_faulted(size_t i, uint64_t nth, int sticky)
 					 (unsigned long long)nth, sticky ? "+" : "",
 					 (long long)(pce__alloc_live() - live_before));
 			after = gauges_of(r.t.c);
+			router_gauges(r.router, &after);
 			assert_memory_equal(&before, &after, sizeof(before));
 			audit_caches(&r);
 			run_step(&r, i); /* and the next attempt succeeds */
