@@ -101,6 +101,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: stress READERS WRITERS SECONDS [options]\n"
+		"       stress router READERS WRITERS SECONDS [--seed N] [--shards N]\n"
+		"                      (the router index: stress/router.c)\n"
 		"  --seed N            random seed (default: from the clock; printed)\n"
 		"  --shards N          cache shards (16)\n"
 		"  --keys N            distinct sequences (20000)\n"
@@ -1284,12 +1286,17 @@ static void engine_summary(void)
 	       t.evicts, t.touches, t.prefix_removes, t.budget_changes, t.holders);
 }
 
+/* The router mode (router.c). */
+int stress_router_main(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
 	struct pce_config cfg;
 	uint64_t end, next_audit, next_respawn;
 	int rc;
 
+	if (argc > 1 && !strcmp(argv[1], "router"))
+		return stress_router_main(argc - 1, argv + 1);
 	parse(argc, argv, &g.o);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("stress: seed %" PRIu64 " (replay the key universe and choices with --seed)\n",
