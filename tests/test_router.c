@@ -3,9 +3,9 @@
  * edge, then random operations against a reference model of holdings.
  */
 #include "util.h"
+#include "router_model.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -532,131 +532,18 @@ static void test_spread_placement(void **state)
 	trouter_close(&t);
 }
 
-/* ---- reference model ------------------------------------------------------ */
-
-#define M_OWNERS 6
-#define M_MAXLEN 12
-#define M_MAXH 4096
-
-/* Every held whole-block prefix, explicitly. */
-struct mhold {
-	uint32_t owner;
-	uint32_t tier;
-	uint64_t expires;
-	size_t len;
-	uint32_t tok[M_MAXLEN];
-};
-
-struct model {
-	struct mhold h[M_MAXH];
-	size_t n;
-	uint32_t bs;
-};
-
-static struct mhold *m_find(struct model *m, uint32_t owner, const uint32_t *q, size_t len)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (m->h[i].owner == owner && m->h[i].len == len &&
-		    !memcmp(m->h[i].tok, q, len * sizeof(uint32_t)))
-			return &m->h[i];
-	return NULL;
-}
-
-static void m_add(struct model *m, uint32_t owner, const uint32_t *q, size_t len, uint32_t tier,
-		  uint64_t expires, int retier)
-{
-	len -= len % m->bs;
-	for (size_t l = m->bs; l <= len; l += m->bs) {
-		struct mhold *h = m_find(m, owner, q, l);
-
-		if (h) {
-			if (retier)
-				h->tier = tier;
-			if (expires > h->expires)
-				h->expires = expires;
-			continue;
-		}
-		assert_true(m->n < M_MAXH);
-		h = &m->h[m->n++];
-		h->owner = owner;
-		h->tier = tier;
-		h->expires = expires;
-		h->len = l;
-		memcpy(h->tok, q, l * sizeof(uint32_t));
-	}
-}
-
-static int m_remove(struct model *m, uint32_t owner, const uint32_t *q, size_t len)
-{
-	int found;
-
-	len -= len % m->bs;
-	found = m_find(m, owner, q, len) != NULL;
-	for (size_t i = 0; found && i < m->n;) {
-		struct mhold *h = &m->h[i];
-		if (h->owner == owner && h->len >= len &&
-		    !memcmp(h->tok, q, len * sizeof(uint32_t)))
-			m->h[i] = m->h[--m->n];
-		else
-			i++;
-	}
-	return found ? 0 : PCE_ENOENT;
-}
-
-static void m_expire(struct model *m, uint64_t now)
-{
-	for (size_t i = 0; i < m->n;) {
-		if (m->h[i].expires <= now)
-			m->h[i] = m->h[--m->n];
-		else
-			i++;
-	}
-}
-
-/* Each owner's longest live holding of a prefix of @q (tokens, tier). */
-static void m_match(const struct model *m, const uint32_t *q, size_t len, uint64_t now,
-		    size_t best[M_OWNERS], uint32_t tier[M_OWNERS])
-{
-	memset(best, 0, M_OWNERS * sizeof(size_t));
-	for (size_t i = 0; i < m->n; i++) {
-		const struct mhold *h = &m->h[i];
-		if (h->len <= len && h->expires > now && h->len > best[h->owner] &&
-		    !memcmp(h->tok, q, h->len * sizeof(uint32_t))) {
-			best[h->owner] = h->len;
-			tier[h->owner] = h->tier;
-		}
-	}
-}
-
-/* What the model holds for @owner, when the router disagrees with it. */
-static void m_dump(const struct model *m, uint32_t owner, const uint32_t *q, size_t len,
-		   uint64_t now)
-{
-	fprintf(stderr, "owner %u, now %llu, query", owner, (unsigned long long)now);
-	for (size_t z = 0; z < len; z++)
-		fprintf(stderr, " %u", q[z]);
-	fprintf(stderr, "\n");
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->h[i].owner != owner)
-			continue;
-		fprintf(stderr, "  holds tier %u expires %llu:", m->h[i].tier,
-			(unsigned long long)m->h[i].expires);
-		for (size_t z = 0; z < m->h[i].len; z++)
-			fprintf(stderr, " %u", m->h[i].tok[z]);
-		fprintf(stderr, "\n");
-	}
-}
+/* ---- reference model (router_model.h) ----------------------------------- */
 
 static void rand_seq(uint32_t *q, size_t *len)
 {
-	*len = 1 + (size_t)(rand() % M_MAXLEN);
+	*len = 1 + (size_t)(rand() % RM_MAXLEN);
 	for (size_t i = 0; i < *len; i++)
 		q[i] = (uint32_t)(rand() % 3);
 }
 
 static void test_reference_model(void **state)
 {
-	static struct model m;
+	static struct rm_model m;
 	(void)state;
 
 	for (uint32_t bs = 1; bs <= 3; bs++) {
@@ -673,7 +560,7 @@ static void test_reference_model(void **state)
 		memset(&m, 0, sizeof(m));
 		m.bs = bs;
 		for (int step = 0; step < 6000; step++) {
-			uint32_t q[M_MAXLEN], owner = (uint32_t)(rand() % M_OWNERS);
+			uint32_t q[RM_MAXLEN], owner = (uint32_t)(rand() % RM_OWNERS);
 			size_t len;
 			int op = rand() % 100;
 
@@ -687,78 +574,37 @@ static void test_reference_model(void **state)
 
 				assert_int_equal(rc, len < bs ? PCE_ESHORT : 0);
 				if (rc == 0)
-					m_add(&m, owner, q, len, tier,
-					      ttl == PCE_NEVER ? PCE_NEVER : t.now + ttl, retier);
+					assert_int_equal(rm_add(&m, owner, 0, q, len, tier,
+								ttl == PCE_NEVER ? PCE_NEVER
+										 : t.now + ttl,
+								retier),
+							 0);
 			} else if (op < 60) {
 				int rc = pce_router_remove(t.r, owner, 0, q, len);
 
 				if (len < bs)
 					assert_int_equal(rc, PCE_ESHORT);
 				else
-					assert_int_equal(rc, m_remove(&m, owner, q, len));
+					assert_int_equal(rc, rm_remove(&m, owner, 0, q, len));
 			} else if (op < 62) {
 				assert_int_equal(pce_router_clear_owner(t.r, owner, NULL), 0);
-				for (size_t i = 0; i < m.n;)
-					if (m.h[i].owner == owner)
-						m.h[i] = m.h[--m.n];
-					else
-						i++;
+				rm_drop(&m, 1, owner, 0, 0);
 			} else if (op < 67) {
 				t.now += 16 * (uint64_t)(rand() % 8);
 			} else if (op < 70) {
 				assert_int_equal(pce_router_reclaim(t.r), 0);
-				m_expire(&m, t.now);
+				rm_drop(&m, -1, 0, 0, t.now);
 				raudit(t.r);
 			} else {
-				struct pce_overlap out[M_OWNERS + 1];
-				size_t best[M_OWNERS], n, left, k = 1 + (size_t)(rand() % (M_OWNERS + 1));
-				uint32_t tier[M_OWNERS];
-				size_t want = 0, sorted[M_OWNERS], ns = 0;
+				struct pce_overlap out[RM_OWNERS + 1];
+				size_t n, k = 1 + (size_t)(rand() % (RM_OWNERS + 1));
+				const char *why;
 
-				m_match(&m, q, len, t.now, best, tier);
-				for (uint32_t o = 0; o < M_OWNERS; o++)
-					if (best[o])
-						sorted[ns++] = best[o];
-				/* The k largest matched lengths. */
-				for (size_t i = 0; i < ns; i++)
-					for (size_t j = i + 1; j < ns; j++)
-						if (sorted[j] > sorted[i]) {
-							size_t x = sorted[i];
-							sorted[i] = sorted[j];
-							sorted[j] = x;
-						}
-				want = k < ns ? k : ns;
-				assert_int_equal(pce_router_match(t.r, 0, q, len, 0, out, k, &n, &left),
+				assert_int_equal(pce_router_match(t.r, 0, q, len, 0, out, k, &n, NULL),
 						 0);
-				assert_int_equal(n, want);
-				{
-					size_t got[M_OWNERS + 1];
-					for (size_t i = 0; i < n; i++) {
-						uint32_t o = out[i].owner;
-						assert_true(o < M_OWNERS);
-						if (out[i].tokens != best[o] || out[i].tier != tier[o])
-							m_dump(&m, o, q, len, t.now);
-						assert_int_equal(out[i].tokens, best[o]);
-						assert_int_equal(out[i].tier, tier[o]);
-						assert_true(out[i].score ==
-							    (double)best[o] * (1.0 + tier[o]));
-						if (i > 0)
-							assert_true(out[i - 1].score >= out[i].score);
-						for (size_t j = 0; j < i; j++)
-							assert_int_not_equal(out[j].owner, o);
-						got[i] = out[i].tokens;
-					}
-					/* Selected by length: the multiset of the k longest. */
-					for (size_t i = 0; i < n; i++)
-						for (size_t j = i + 1; j < n; j++)
-							if (got[j] > got[i]) {
-								size_t x = got[i];
-								got[i] = got[j];
-								got[j] = x;
-							}
-					for (size_t i = 0; i < n; i++)
-						assert_int_equal(got[i], sorted[i]);
-				}
+				why = rm_check(&m, 0, q, len, t.now, cfg.tier_weight, out, n, k);
+				if (why)
+					fail_msg("bs %u step %d: %s", bs, step, why);
 			}
 		}
 		raudit(t.r);
