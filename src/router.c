@@ -619,7 +619,15 @@ int pce_router_create(const struct pce_router_config *cfg, struct pce_router **o
 		return PCE_ENOMEM;
 	}
 	core_config(cfg, &cc);
+	/* The reclaim thread starts once r->core is set: its passes use it. */
+	cc.background_reclaim = 0;
 	rc = pce__core_create(&cc, router_pass, r, &r->core);
+	if (rc == 0 && cfg->background_reclaim) {
+		r->core->cfg.background_reclaim = 1;
+		rc = pce_reclaim_start(r->core);
+		if (rc)
+			(void)pce_cache_destroy(r->core);
+	}
 	if (rc) {
 		pce_free(r->stripe);
 		pce_free(r);
