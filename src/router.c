@@ -441,15 +441,10 @@ static void sweep_locked(struct pce_router *r, struct pce_shard *s, uint64_t goa
 				pce_store_relaxed(&n->owners->ref, 0);
 				continue;
 			}
-			if (next == root && root->children->live == 1) {
-				/* The namespace's last leaf: its root goes too. */
-				unhang_locked(r, s, ns, n, PCE_REASON_CAPACITY);
-				break;
-			}
+			/* The namespace's last leaf takes its root along; next is
+			 * then the root, which ends the walk. */
 			unhang_locked(r, s, ns, n, PCE_REASON_CAPACITY);
 		}
-		if (!s->roots)
-			return;
 	}
 }
 
@@ -500,32 +495,25 @@ static void expire_locked(struct pce_router *r, struct pce_shard *s, uint64_t no
 				uint64_t word = pce_ow_word(w);
 				uint32_t owner = (uint32_t)t->slot[j].key;
 				struct pce_node *pw;
+				int last;
 
 				if (pce_ow_expires(word) > now)
 					continue;
-				/* A cut point: the parent keeps it (not a root, still live). */
+				/* One event per cut point: the parent is a root, or
+				 * keeps the owner (its expiry is later, R3). */
 				pw = p->owners ? pce_ctable_find_rcu(p->owners, owner) : NULL;
-				if (!pw || pce_ow_expires(pce_ow_word(pw)) <= now) {
-					if (p->owners == NULL)
-						emit(r, PCE_EVENT_REMOVED, PCE_REASON_TTL, ns, NULL,
-						     r->cfg.block_size, owner, pce_ow_tier(word));
-				} else {
+				if (!p->owners || (pw && pce_ow_expires(pce_ow_word(pw)) > now)) {
 					uint32_t bs = r->cfg.block_size;
 					emit(r, PCE_EVENT_REMOVED, PCE_REASON_TTL, ns, NULL,
 					     ((size_t)(n->depth - n->len) / bs + 1) * bs, owner,
 					     pce_ow_tier(word));
 				}
-				if (t->live == 1) {
-					owner_out_locked(r, s, ns, n, owner, PCE_REASON_TTL);
-					break; /* n is gone */
-				}
+				last = t->live == 1;
 				owner_out_locked(r, s, ns, n, owner, PCE_REASON_TTL);
+				if (last)
+					break; /* n is gone (with the root, if it was the last) */
 			}
-			if (!s->roots || !pce_ctable_find_rcu(s->roots, ns))
-				break; /* the namespace's last node went with its root */
 		}
-		if (!s->roots)
-			return;
 	}
 }
 
@@ -879,21 +867,15 @@ static int clear(struct pce_router *r, int by_owner, uint32_t owner, uint64_t ns
 
 			for (; n && n != root; n = next) {
 				struct pce_node *w = pce_ctable_find_rcu(n->owners, owner);
-				int root_left = n->parent == root && root->children->live == 1 &&
-						n->owners->live == 1 && w;
 
 				next = pce__router_post_next_locked(n, root);
 				if (!w)
 					continue;
-				if (n->parent == root)
+				if (n->parent == root) /* a cut point */
 					emit(r, PCE_EVENT_REMOVED, PCE_REASON_CLEARED, rns, NULL,
 					     r->cfg.block_size, owner, pce_ow_tier(pce_ow_word(w)));
 				owner_out_locked(r, s, rns, n, owner, PCE_REASON_CLEARED);
-				if (root_left)
-					break; /* the root went with its last node */
 			}
-			if (!s->roots)
-				break;
 		}
 		pthread_mutex_unlock(&s->lock);
 	}
