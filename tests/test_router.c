@@ -532,6 +532,39 @@ static void test_spread_placement(void **state)
 	trouter_close(&t);
 }
 
+/* A query through more nodes than the match keeps on its stack (128): the
+ * climb walks again for the shallower ones. */
+static void test_deep_path_rewalk(void **state)
+{
+	struct trouter t;
+	static uint32_t q[300];
+	static struct pce_overlap out[300];
+	size_t n, left;
+	(void)state;
+
+	trouter_open_bs(&t, 1);
+	for (uint32_t i = 0; i < 300; i++)
+		q[i] = i * 7 + 1;
+	/* Owner i holds i + 1 tokens: 300 nodes, each a change point. */
+	for (uint32_t i = 0; i < 300; i++)
+		assert_int_equal(add(t.r, i, q, i + 1, PCE_TIER_GPU), 0);
+	raudit(t.r);
+	n = rmatch(t.r, q, 300, out, 300, &left);
+	assert_int_equal(n, 300);
+	assert_int_equal(left, 0);
+	for (uint32_t i = 0; i < 300; i++) {
+		assert_int_equal(out[i].owner, 299 - i);
+		assert_int_equal(out[i].tokens, 300 - i);
+	}
+	/* A top-k that stops inside the ring, and one just beyond it. */
+	assert_int_equal(rmatch(t.r, q, 300, out, 5, &left), 5);
+	assert_int_equal(left, 295);
+	assert_int_equal(out[4].tokens, 296);
+	assert_int_equal(rmatch(t.r, q, 300, out, 130, NULL), 130);
+	assert_int_equal(out[129].tokens, 171);
+	trouter_close(&t);
+}
+
 /* ---- reference model (router_model.h) ----------------------------------- */
 
 static void rand_seq(uint32_t *q, size_t *len)
@@ -691,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_events_and_stats),
 		cmocka_unit_test(test_spread_placement),
+		cmocka_unit_test(test_deep_path_rewalk),
 		cmocka_unit_test(test_reference_model),
 		cmocka_unit_test(test_clear_and_ttl_race_matches),
 	};
