@@ -1,8 +1,10 @@
 // test_pce_hpp.cpp - pce/pce.hpp, the C++ interface: config defaults and
 // designated initializers, token views, error codes, the cache's calls,
 // pins released by RAII, moved between objects and across threads, moved-from
-// objects, callbacks from any callable, and concurrent use.  Built as C++17,
-// as C++20 and as C++17 without exceptions, each with -Werror.
+// objects, callbacks from any callable, the engine calls (evict, budgets,
+// touch, remove_prefix, the store's holder and its pin, entry ids), a cache
+// inherited across fork(), and concurrent use.  Built as C++17, as C++20 and
+// as C++17 without exceptions, each with -Werror.
 #include <pce/pce.hpp>
 
 #include <array>
@@ -19,6 +21,9 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -373,6 +378,14 @@ void test_moved_from()
 	CHECK(a.stats().error() == pce::errc::invalid_argument);
 	CHECK(a.shard_entries().error() == pce::errc::invalid_argument);
 	CHECK(a.audit() == pce::errc::invalid_argument);
+	CHECK(a.remove_prefix(0, toks{1}).error() == pce::errc::invalid_argument);
+	CHECK(a.touch(0, toks{1, 2}) == pce::errc::invalid_argument);
+	CHECK(a.evict(PCE_EVICT_ENTRIES, 1) == pce::errc::invalid_argument);
+	const pce_budgets nb{0, 0, 0, 90, 80};
+	CHECK(a.set_budgets(nb) == pce::errc::invalid_argument);
+	pce::store_result sr;
+	CHECK(a.store(0, toks{1, 2}, 1, 0, {PCE_STORE_PIN_HOLDER}, sr) ==
+	      pce::errc::invalid_argument && !sr.holder);
 	CHECK(!a.close()); // nothing to close
 
 	CHECK(!b.store(0, toks{1, 2}, 1));
@@ -526,6 +539,235 @@ void test_concurrent()
 		CHECK(kv.second == 1);
 }
 
+// evict: CLOCK order, what was freed, values released before it returns,
+// no_space with the rest pinned, a bad unit.
+void test_evict()
+{
+	std::vector<std::uint64_t> released;
+	pce::config cfg = manual_config();
+	cfg.shards = 1;
+	cfg.on_release = [&released](const pce_released &r) { released.push_back(r.value); };
+	auto c = pce::cache::create(cfg);
+	CHECK(c.has_value());
+	for (std::uint32_t i = 0; i < 6; i++)
+		CHECK(!c->store(0, toks{i * 10, i * 10 + 1}, i, 100));
+	CHECK(c->lookup(0, toks{0, 1})->hit()); // a second chance for entry 0
+	pce_evicted f{};
+	CHECK(!c->evict(PCE_EVICT_ENTRIES, 2, &f) && f.entries == 2 && f.kv_bytes == 200 &&
+	      f.tokens == 4 && f.index_bytes > 0);
+	// the cold ones, in any order
+	CHECK(std::set<std::uint64_t>(released.begin(), released.end()) ==
+	      std::set<std::uint64_t>({1, 2}));
+	CHECK(!c->evict(PCE_EVICT_KV_BYTES, 150, &f) && f.kv_bytes == 200);
+	CHECK(!c->evict(PCE_EVICT_TOKENS, 0, &f) && f.entries == 0); // nothing asked
+	auto held = c->lookup(0, toks{0, 1}, {PCE_LOOKUP_PIN});
+	CHECK(held && held->pin);
+	CHECK(c->evict(PCE_EVICT_ENTRIES, 10, &f) == pce::errc::no_space && f.entries == 1);
+	CHECK(c->stats()->entries == 1 && released.size() == 5);
+	CHECK(c->evict(PCE_EVICT_ENTRIES, 1) == pce::errc::no_space); // only the pinned one
+	CHECK(c->evict(static_cast<pce_evict_unit>(9), 1) == pce::errc::invalid_argument);
+	CHECK(!held->pin.release());
+	CHECK(!c->evict(PCE_EVICT_ENTRIES, 1) && c->stats()->entries == 0);
+	CHECK(released.size() == 6);
+}
+
+// set_budgets: a shrink evicts and is in force for stores; pinned entries
+// give busy with the budget in force anyway; bad watermarks change nothing.
+void test_set_budgets()
+{
+	auto c = pce::cache::create(manual_config());
+	CHECK(c.has_value());
+	for (std::uint32_t i = 0; i < 10; i++)
+		CHECK(!c->store(0, toks{i, i}, i));
+	CHECK(!c->set_budgets({0, 0, 4, 90, 80}));
+	CHECK(c->stats()->entries == 4 && c->stats()->max_entries == 4);
+	CHECK(!c->store(0, toks{50, 50}, 50) && c->stats()->entries == 4); // evicts one
+	std::vector<pce::match> pins;
+	for (std::uint32_t i = 0; i < 60; i++) {
+		auto m = c->lookup(0, toks{i, i}, {PCE_LOOKUP_PIN});
+		if (m && m->pin)
+			pins.push_back(std::move(*m));
+	}
+	CHECK(pins.size() == 4);
+	CHECK(c->set_budgets({0, 0, 2, 90, 80}) == pce::errc::busy);
+	CHECK(c->stats()->max_entries == 2 && c->stats()->entries == 4);
+	CHECK(c->store(0, toks{60, 60}, 60) == pce::errc::no_space);
+	CHECK(c->set_budgets({0, 0, 0, 50, 60}) == pce::errc::invalid_argument);
+	CHECK(c->stats()->max_entries == 2); // unchanged
+	pins.clear();
+	CHECK(!c->set_budgets({0, 0, 2, 90, 80}) && c->stats()->entries == 2);
+	CHECK(!c->set_budgets({0, 0, 0, 90, 80}) && c->stats()->max_entries == 0);
+}
+
+// touch: extends a TTL, never shortens it; not_found for a prefix that is no
+// entry and for an expired entry.
+void test_touch()
+{
+	std::atomic<std::uint64_t> now{1000};
+	pce::config cfg = manual_config();
+	cfg.clock = [&now] { return now.load(); };
+	auto c = pce::cache::create(cfg);
+	CHECK(c.has_value());
+	CHECK(!c->store(0, toks{1, 2, 3}, 1, 0, {0, 100}));
+	now += 90;
+	CHECK(!c->touch(0, toks{1, 2, 3}, 200)); // expires at 1290
+	CHECK(!c->touch(0, toks{1, 2, 3}, 10));  // never shortened
+	now += 150;
+	CHECK(c->lookup(0, toks{1, 2, 3})->tokens == 3);
+	CHECK(c->touch(0, toks{1, 2}) == pce::errc::not_found);
+	CHECK(c->touch(1, toks{1, 2, 3}) == pce::errc::not_found);
+	CHECK(c->touch(0, pce::tokens()) == pce::errc::invalid_argument);
+	now += 100;
+	CHECK(c->lookup(0, toks{1, 2, 3})->tokens == 0);
+	CHECK(c->touch(0, toks{1, 2, 3}, 1000) == pce::errc::not_found);
+}
+
+// remove_prefix: every entry of the namespace starting with the prefix,
+// the prefix itself included, one event each with the STORED event's id.
+void test_remove_prefix_and_ids()
+{
+	std::map<std::uint64_t, std::uint64_t> stored_ids;     // id -> value
+	std::map<std::uint64_t, pce_reason> removed_ids;       // id -> reason
+	std::map<std::uint64_t, std::uint64_t> released_ids;   // id -> value
+	pce::config cfg = manual_config();
+	cfg.on_event = [&](const pce_event &ev) {
+		if (ev.kind == PCE_EVENT_STORED)
+			stored_ids[ev.id] = ev.value;
+		else
+			removed_ids[ev.id] = ev.reason;
+	};
+	cfg.on_release = [&](const pce_released &r) { released_ids[r.id] = r.value; };
+	auto c = pce::cache::create(cfg);
+	CHECK(c.has_value());
+	CHECK(!c->store(0, toks{1, 2}, 1) && !c->store(0, toks{1, 2, 3}, 2));
+	CHECK(!c->store(0, toks{1, 2, 4, 5}, 3) && !c->store(0, toks{1, 3}, 4));
+	CHECK(!c->store(7, toks{1, 2, 3}, 5));
+	CHECK(!c->store(0, toks{1, 2, 3}, 6, 0, {PCE_STORE_REPLACE}));
+	CHECK(stored_ids.size() == 6 && stored_ids.count(0) == 0);
+	auto n = c->remove_prefix(0, toks{1, 2});
+	CHECK(n && *n == 3);
+	CHECK(c->lookup(0, toks{1, 3})->value == 4 && c->lookup(7, toks{1, 2, 3})->value == 5);
+	CHECK(c->lookup(0, toks{1, 2})->tokens == 1);
+	auto none = c->remove_prefix(0, toks{9});
+	CHECK(none && *none == 0);
+	CHECK(c->remove_prefix(0, pce::tokens()).error() == pce::errc::invalid_argument);
+	CHECK(!c->reclaim());
+	// 4 removals: the replaced entry and the three under [1 2], by the ids
+	// their STORED events carried; their values left with the same ids.
+	CHECK(removed_ids.size() == 4 && released_ids.size() == 4);
+	int by_prefix = 0;
+	for (const auto &kv : removed_ids) {
+		CHECK(stored_ids.count(kv.first) == 1);
+		CHECK(released_ids.count(kv.first) == 1 &&
+		      released_ids[kv.first] == stored_ids[kv.first]);
+		by_prefix += kv.second == PCE_REASON_REMOVED;
+	}
+	CHECK(by_prefix == 3);
+}
+
+// The holder: reported with its id; pinned into store_result::holder, which
+// releases it; kept with exists, dropped with no_space; a raw holder_pin
+// through the pce_store_result overload.
+void test_holder()
+{
+	std::uint64_t first_id = 0;
+	pce::config cfg = manual_config();
+	cfg.max_entries = 2;
+	cfg.on_event = [&first_id](const pce_event &ev) {
+		if (ev.kind == PCE_EVENT_STORED && !first_id)
+			first_id = ev.id;
+	};
+	auto c = pce::cache::create(cfg);
+	CHECK(c.has_value());
+	const toks a{1, 2, 3, 4}, b{1, 2, 3, 9}, d{1, 2, 7};
+	CHECK(!c->store(0, a, 7));
+	pce::store_result r;
+	CHECK(!c->store(0, b, 8, 0, {}, r));
+	CHECK(r.holder_tokens == 3 && r.holder_len == 4 && r.holder_value == 7 &&
+	      r.holder_id == first_id && !r.holder && r.new_tokens == 1);
+	CHECK(!c->remove(0, b).error());
+
+	const pce::store_options pin_holder{PCE_STORE_PIN_HOLDER, 0, PCE_NEVER};
+	CHECK(!c->store(0, b, 8, 0, pin_holder, r));
+	CHECK(r.holder && r.holder_pin.id == 0 && r.holder_value == 7 && live_pins(*c) == 1);
+	// The pinned holder outlives its removal.
+	CHECK(*c->remove(0, a) == 7 && !c->reclaim() && c->stats()->pinned_unlinked == 1);
+	{
+		pce::pin moved = std::move(r.holder);
+		CHECK(!r.holder && moved && live_pins(*c) == 1);
+	}
+	CHECK(live_pins(*c) == 0 && !c->reclaim() && c->stats()->pinned_unlinked == 0);
+
+	// exists keeps the pin (the holder is the entry itself).
+	CHECK(c->store(0, b, 9, 0, pin_holder, r) == pce::errc::exists);
+	CHECK(r.existing_value == 8 && r.holder && r.holder_tokens == 4 && live_pins(*c) == 1);
+	// A second store into the same result releases the first pin.
+	CHECK(!c->store(0, d, 10, 0, pin_holder, r) && r.holder && live_pins(*c) == 1);
+	CHECK(r.holder_value == 8 && r.holder_tokens == 2);
+	CHECK(!r.holder.release() && live_pins(*c) == 0);
+	// no_space: both entries held by pins, the store's holder pin dropped.
+	auto m1 = c->lookup(0, b, {PCE_LOOKUP_PIN});
+	auto m2 = c->lookup(0, d, {PCE_LOOKUP_PIN});
+	CHECK(m1 && m1->pin && m2 && m2->pin);
+	CHECK(c->store(0, toks{1, 2, 3, 9, 9}, 11, 0, pin_holder, r) == pce::errc::no_space);
+	CHECK(!r.holder && live_pins(*c) == 2);
+	CHECK(!m2->pin.release());
+
+	// The C overload leaves the pin raw; pin::adopt takes it over.
+	pce_store_result raw{};
+	CHECK(!c->store(0, toks{5, 5}, 12, 0, {}, &raw) && raw.holder_tokens == 0);
+	CHECK(c->store(0, b, 13, 0, pin_holder, &raw) == pce::errc::exists && raw.holder_pin.id);
+	CHECK(live_pins(*c) == 2);
+	{
+		pce::pin owned = pce::pin::adopt(c->native_handle(), raw.holder_pin);
+	}
+	CHECK(live_pins(*c) == 1);
+}
+
+// A child process gets errc::forked from every call on the cache it
+// inherited, close() included, and its destructor leaks the copy quietly;
+// a cache the child creates works.  The child reports through its exit code.
+void test_fork()
+{
+	auto c = pce::cache::create(manual_config());
+	CHECK(c.has_value());
+	CHECK(!c->store(0, toks{1, 2, 3}, 1));
+	auto held = c->lookup(0, toks{1, 2, 3}, {PCE_LOOKUP_PIN});
+	CHECK(held && held->pin);
+	const pid_t pid = fork();
+	if (pid == 0) {
+		int bad = 0;
+		const auto forked = [&bad](const std::error_code &ec) {
+			bad += ec != pce::errc::forked;
+		};
+		forked(c->lookup(0, toks{1, 2, 3}).error());
+		forked(c->store(0, toks{4, 5}, 2));
+		forked(c->touch(0, toks{1, 2, 3}));
+		forked(c->evict(PCE_EVICT_ENTRIES, 1));
+		forked(c->set_budgets({0, 0, 1, 90, 80}));
+		forked(c->remove_prefix(0, toks{1}).error());
+		forked(c->stats().error());
+		forked(held->pin.release());
+		forked(c->close());
+		bad += !*c; // close() refused: still owned, abandoned below
+		pce::config fresh = manual_config();
+		auto mine = pce::cache::create(fresh);
+		bad += !mine || !!mine->store(0, toks{1, 2, 3}, 3);
+		bad += !mine || mine->lookup(0, toks{1, 2})->value != 3;
+		bad += !mine || !!mine->close();
+		{
+			pce::cache inherited = std::move(*c); // its destructor leaks it
+		}
+		_exit(bad);
+	}
+	CHECK(pid > 0);
+	int status = -1;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	// The parent's cache and pin are untouched.
+	CHECK(live_pins(*c) == 1 && !held->pin.release() && c->lookup(0, toks{1, 2, 3})->tokens == 3);
+}
+
 } // namespace
 
 int main()
@@ -538,6 +780,12 @@ int main()
 	test_lease_stale();
 	test_moved_from();
 	test_pins_across_threads();
+	test_evict();
+	test_set_budgets();
+	test_touch();
+	test_remove_prefix_and_ids();
+	test_holder();
+	test_fork();
 	test_concurrent();
 	if (failures)
 		std::fprintf(stderr, "test_pce_hpp: %d failures\n", failures.load());

@@ -7,6 +7,8 @@
  *                cache, which hands every value to on_release.
  *   pce::pin     owns one pin (move-only): releasing it is the destructor's
  *                job.  A pin may be moved to, and released on, any thread.
+ *                Pinned lookups (match::pin) and stores that pin their
+ *                holder (store_result::holder) hand one out.
  *   pce::tokens  a non-owning view of contiguous uint32_t token ids, made
  *                from a std::vector, std::array, C array, std::span (C++20)
  *                or pointer + length (not from a braced list, whose array
@@ -28,6 +30,13 @@
  *   is empty: a cache's calls return errc::invalid_argument, a pin's
  *   release() does nothing.
  *
+ * fork()
+ *   In a child process (without exec), every call on a cache created before
+ *   the fork returns errc::forked and changes nothing, close() included; the
+ *   destructor then leaks the child's copy (its values, reclaim thread and
+ *   locks are the parent's), and pins of it release nothing.  Caches the
+ *   child creates work normally.
+ *
  * Threads
  *   As in C: every member function of cache may run concurrently with any
  *   other except close(), the destructor and assignment, which must come
@@ -35,12 +44,14 @@
  *   concurrently; they must not throw (an exception leaving one ends the
  *   program through std::terminate, since it would cross C frames), must not
  *   block and must not call into the cache:
- *     on_release  from the reclaim thread, from the thread in reclaim(), or
- *                 from the thread destroying the cache;
+ *     on_release  from the reclaim thread, from the thread in reclaim(),
+ *                 evict() or set_budgets(), or from the thread destroying
+ *                 the cache;
  *     on_event    synchronously, under the entry's shard writer lock, from
  *                 the thread that changed the index: the caller of store(),
- *                 remove(), clear(), clear_ns(), reclaim() or close() (or
- *                 the destructor), or the reclaim thread when it evicts;
+ *                 remove(), remove_prefix(), clear(), clear_ns(), evict(),
+ *                 set_budgets(), reclaim() or close() (or the destructor),
+ *                 or the reclaim thread when it evicts;
  *     clock       from any thread calling into the cache, lookups included.
  *   The pce::config that created the cache can go away: the cache keeps
  *   copies of the callables until it is destroyed.
@@ -363,11 +374,13 @@ struct config {
 	}
 };
 
-/* store() options: PCE_STORE_* flags; ttl_ns 0 = config.default_ttl_ns. */
+/* store() options: PCE_STORE_* flags; ttl_ns 0 = config.default_ttl_ns;
+ * pin_lease_ns: with PCE_STORE_PIN_HOLDER, the holder pin's lease (0 =
+ * config.default_pin_lease_ns, PCE_NEVER = none). */
 struct store_options {
 	unsigned flags = 0;
 	std::uint64_t ttl_ns = 0;
-	std::uint64_t pin_lease_ns = 0; /* PCE_STORE_PIN_HOLDER: the holder pin's lease */
+	std::uint64_t pin_lease_ns = 0;
 };
 
 /* lookup() options: PCE_LOOKUP_* flags; pin_lease_ns 0 =
@@ -449,6 +462,17 @@ struct match {
 	pce::pin pin;
 
 	bool hit() const noexcept { return tokens != 0; }
+};
+
+/*
+ * store_result - struct pce_store_result (its fields as pce/cache.h
+ * documents them, new ones included) with the holder's pin owned: a store
+ * with PCE_STORE_PIN_HOLDER that found a holder moves its pin from
+ * holder_pin (left {0}) into holder, which releases it when destroyed.
+ */
+struct store_result : pce_store_result {
+	store_result() noexcept : pce_store_result{} {}
+	pce::pin holder;
 };
 
 /* sequence - One member of a dedup_analyze() batch. */
@@ -586,7 +610,9 @@ public:
 	pce_cache *native_handle() const noexcept { return c_; }
 
 	/* store - pce_cache_store(); @result: nullptr or receives the details,
-	 * also on errc::exists. */
+	 * also on errc::exists.  A holder pin (PCE_STORE_PIN_HOLDER) taken
+	 * through this overload is the caller's to release with
+	 * pce_pin_release() (or to adopt with pin::adopt()). */
 	[[nodiscard]] std::error_code store(std::uint64_t ns, tokens toks, std::uint64_t value,
 					    std::uint64_t kv_bytes = 0, const store_options &opts = {},
 					    pce_store_result *result = nullptr) noexcept
@@ -594,6 +620,20 @@ public:
 		const pce_store_opts o{opts.flags, opts.ttl_ns, opts.pin_lease_ns};
 		return make_error_code(
 			pce_cache_store(c_, ns, toks.data(), toks.size(), value, kv_bytes, &o, result));
+	}
+
+	/* store - The same, with the holder pin owned by @result.holder (a pin
+	 * it held before is released first).  PCE_STORE_PIN_HOLDER pins the
+	 * holder on success and with errc::exists; on every other error
+	 * @result.holder is empty. */
+	[[nodiscard]] std::error_code store(std::uint64_t ns, tokens toks, std::uint64_t value,
+					    std::uint64_t kv_bytes, const store_options &opts,
+					    store_result &result) noexcept
+	{
+		const std::error_code ec = store(ns, toks, value, kv_bytes, opts,
+						 static_cast<pce_store_result *>(&result));
+		result.holder = pin::adopt(c_, std::exchange(result.holder_pin, pce_pin{}));
+		return ec;
 	}
 
 	/* lookup - pce_cache_lookup(); a miss is a match with tokens == 0.  With
@@ -640,6 +680,44 @@ public:
 	}
 
 	[[nodiscard]] std::error_code reclaim() noexcept { return make_error_code(pce_cache_reclaim(c_)); }
+
+	/* remove_prefix - pce_cache_remove_prefix(); returns the number of
+	 * entries removed (0 when none starts with @toks). */
+	result<std::uint64_t> remove_prefix(std::uint64_t ns, tokens toks) noexcept
+	{
+		std::uint64_t n = 0;
+		if (int rc = pce_cache_remove_prefix(c_, ns, toks.data(), toks.size(), &n))
+			return make_error_code(rc);
+		return n;
+	}
+
+	/* touch - pce_cache_touch(): the entry storing exactly @toks gets its
+	 * CLOCK reference and a TTL of at least @ttl_ns from now (0 =
+	 * config.default_ttl_ns); errc::not_found if no live entry does. */
+	[[nodiscard]] std::error_code touch(std::uint64_t ns, tokens toks,
+					    std::uint64_t ttl_ns = 0) noexcept
+	{
+		return make_error_code(pce_cache_touch(c_, ns, toks.data(), toks.size(), ttl_ns));
+	}
+
+	/* evict - pce_cache_evict(): evict unpinned entries until @amount of
+	 * @unit is freed, and release their values before returning (never
+	 * from a callback).  @freed: nullptr, or receives what was freed, also
+	 * with errc::no_space (less could be freed: the rest is pinned) and
+	 * errc::out_of_memory. */
+	[[nodiscard]] std::error_code evict(pce_evict_unit unit, std::uint64_t amount,
+					    pce_evicted *freed = nullptr) noexcept
+	{
+		return make_error_code(pce_cache_evict(c_, unit, amount, freed));
+	}
+
+	/* set_budgets - pce_cache_set_budgets(): the new budgets are in force
+	 * after every code but errc::invalid_argument; errc::busy says usage
+	 * is still above them (pinned entries). */
+	[[nodiscard]] std::error_code set_budgets(const pce_budgets &budgets) noexcept
+	{
+		return make_error_code(pce_cache_set_budgets(c_, &budgets));
+	}
 
 	result<pce_stats> stats() const noexcept
 	{

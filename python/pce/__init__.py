@@ -10,10 +10,10 @@ import atexit
 
 from ._pce import (
     MAX_KV_BYTES, MAX_PINS, MAX_SHARDS, MAX_TOKENS, NEVER, BusyError, Cache, CorruptError,
-    Error, Event, ExistsError, InvalidArgumentError, Match, NoPinsError, NoSpaceError,
-    ForkedError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
-    ThreadError,
-    TooBigError, TooShortError, dedup, err_name, strerror, version, version_number,
+    Error, Event, Evicted, ExistsError, ForkedError, InvalidArgumentError, Match, NoPinsError,
+    NoSpaceError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
+    ThreadError, TooBigError, TooShortError, dedup, err_name, strerror, version,
+    version_number,
 )
 from . import _pce
 
@@ -22,7 +22,7 @@ atexit.register(_pce._shutdown)
 
 __version__ = version
 __all__ = [
-    "Cache", "Match", "Pin", "StoreResult", "Event", "Released", "dedup", "strerror",
+    "Cache", "Match", "Pin", "StoreResult", "Evicted", "Event", "Released", "dedup", "strerror",
     "err_name", "version", "version_number", "MAX_TOKENS", "MAX_PINS", "MAX_SHARDS",
     "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
     "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",

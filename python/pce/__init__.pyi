@@ -1,5 +1,5 @@
 """Type stubs of pce (the extension module pce._pce, re-exported)."""
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Literal, Optional, Sequence, Union
 
 
 Tokens = Union[Any, Sequence[int]]
@@ -33,7 +33,8 @@ class TooShortError(Error, ValueError): ...
 class NoPinsError(Error): ...
 class CorruptError(Error): ...
 class ThreadError(Error): ...
-class ForkedError(Error): ...
+class ForkedError(Error):
+    """Every call on a Cache inherited across fork(), in the child."""
 
 class Event(tuple):
     kind: str
@@ -43,6 +44,7 @@ class Event(tuple):
     kv_bytes: int
     len: int
     tokens: Optional[memoryview]
+    id: int
 
 class Released(tuple):
     ns: int
@@ -50,6 +52,7 @@ class Released(tuple):
     kv_bytes: int
     len: int
     reason: str
+    id: int
 
 class StoreResult(tuple):
     stored: bool
@@ -57,6 +60,18 @@ class StoreResult(tuple):
     existing_value: Optional[int]
     new_tokens: int
     error: Optional[Error]
+    holder_tokens: int
+    holder_len: int
+    holder_value: int
+    holder_id: int
+    holder_pin: Optional["Pin"]
+
+class Evicted(tuple):
+    entries: int
+    kv_bytes: int
+    tokens: int
+    index_bytes: int
+    complete: bool
 
 class Pin:
     @property
@@ -105,16 +120,25 @@ class Cache:
     @property
     def closed(self) -> bool: ...
     def store(self, tokens: Tokens, value: int, kv_bytes: int = 0, *, ns: int = 0,
-              replace: bool = False, ttl_ns: int = 0) -> StoreResult: ...
+              replace: bool = False, ttl_ns: int = 0, pin_holder: bool = False,
+              lease_ns: int = 0) -> StoreResult: ...
     def store_many(self, seqs: Sequence[Tokens], values: Sequence[int],
                    kv_bytes: IntOrInts = 0, *, ns: IntOrInts = 0, replace: bool = False,
-                   ttl_ns: int = 0) -> List[StoreResult]: ...
+                   ttl_ns: int = 0, pin_holder: bool = False,
+                   lease_ns: int = 0) -> List[StoreResult]: ...
     def lookup(self, tokens: Tokens, *, ns: int = 0, pin: bool = False, whole: bool = False,
                peek: bool = False, lease_ns: int = 0) -> Match: ...
     def lookup_many(self, seqs: Sequence[Tokens], *, ns: IntOrInts = 0, pin: bool = False,
                     whole: bool = False, peek: bool = False,
                     lease_ns: int = 0) -> List[Match]: ...
     def remove(self, tokens: Tokens, *, ns: int = 0) -> int: ...
+    def remove_prefix(self, tokens: Tokens, *, ns: int = 0) -> int: ...
+    def touch(self, tokens: Tokens, *, ns: int = 0, ttl_ns: int = 0) -> None: ...
+    def evict(self, amount: int, unit: Literal["kv_bytes", "tokens", "entries"]) -> Evicted: ...
+    def set_budgets(self, *, kv_budget: Optional[int] = None,
+                    index_budget: Optional[int] = None, max_entries: Optional[int] = None,
+                    high_watermark_pct: Optional[int] = None,
+                    low_watermark_pct: Optional[int] = None) -> None: ...
     def clear(self, ns: Optional[int] = None) -> int: ...
     def reclaim(self) -> None: ...
     def stats(self) -> dict: ...

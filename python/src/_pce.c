@@ -4,7 +4,8 @@
  *
  * Objects
  *   Cache  owns one struct pce_cache and the Python callables it calls back.
- *   Pin    one live pin; holds a strong reference to its Cache, so a cache is
+ *   Pin    one live pin (of a pinned lookup, or of the holder a store
+ *          pinned); holds a strong reference to its Cache, so a cache is
  *          never destroyed while a Pin object can still release into it.  An
  *          unreleased Pin releases itself when it is garbage collected.
  *   Match  a struct pce_match plus its Pin (or None); a context manager that
@@ -20,9 +21,10 @@
  * GIL protocol
  *   Calls that libpce documents as lock-free (lookup, pin release, stats)
  *   run with the GIL held: they cannot wait on anything.  Every call that
- *   can take a writer lock, wait for the reclaimer or run a callback
- *   (store, remove, clear, reclaim, audit, dedup, destroy, both batch calls)
- *   releases the GIL first.  Otherwise a thread holding a shard lock inside
+ *   can take a writer lock, wait for the reclaimer or a grace period, or run
+ *   a callback (store, remove, remove_prefix, touch, clear, evict,
+ *   set_budgets, reclaim, audit, dedup, destroy, both batch calls) releases
+ *   the GIL first.  Otherwise a thread holding a shard lock inside
  *   on_event, waiting for the GIL, and the GIL holder waiting for that lock
  *   would deadlock.  Cache.busy counts calls in progress (changed with the
  *   GIL held), and close() refuses while it is non-zero, so libpce is never
@@ -49,11 +51,23 @@
  *   cb_closing (both sequentially consistent), so after _shutdown() returns
  *   no libpce thread enters Python again; later events, releases and clock
  *   reads are dropped (the clock repeats its last value).
+ *
+ * fork()
+ *   In a child process every call on a Cache inherited from the parent
+ *   raises ForkedError (libpce's PCE_EFORKED), close() included; its
+ *   deallocation abandons libpce's copy quietly, as libpce asks.  The child
+ *   has only the forking thread, so what the parent's other threads were
+ *   doing never ends there: a pthread_atfork handler sets the in-flight
+ *   count to the forking thread's own callbacks (hook_depth), or
+ *   _shutdown() would wait forever, and starts a new fork generation: a
+ *   Cache of an older one answers PCE_EFORKED itself where its own state
+ *   (busy, budgets_lock) was left mid-call by a thread the child lacks.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -492,6 +506,15 @@ static _Thread_local struct hooks *in_hook;
 
 static int cb_closing;           /* set by _shutdown() */
 static unsigned long cb_inflight; /* callbacks between hook_enter and hook_leave */
+static _Thread_local unsigned long hook_depth; /* this thread's share of cb_inflight */
+static unsigned long fork_generation; /* fork()s in this process's ancestry */
+
+/* The child of a fork() has only the forking thread (see "fork()" above). */
+static void after_fork_child(void)
+{
+	__atomic_store_n(&cb_inflight, hook_depth, __ATOMIC_SEQ_CST);
+	fork_generation++;
+}
 
 static PyObject *reason_str[PCE_REASON_COUNT];
 static PyObject *kind_str[2];
@@ -506,9 +529,11 @@ struct hook_frame {
 /* Take the GIL to run a callable of @h: 0 if Python no longer takes calls. */
 static int hook_enter(struct hooks *h, struct hook_frame *f)
 {
+	hook_depth++;
 	__atomic_add_fetch(&cb_inflight, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&cb_closing, __ATOMIC_SEQ_CST) || py_finalizing()) {
 		__atomic_sub_fetch(&cb_inflight, 1, __ATOMIC_SEQ_CST);
+		hook_depth--;
 		return 0;
 	}
 	f->gil = PyGILState_Ensure();
@@ -525,6 +550,7 @@ static void hook_leave(struct hook_frame *f)
 	PyErr_Restore(f->et, f->ev, f->tb);
 	PyGILState_Release(f->gil);
 	__atomic_sub_fetch(&cb_inflight, 1, __ATOMIC_SEQ_CST);
+	hook_depth--;
 }
 
 static PyObject *reason_of(enum pce_reason r)
@@ -532,7 +558,7 @@ static PyObject *reason_of(enum pce_reason r)
 	return (unsigned)r < PCE_REASON_COUNT ? reason_str[r] : Py_None;
 }
 
-static PyTypeObject EventType, ReleasedType, StoreResultType;
+static PyTypeObject EventType, ReleasedType, StoreResultType, EvictedType;
 
 static PyStructSequence_Field event_fields[] = {
 	{"kind", "'stored' (visible to lookups from now) or 'removed' (no longer)"},
@@ -543,9 +569,12 @@ static PyStructSequence_Field event_fields[] = {
 	{"len", "the entry's length in tokens"},
 	{"tokens", "'stored': a read-only memoryview (format 'I') of a copy of the "
 		   "stored tokens; 'removed': None"},
+	{"id", "the entry's id: never 0, unique among the entries a cache ever "
+	       "stores (a replacement is a new entry); its 'removed' event and its "
+	       "Released carry the id its 'stored' event did.  Opaque, not ordered"},
 	{NULL, NULL}};
 static PyStructSequence_Desc event_desc = {
-	"pce.Event", "A change of the index, passed to on_event.", event_fields, 7};
+	"pce.Event", "A change of the index, passed to on_event.", event_fields, 8};
 
 static PyStructSequence_Field released_fields[] = {
 	{"ns", "namespace"},
@@ -553,10 +582,11 @@ static PyStructSequence_Field released_fields[] = {
 	{"kv_bytes", "the entry's KV bytes"},
 	{"len", "the entry's length in tokens"},
 	{"reason", "why it left: 'capacity', 'ttl', 'removed', 'cleared', 'replaced', 'destroyed'"},
+	{"id", "the entry's id, as its events carried it (see Event.id)"},
 	{NULL, NULL}};
 static PyStructSequence_Desc released_desc = {
 	"pce.Released", "A value leaving the cache, passed to on_release exactly once.",
-	released_fields, 5};
+	released_fields, 6};
 
 /* Fill a struct sequence from a format of 'K' (uint64), 'n' (size_t) and
  * 'O' (borrowed object) items. */
@@ -619,9 +649,10 @@ static void release_cb(void *ctx, const struct pce_released *r)
 		return;
 	fn = Py_XNewRef(h->on_release);
 	if (fn) {
-		hook_call(fn, struct_seq(&ReleasedType, "KKKnO", (unsigned long long)r->ns,
+		hook_call(fn, struct_seq(&ReleasedType, "KKKnOK", (unsigned long long)r->ns,
 					 (unsigned long long)r->value,
-					 (unsigned long long)r->kv_bytes, r->len, reason_of(r->reason)));
+					 (unsigned long long)r->kv_bytes, r->len, reason_of(r->reason),
+					 (unsigned long long)r->id));
 		Py_DECREF(fn);
 	}
 	hook_leave(&f);
@@ -655,10 +686,11 @@ static void event_cb(void *ctx, const struct pce_event *e)
 		PyObject *arg = NULL;
 
 		if (toks)
-			arg = struct_seq(&EventType, "OOKKKnO", kind_str[!stored],
+			arg = struct_seq(&EventType, "OOKKKnOK", kind_str[!stored],
 					 stored ? Py_None : reason_of(e->reason),
 					 (unsigned long long)e->ns, (unsigned long long)e->value,
-					 (unsigned long long)e->kv_bytes, e->len, toks);
+					 (unsigned long long)e->kv_bytes, e->len, toks,
+					 (unsigned long long)e->id);
 		Py_XDECREF(toks);
 		hook_call(fn, arg);
 		Py_DECREF(fn);
@@ -702,6 +734,12 @@ typedef struct {
 	struct hooks *hooks;
 	unsigned busy;           /* calls in progress; see "GIL protocol" */
 	PyObject *weakrefs;
+	unsigned long generation; /* fork_generation at creation */
+	/* The budgets in force, which set_budgets() completes with the fields
+	 * it is not given; read and written under budgets_lock (GIL released,
+	 * since the call it guards can run callbacks). */
+	pthread_mutex_t budgets_lock;
+	struct pce_budgets budgets;
 } CacheObject;
 
 typedef struct {
@@ -908,6 +946,9 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds)
 		return -1;
 	}
 	self->hooks = h;
+	self->generation = fork_generation;
+	self->budgets = (struct pce_budgets){cfg.kv_budget, cfg.index_budget, cfg.max_entries,
+					     cfg.high_watermark_pct, cfg.low_watermark_pct};
 	/* The reclaim thread may call back at once. */
 	Py_BEGIN_ALLOW_THREADS
 	rc = pce_cache_create(&cfg, &self->cache);
@@ -931,6 +972,8 @@ static int cache_destroy(CacheObject *self)
 
 	if (!c)
 		return 0;
+	if (self->generation != fork_generation)
+		return PCE_EFORKED;
 	if (self->busy || (in_hook && in_hook == self->hooks))
 		return PCE_EBUSY;
 	self->busy++;
@@ -941,6 +984,15 @@ static int cache_destroy(CacheObject *self)
 	if (rc == 0)
 		self->cache = NULL;
 	return rc;
+}
+
+static PyObject *Cache_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	CacheObject *self = (CacheObject *)PyType_GenericNew(type, args, kwds);
+
+	if (self)
+		pthread_mutex_init(&self->budgets_lock, NULL);
+	return (PyObject *)self;
 }
 
 static int Cache_traverse(CacheObject *self, visitproc visit, void *arg)
@@ -975,14 +1027,17 @@ static void Cache_dealloc(CacheObject *self)
 	 * live here.  Should libpce still refuse, the cache and its hooks
 	 * (emptied) are leaked rather than left pointing at freed memory. */
 	rc = cache_destroy(self);
-	if (rc) {
+	if (rc && rc != PCE_EFORKED) {
 		PyErr_Format(err_class(rc), "pce.Cache: destroy failed: %s", pce_strerror(rc));
 		PyErr_WriteUnraisable(NULL);
 		Cache_clear(self);
 	} else {
+		/* PCE_EFORKED: the parent's cache, inherited by this child
+		 * process; libpce abandons it and never calls back into it. */
 		hooks_free(self->hooks);
 	}
 	self->hooks = NULL;
+	pthread_mutex_destroy(&self->budgets_lock);
 	tp->tp_free((PyObject *)self);
 }
 
@@ -993,7 +1048,7 @@ static PyObject *Cache_close(CacheObject *self, PyObject *unused)
 	(void)unused;
 	if (in_hook && in_hook == self->hooks)
 		return raise_rc(PCE_EBUSY, "a callback must not call into its own cache");
-	if (self->busy)
+	if (self->busy && self->generation == fork_generation)
 		return raise_rc(PCE_EBUSY, "the cache is in use by another call");
 	rc = cache_destroy(self);
 	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
@@ -1019,49 +1074,60 @@ static PyObject *Cache_get_closed(CacheObject *self, void *unused)
 
 /* ---- store ----- */
 
-static PyObject *store_result(int rc, const struct pce_store_result *r)
+/* The StoreResult of a store into @owner that returned @rc; takes ownership
+ * of r->holder_pin (released on failure). */
+static PyObject *store_result(CacheObject *owner, int rc, const struct pce_store_result *r)
 {
 	PyObject *existing = rc == PCE_EEXIST || r->replaced
 				     ? PyLong_FromUnsignedLongLong(r->existing_value)
 				     : Py_NewRef(Py_None);
-	PyObject *error = Py_None, *res;
+	PyObject *holder_pin = r->holder_pin.id ? pin_new(owner, r->holder_pin) : Py_NewRef(Py_None);
+	PyObject *error = Py_None, *res = NULL;
 
+	if (!holder_pin)
+		goto out; /* pin_new released the pin */
 	if (!existing)
-		return NULL;
+		goto out;
 	if (rc && rc != PCE_EEXIST) {
 		error = PyObject_CallFunction(err_class(rc), "N",
 					      PyUnicode_FromFormat("%s (%s)", pce_strerror(rc),
 								   pce_err_name(rc)));
-		if (!error) {
-			Py_DECREF(existing);
-			return NULL;
-		}
+		if (!error)
+			goto out;
 	} else {
 		Py_INCREF(error);
 	}
-	res = struct_seq(&StoreResultType, "OOOnO", rc == 0 ? Py_True : Py_False,
-			 r->replaced ? Py_True : Py_False, existing, r->new_tokens, error);
-	Py_DECREF(existing);
+	res = struct_seq(&StoreResultType, "OOOnOnnKKO", rc == 0 ? Py_True : Py_False,
+			 r->replaced ? Py_True : Py_False, existing, r->new_tokens, error,
+			 r->holder_tokens, r->holder_len, (unsigned long long)r->holder_value,
+			 (unsigned long long)r->holder_id, holder_pin);
 	Py_DECREF(error);
+out:
+	Py_XDECREF(existing);
+	Py_XDECREF(holder_pin); /* a Pin dropped here releases itself */
 	return res;
 }
 
-static int store_opts(PyObject *replace, PyObject *ttl, struct pce_store_opts *o)
+/* Options of store() and store_many(): a[0] replace, a[1] ttl_ns,
+ * a[2] pin_holder, a[3] lease_ns. */
+static int store_opts(PyObject *const *a, struct pce_store_opts *o)
 {
-	int rep;
+	int rep, pin;
 
-	if (get_bool(replace, &rep) < 0 || get_uint(ttl, UINT64_MAX, 0, "ttl_ns", &o->ttl_ns) < 0)
+	if (get_bool(a[0], &rep) < 0 || get_uint(a[1], UINT64_MAX, 0, "ttl_ns", &o->ttl_ns) < 0 ||
+	    get_bool(a[2], &pin) < 0 ||
+	    get_uint(a[3], UINT64_MAX, 0, "lease_ns", &o->pin_lease_ns) < 0)
 		return -1;
-	o->flags = rep ? PCE_STORE_REPLACE : 0;
+	o->flags = (rep ? PCE_STORE_REPLACE : 0) | (pin ? PCE_STORE_PIN_HOLDER : 0);
 	return 0;
 }
 
 static PyObject *Cache_store(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 			     PyObject *kwnames)
 {
-	static const char *const names[] = {"tokens", "value", "kv_bytes", "ns", "replace",
-					    "ttl_ns", NULL};
-	PyObject *a[6];
+	static const char *const names[] = {"tokens", "value",      "kv_bytes", "ns", "replace",
+					    "ttl_ns", "pin_holder", "lease_ns", NULL};
+	PyObject *a[8];
 	struct pce_store_opts o;
 	struct pce_store_result r;
 	uint64_t value, kv, ns;
@@ -1071,7 +1137,7 @@ static PyObject *Cache_store(CacheObject *self, PyObject *const *args, Py_ssize_
 	if (parse_args("store", args, nargs, kwnames, names, 3, 2, a) < 0 ||
 	    get_uint(a[1], UINT64_MAX, 0, "value", &value) < 0 ||
 	    get_uint(a[2], UINT64_MAX, 0, "kv_bytes", &kv) < 0 ||
-	    get_uint(a[3], UINT64_MAX, 0, "ns", &ns) < 0 || store_opts(a[4], a[5], &o) < 0)
+	    get_uint(a[3], UINT64_MAX, 0, "ns", &ns) < 0 || store_opts(a + 4, &o) < 0)
 		return NULL;
 	if (cache_enter(self) < 0)
 		return NULL;
@@ -1085,16 +1151,16 @@ static PyObject *Cache_store(CacheObject *self, PyObject *const *args, Py_ssize_
 	toks_put(&t);
 	cache_leave(self);
 	if (rc && rc != PCE_EEXIST)
-		return raise_rc(rc, NULL);
-	return store_result(rc, &r);
+		return raise_rc(rc, NULL); /* libpce kept no holder pin */
+	return store_result(self, rc, &r);
 }
 
 static PyObject *Cache_store_many(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 				  PyObject *kwnames)
 {
-	static const char *const names[] = {"seqs", "values", "kv_bytes", "ns", "replace",
-					    "ttl_ns", NULL};
-	PyObject *a[6], *out = NULL;
+	static const char *const names[] = {"seqs",   "values",     "kv_bytes", "ns", "replace",
+					    "ttl_ns", "pin_holder", "lease_ns", NULL};
+	PyObject *a[8], *out = NULL;
 	struct pce_store_opts o;
 	struct pce_store_result *r = NULL;
 	uint64_t *val = NULL, *kv = NULL;
@@ -1102,7 +1168,7 @@ static PyObject *Cache_store_many(CacheObject *self, PyObject *const *args, Py_s
 	struct batch b;
 
 	if (parse_args("store_many", args, nargs, kwnames, names, 3, 2, a) < 0 ||
-	    store_opts(a[4], a[5], &o) < 0)
+	    store_opts(a + 4, &o) < 0)
 		return NULL;
 	if (cache_enter(self) < 0)
 		return NULL;
@@ -1131,8 +1197,15 @@ static PyObject *Cache_store_many(CacheObject *self, PyObject *const *args, Py_s
 					&r[i]);
 	Py_END_ALLOW_THREADS
 	out = PyList_New(b.n);
-	for (Py_ssize_t i = 0; out && i < b.n; i++) {
-		PyObject *res = store_result(rc[i], &r[i]);
+	for (Py_ssize_t i = 0; i < b.n; i++) {
+		PyObject *res;
+		/* After a failure, the holder pins of the rest go back. */
+		if (!out) {
+			if (r[i].holder_pin.id)
+				pce_pin_release(self->cache, r[i].holder_pin);
+			continue;
+		}
+		res = store_result(self, rc[i], &r[i]);
 		if (!res)
 			Py_CLEAR(out);
 		else
@@ -1317,6 +1390,152 @@ static PyObject *Cache_reclaim(CacheObject *self, PyObject *unused)
 	rc = pce_cache_reclaim(self->cache);
 	Py_END_ALLOW_THREADS
 	cache_leave(self);
+	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
+}
+
+/* ---- engine integration: remove_prefix, touch, evict, set_budgets ----- */
+
+static PyObject *Cache_remove_prefix(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
+				     PyObject *kwnames)
+{
+	static const char *const names[] = {"tokens", "ns", NULL};
+	PyObject *a[2];
+	uint64_t ns, removed = 0;
+	struct toks t;
+	int rc;
+
+	if (parse_args("remove_prefix", args, nargs, kwnames, names, 1, 1, a) < 0 ||
+	    get_uint(a[1], UINT64_MAX, 0, "ns", &ns) < 0)
+		return NULL;
+	if (cache_enter(self) < 0)
+		return NULL;
+	if (toks_get(a[0], &t) < 0) {
+		cache_leave(self);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_cache_remove_prefix(self->cache, ns, t.p, t.n, &removed);
+	Py_END_ALLOW_THREADS
+	toks_put(&t);
+	cache_leave(self);
+	return rc ? raise_rc(rc, NULL) : PyLong_FromUnsignedLongLong(removed);
+}
+
+static PyObject *Cache_touch(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
+			     PyObject *kwnames)
+{
+	static const char *const names[] = {"tokens", "ns", "ttl_ns", NULL};
+	PyObject *a[3];
+	uint64_t ns, ttl;
+	struct toks t;
+	int rc;
+
+	if (parse_args("touch", args, nargs, kwnames, names, 1, 1, a) < 0 ||
+	    get_uint(a[1], UINT64_MAX, 0, "ns", &ns) < 0 ||
+	    get_uint(a[2], UINT64_MAX, 0, "ttl_ns", &ttl) < 0)
+		return NULL;
+	if (cache_enter(self) < 0)
+		return NULL;
+	if (toks_get(a[0], &t) < 0) {
+		cache_leave(self);
+		return NULL;
+	}
+	/* A shard lock, and the clock callable. */
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_cache_touch(self->cache, ns, t.p, t.n, ttl);
+	Py_END_ALLOW_THREADS
+	toks_put(&t);
+	cache_leave(self);
+	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
+}
+
+static const struct {
+	const char *word;
+	enum pce_evict_unit unit;
+} evict_units[] = {
+	{"kv_bytes", PCE_EVICT_KV_BYTES},
+	{"tokens", PCE_EVICT_TOKENS},
+	{"entries", PCE_EVICT_ENTRIES},
+};
+
+static PyObject *Cache_evict(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
+			     PyObject *kwnames)
+{
+	static const char *const names[] = {"amount", "unit", NULL};
+	PyObject *a[2];
+	struct pce_evicted f = {0};
+	uint64_t amount;
+	size_t u = 0;
+	int rc;
+
+	if (parse_args("evict", args, nargs, kwnames, names, 2, 2, a) < 0 ||
+	    get_uint(a[0], UINT64_MAX, 0, "amount", &amount) < 0)
+		return NULL;
+	while (u < sizeof(evict_units) / sizeof(evict_units[0]) &&
+	       !(PyUnicode_Check(a[1]) &&
+		 PyUnicode_CompareWithASCIIString(a[1], evict_units[u].word) == 0))
+		u++;
+	if (u == sizeof(evict_units) / sizeof(evict_units[0])) {
+		PyErr_Format(PyExc_ValueError,
+			     "unit must be 'kv_bytes', 'tokens' or 'entries', not %R", a[1]);
+		return NULL;
+	}
+	if (cache_enter(self) < 0)
+		return NULL;
+	/* Shard locks, a grace period and on_release calls in this thread. */
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_cache_evict(self->cache, evict_units[u].unit, amount, &f);
+	Py_END_ALLOW_THREADS
+	cache_leave(self);
+	if (rc && rc != PCE_ENOSPC)
+		return raise_rc(rc, NULL);
+	return struct_seq(&EvictedType, "KKKKO", (unsigned long long)f.entries,
+			  (unsigned long long)f.kv_bytes, (unsigned long long)f.tokens,
+			  (unsigned long long)f.index_bytes, rc ? Py_False : Py_True);
+}
+
+static PyObject *Cache_set_budgets(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
+				   PyObject *kwnames)
+{
+	static const char *const names[] = {"kv_budget",          "index_budget",
+					    "max_entries",        "high_watermark_pct",
+					    "low_watermark_pct", NULL};
+	PyObject *a[5];
+	uint64_t v[5];
+	struct pce_budgets b;
+	int rc = PCE_EFORKED;
+
+	if (parse_args("set_budgets", args, nargs, kwnames, names, 0, 0, a) < 0)
+		return NULL;
+	for (int i = 0; i < 5; i++)
+		if (get_uint(a[i], i < 3 ? UINT64_MAX : UINT32_MAX, 0, names[i], &v[i]) < 0)
+			return NULL;
+	if (cache_enter(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	/* An inherited budgets_lock may be held by a thread this child lacks. */
+	if (self->generation == fork_generation) {
+		pthread_mutex_lock(&self->budgets_lock);
+		b = self->budgets;
+		if (a[0] && a[0] != Py_None)
+			b.kv_budget = v[0];
+		if (a[1] && a[1] != Py_None)
+			b.index_budget = v[1];
+		if (a[2] && a[2] != Py_None)
+			b.max_entries = v[2];
+		if (a[3] && a[3] != Py_None)
+			b.high_watermark_pct = (uint32_t)v[3];
+		if (a[4] && a[4] != Py_None)
+			b.low_watermark_pct = (uint32_t)v[4];
+		rc = pce_cache_set_budgets(self->cache, &b);
+		if (rc != PCE_EINVAL)
+			self->budgets = b;
+		pthread_mutex_unlock(&self->budgets_lock);
+	}
+	Py_END_ALLOW_THREADS
+	cache_leave(self);
+	if (rc == PCE_EINVAL)
+		return raise_rc(rc, "watermarks must satisfy 0 < low <= high <= 100");
 	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
 }
 
@@ -1518,7 +1737,8 @@ static PyObject *Cache_dedup(CacheObject *self, PyObject *const *args, Py_ssize_
 
 static PyMethodDef Cache_methods[] = {
 	{"store", (PyCFunction)(void (*)(void))Cache_store, METH_FASTCALL | METH_KEYWORDS,
-	 "store(tokens, value, kv_bytes=0, *, ns=0, replace=False, ttl_ns=0) -> StoreResult\n\n"
+	 "store(tokens, value, kv_bytes=0, *, ns=0, replace=False, ttl_ns=0,\n"
+	 "      pin_holder=False, lease_ns=0) -> StoreResult\n\n"
 	 "Store tokens in namespace ns with an opaque 64-bit value (libpce never\n"
 	 "reads it) and the KV bytes the entry holds (ignored in kv_mode\n"
 	 "'per_token').  The tokens are copied.  " DOC_TOKENS
@@ -1527,13 +1747,23 @@ static PyMethodDef Cache_methods[] = {
 	 "for none.  An entry already storing the sequence is not an error: the\n"
 	 "result says stored=False and gives its existing_value.  A store that\n"
 	 "would break a budget evicts first.  The GIL is released meanwhile.\n\n"
-	 "Raises NoSpaceError (a budget cannot hold the entry), TooShortError\n"
+	 "The result names the holder: the live entry that held the longest\n"
+	 "prefix of the sequence just before the store (holder_tokens,\n"
+	 "holder_len, holder_value, holder_id; holder_tokens 0: none), so an\n"
+	 "engine that prefilled the same prompt concurrently can free its\n"
+	 "duplicate KV and use the holder's.  Unpinned it is a snapshot that may\n"
+	 "leave at any time.  pin_holder: pin it before anything is evicted\n"
+	 "(result.holder_pin, a Pin; lease_ns: its lease, 0: the default,\n"
+	 "NEVER: none); kept when the sequence was already stored, dropped on\n"
+	 "every exception.\n\n"
+	 "Raises NoSpaceError (a budget cannot hold the entry), NoPinsError\n"
+	 "(pin_holder and the pin table is full: nothing stored), TooShortError\n"
 	 "(shorter than min_prefix_len), TooBigError, InvalidArgumentError (empty\n"
 	 "tokens, kv_bytes beyond 1 TiB), OutOfMemoryError."},
 	{"store_many", (PyCFunction)(void (*)(void))Cache_store_many,
 	 METH_FASTCALL | METH_KEYWORDS,
-	 "store_many(seqs, values, kv_bytes=0, *, ns=0, replace=False, ttl_ns=0)\n"
-	 "    -> list[StoreResult]\n\n"
+	 "store_many(seqs, values, kv_bytes=0, *, ns=0, replace=False, ttl_ns=0,\n"
+	 "           pin_holder=False, lease_ns=0) -> list[StoreResult]\n\n"
 	 "store() of each sequence of seqs with the value of the same index, in\n"
 	 "one call that releases the GIL for the whole batch.  kv_bytes and ns\n"
 	 "are one int for all or a sequence of one int per sequence.  A\n"
@@ -1564,6 +1794,49 @@ static PyMethodDef Cache_methods[] = {
 	 "Remove the entry that stores exactly tokens and return its value.\n"
 	 "Entries it is a prefix of stay.  A pinned entry is unlinked at once\n"
 	 "and its value released after its last pin.  Raises NotFoundError."},
+	{"remove_prefix", (PyCFunction)(void (*)(void))Cache_remove_prefix,
+	 METH_FASTCALL | METH_KEYWORDS,
+	 "remove_prefix(tokens, *, ns=0) -> int\n\n"
+	 "Remove every entry of namespace ns that starts with tokens (one that\n"
+	 "stores exactly them included), for instance a retracted document or an\n"
+	 "unloaded adapter, and return how many (0 if none).  A lookup sees all\n"
+	 "of them or none.  Each leaves with an Event, reason 'removed'; pinned\n"
+	 "ones are unlinked at once, their values released after their last\n"
+	 "pin.  The GIL is released meanwhile.  Raises InvalidArgumentError\n"
+	 "(empty tokens), TooBigError, OutOfMemoryError (nothing changed)."},
+	{"touch", (PyCFunction)(void (*)(void))Cache_touch, METH_FASTCALL | METH_KEYWORDS,
+	 "touch(tokens, *, ns=0, ttl_ns=0) -> None\n\n"
+	 "For the live entry that stores exactly tokens: count it as a hit for\n"
+	 "eviction (CLOCK reference) and extend its TTL to at least ttl_ns from\n"
+	 "now (0: default_ttl_ns; NEVER, or a default of 0: never expires),\n"
+	 "without storing anything.  A TTL is never shortened.  Takes the\n"
+	 "entry's shard lock; the GIL is released meanwhile.  Raises\n"
+	 "NotFoundError (no live entry stores exactly this sequence),\n"
+	 "InvalidArgumentError (empty tokens), TooBigError."},
+	{"evict", (PyCFunction)(void (*)(void))Cache_evict, METH_FASTCALL | METH_KEYWORDS,
+	 "evict(amount, unit) -> Evicted\n\n"
+	 "Evict unpinned entries now, whatever the watermarks say, until amount\n"
+	 "of unit ('kv_bytes', 'tokens' or 'entries') is freed, choosing them as\n"
+	 "the reclaimer does (CLOCK).  An entry whose tokens a longer entry\n"
+	 "shares frees no tokens, so more entries may go than amount suggests.\n"
+	 "Their values are handed to on_release in this thread before it\n"
+	 "returns, so their KV can be reused at once.  Waits for shard locks and\n"
+	 "an RCU grace period, with the GIL released.  Freeing less than amount\n"
+	 "(the rest is pinned) is no exception: Evicted.complete is False.\n"
+	 "Raises OutOfMemoryError (a removal could not allocate), ValueError\n"
+	 "(unknown unit)."},
+	{"set_budgets", (PyCFunction)(void (*)(void))Cache_set_budgets,
+	 METH_FASTCALL | METH_KEYWORDS,
+	 "set_budgets(*, kv_budget=None, index_budget=None, max_entries=None,\n"
+	 "            high_watermark_pct=None, low_watermark_pct=None) -> None\n\n"
+	 "Change the budgets and watermarks at run time (0: unlimited); a field\n"
+	 "not given (or None) keeps the value in force.  If usage is above a\n"
+	 "new budget, evicts down to it and releases the values in this thread\n"
+	 "first, as evict() does (GIL released).  stats() reports the budgets in\n"
+	 "force.  Raises BusyError if usage stays above a budget once every\n"
+	 "unpinned entry is evicted (the new budgets are in force anyway: stores\n"
+	 "that would add to it are refused), InvalidArgumentError (watermarks\n"
+	 "not 0 < low <= high <= 100: nothing changed), OutOfMemoryError."},
 	{"clear", (PyCFunction)(void (*)(void))Cache_clear_m, METH_FASTCALL | METH_KEYWORDS,
 	 "clear(ns=None) -> int\n\n"
 	 "Remove every entry (of namespace ns, if given); returns how many."},
@@ -1652,7 +1925,7 @@ static PyTypeObject CacheType = {
 	.tp_methods = Cache_methods,
 	.tp_getset = Cache_getset,
 	.tp_init = (initproc)Cache_init,
-	.tp_new = PyType_GenericNew,
+	.tp_new = Cache_new,
 	.tp_dealloc = (destructor)Cache_dealloc,
 };
 
@@ -1746,9 +2019,11 @@ static PyTypeObject PinType = {
 	.tp_basicsize = sizeof(PinObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
 	.tp_traverse = (traverseproc)Pin_traverse,
-	.tp_doc = "A pin taken by Cache.lookup(pin=True): its entry is neither evicted nor\n"
-		  "freed until the pin is released (or its lease expires).  A context\n"
-		  "manager; a Pin that is garbage collected unreleased releases itself.",
+	.tp_doc = "A pin taken by Cache.lookup(pin=True) (Match.pin), or by\n"
+		  "Cache.store(pin_holder=True) (StoreResult.holder_pin): its entry is\n"
+		  "neither evicted nor freed until the pin is released (or its lease\n"
+		  "expires).  A context manager; a Pin that is garbage collected\n"
+		  "unreleased releases itself.",
 	.tp_methods = Pin_methods,
 	.tp_getset = Pin_getset,
 	.tp_repr = (reprfunc)Pin_repr,
@@ -1832,9 +2107,29 @@ static PyStructSequence_Field store_result_fields[] = {
 			   "(not stored, or replaced); else None"},
 	{"new_tokens", "tokens the cache did not hold before (0 unless stored)"},
 	{"error", "store_many(): the exception for a sequence libpce refused; else None"},
+	{"holder_tokens", "tokens of the stored sequence that the holder held: the live "
+			  "entry a lookup of the sequence would have matched just before "
+			  "the store (whole blocks); 0: no holder (and 0 after an error)"},
+	{"holder_len", "the holder's length in tokens"},
+	{"holder_value", "the holder's value"},
+	{"holder_id", "the holder's entry id (see Event.id)"},
+	{"holder_pin", "with pin_holder=True and a holder (stored, or not stored "
+		       "because the sequence was): a Pin that keeps the holder's value "
+		       "valid until released; else None"},
 	{NULL, NULL}};
 static PyStructSequence_Desc store_result_desc = {
-	"pce.StoreResult", "The outcome of one store.", store_result_fields, 5};
+	"pce.StoreResult", "The outcome of one store.", store_result_fields, 10};
+
+static PyStructSequence_Field evicted_fields[] = {
+	{"entries", "entries evicted"},
+	{"kv_bytes", "KV bytes freed, as kv_mode counts them"},
+	{"tokens", "distinct cached tokens freed"},
+	{"index_bytes", "libpce memory freed"},
+	{"complete", "True if at least the amount asked for was freed; False if less "
+		     "could be (what is left is pinned)"},
+	{NULL, NULL}};
+static PyStructSequence_Desc evicted_desc = {
+	"pce.Evicted", "What Cache.evict() freed (values already released).", evicted_fields, 5};
 
 /* ---- module ------------------------------------------------------------------------- */
 
@@ -1936,8 +2231,14 @@ PyMODINIT_FUNC PyInit__pce(void)
 	    add_type(m, &PinType, "Pin") < 0 || add_type(m, &MatchType, "Match") < 0 ||
 	    add_seq_type(m, &EventType, &event_desc, "Event") < 0 ||
 	    add_seq_type(m, &ReleasedType, &released_desc, "Released") < 0 ||
-	    add_seq_type(m, &StoreResultType, &store_result_desc, "StoreResult") < 0)
+	    add_seq_type(m, &StoreResultType, &store_result_desc, "StoreResult") < 0 ||
+	    add_seq_type(m, &EvictedType, &evicted_desc, "Evicted") < 0)
 		goto fail;
+	/* Registered once: the module is initialised once per process. */
+	if (pthread_atfork(NULL, NULL, after_fork_child)) {
+		PyErr_SetString(PyExc_RuntimeError, "pthread_atfork failed");
+		goto fail;
+	}
 	if (PyModule_AddIntConstant(m, "MAX_TOKENS", (long)PCE_MAX_TOKENS) < 0 ||
 	    PyModule_AddIntConstant(m, "MAX_PINS", (long)PCE_MAX_PINS) < 0 ||
 	    PyModule_AddIntConstant(m, "MAX_SHARDS", (long)PCE_MAX_SHARDS) < 0 ||

@@ -350,5 +350,6 @@ def test_help_reads_like_the_header():
     for word in ("kv_budget", "on_release", "GIL", "unraisablehook", "reclaim thread"):
         assert word in doc
     for name in ("store", "lookup", "lookup_many", "store_many", "remove", "clear",
-                 "stats", "audit", "dedup", "reclaim", "close"):
+                 "stats", "audit", "dedup", "reclaim", "close", "remove_prefix", "touch",
+                 "evict", "set_budgets"):
         assert getattr(pce.Cache, name).__doc__.startswith(name + "(")

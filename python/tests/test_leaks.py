@@ -135,6 +135,40 @@ def test_error_paths(cache):
     bounded(*loop(body))
 
 
+def test_engine_calls(cache):
+    """Holder pins in store results, evict, touch, remove_prefix and
+    set_budgets, with their error paths."""
+    base = list(range(100, 140))
+
+    def body(i):
+        t = base[:20] + [7, i % 1000]
+        r = cache.store(t, i, pin_holder=True)
+        assert r.holder_pin
+        r.holder_pin.release()
+        cache.store(t, i, pin_holder=True)  # its pin: released by collection
+        cache.touch(t, ttl_ns=pce.NEVER)
+        try:
+            cache.touch([9, 9, 9])
+        except pce.NotFoundError:
+            pass
+        assert cache.remove_prefix(t) == 1
+        cache.evict(0, "entries")
+        try:
+            cache.evict(1, "pages")
+        except ValueError:
+            pass
+        if i % 100 == 0:
+            cache.set_budgets(max_entries=0)
+            try:
+                cache.set_budgets(low_watermark_pct=100)
+            except pce.InvalidArgumentError:
+                pass
+
+    bounded(*loop(body))
+    assert cache.stats()["live_pins"] == 0
+    cache.reclaim()
+
+
 def test_stats_dedup(cache):
     qs = [[1, 2, 3], [1, 2, 4]]
     bounded(*loop(lambda i: (cache.stats(), cache.dedup(qs))))
