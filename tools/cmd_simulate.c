@@ -792,6 +792,9 @@ static int write_route_svg(const struct sim *s, struct cli_output *o)
 		.y_label = "share of the counted requests",
 		.x_format = PCE_SVG_NUMBER,
 		.y_format = PCE_SVG_PERCENT,
+		.y_fixed = 1, /* shares: 0 to 100%, not rounded out past it */
+		.y_min = 0,
+		.y_max = 1,
 		.series = series,
 		.n_series = r->n_points,
 		.lines = &line,
