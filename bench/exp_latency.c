@@ -404,7 +404,7 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 			    "2 CPUs held by the lookup thread and the writer, the reclaimer's "
 			    "CPU time is taken from one of them, and the lookup thread waits "
 			    "out the reclaimer's time slices.  Each pass also waits for one RCU "
-			    "grace period, which liburcu's memb flavour gets with "
+			    "grace period, which liburcu's bp flavour gets with "
 			    "sys_membarrier: an interrupt on every CPU running a thread of the "
 			    "process.",
 			    passes);

@@ -26,7 +26,8 @@ zlib1g-dev
 "
 # The test suites: cmocka, the benchmarks' dependencies (the release, asan
 # and tsan suites build them), clang-14 with libFuzzer (fuzz), valgrind
-# (memcheck), Debian's python3 (the tool's tests parse its JSON and SVG).
+# (memcheck), Debian's python3 (the tool's tests parse its JSON and SVG;
+# the python suites build and test the Python package with pip and pytest).
 TEST="
 libcmocka-dev
 libxxhash-dev
@@ -35,6 +36,10 @@ libclang-rt-14-dev
 libfuzzer-14-dev
 valgrind
 python3
+python3-dev
+python3-setuptools
+python3-pip
+python3-pytest
 "
 # The benchmarks: xxHash (the block-hash baseline), git (the commit that
 # docs/benchmarks.md names).

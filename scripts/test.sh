@@ -12,6 +12,9 @@
 #            leaks are errors), libc allocator
 #   fuzz     clang-14 libFuzzer targets (ASan + UBSan): corpus replay, then
 #            PCE_FUZZ_SECONDS (60) of fuzzing each
+#   python   the pce Python package, installed by pip from this tree into
+#            build/python/site, and its pytest suite, under Debian's python3
+#   pyasan   the same tests with the package built under ASan + UBSan
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -38,7 +41,40 @@ LEAN="-DPCE_BUILD_BENCH=OFF -DPCE_BUILD_EXAMPLES=OFF -DPCE_BUILD_STRESS=OFF"
 MEMCHECK="valgrind;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite,indirect"
 MEMCHECK="$MEMCHECK;--show-leak-kinds=definite,indirect;--quiet"
 
-SUITES=${*:-"release asan tsan fault memcheck fuzz"}
+# python: pip builds the package from this tree (no venv, nothing installed
+# system-wide) and pytest runs it under Debian's interpreter, where its
+# python3-pytest and python3-numpy live.  pytest's exit code 5 (no test ran)
+# fails like any other.
+python_suite() {
+	echo "==> suite python"
+	rm -rf build/python
+	/usr/bin/python3 -m pip install --quiet --no-build-isolation --no-deps \
+		--root-user-action=ignore --target build/python/site ./python
+	PYTHONPATH="$PWD/build/python/site" /usr/bin/python3 -m pytest -q \
+		-p no:cacheprovider python/tests
+}
+
+# pyasan: the extension and libpce built with ASan + UBSan into
+# build/python-asan.  The interpreter is not instrumented, so libasan is
+# preloaded, and PYTHONMALLOC=malloc shows Python's objects to ASan as well.
+# Leak detection is off: CPython's own exit-time leaks cannot be told apart
+# from ours (their stacks end inside the interpreter); test_leaks.py covers
+# leaks.
+pyasan_suite() {
+	echo "==> suite pyasan"
+	rm -rf build/python-asan
+	san="-fsanitize=address,undefined"
+	(cd python && CFLAGS="$san -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+		LDFLAGS="$san" /usr/bin/python3 setup.py -q build_ext --force \
+		--build-temp ../build/python-asan/tmp --build-lib ../build/python-asan/lib)
+	cp python/pce/*.py python/pce/*.pyi python/pce/py.typed build/python-asan/lib/pce/
+	LD_PRELOAD="$(gcc -print-file-name=libasan.so)" PYTHONMALLOC=malloc \
+		ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
+		PYTHONPATH="$PWD/build/python-asan/lib" /usr/bin/python3 -m pytest -q \
+		-p no:cacheprovider python/tests
+}
+
+SUITES=${*:-"release asan tsan fault memcheck fuzz python pyasan"}
 for s in $SUITES; do
 	TESTS=""
 	case $s in
@@ -60,6 +96,8 @@ for s in $SUITES; do
 		# shellcheck disable=SC2086
 		suite fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
 			-DPCE_BUILD_FUZZ=ON -DPCE_SANITIZE=address -DPCE_DEBUG=2 $LEAN ;;
+	python) python_suite ;;
+	pyasan) pyasan_suite ;;
 	*) echo "test.sh: unknown suite $s" >&2; exit 2 ;;
 	esac
 done

@@ -4,9 +4,10 @@
  *
  * Locking: takes every shard lock in index order and holds them all until
  * the end, so the global gauges can be compared with the sum of the shards.
- * (Only pce_cache_set_budgets() also holds several, taken in the same
- * order; no other code waits for a shard lock while holding one, so this
- * order cannot deadlock.)  Lookups keep running, and pins
+ * (The only other code that waits for a shard lock while holding one, a
+ * store gone exclusive (B1 in budget.h) and the verdict of
+ * pce_cache_set_budgets(), takes them in the same order, so this cannot
+ * deadlock.)  Lookups keep running, and pins
  * are taken and released without any lock, so pin counts (I10) are only
  * checked when the caller promises quiescence (PCE_AUDIT_QUIESCENT).
  */
@@ -286,6 +287,8 @@ int pce_cache_audit(struct pce_cache *c, unsigned flags, char *msg, size_t msg_l
 
 	if (!c || (flags & ~(unsigned)PCE_AUDIT_QUIESCENT))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	memset(&a, 0, sizeof(a));
 	a.c = c;
 	a.msg = msg;

@@ -108,27 +108,63 @@ static int no_room(int nomem)
 	return nomem ? PCE_ENOMEM : PCE_ENOSPC;
 }
 
-int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d)
+/* Evict in @s, then in the other shards in turn, until @d fits.  Shared
+ * mode: the caller holds @s only, and @s is unlocked while the others are
+ * swept one at a time (waiting for a second shard lock while holding one
+ * could deadlock two stores evicting from each other's shards).  Exclusive
+ * mode: the caller holds every shard lock. */
+static int evict(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d,
+		 int exclusive)
 {
-	int nomem = 0;
+	int nomem = 0, room = 0;
+	int drop = !exclusive && c->shard_mask;
 	uint64_t evicted = sweep_until_fits(c, s, d, &nomem);
 
 	if (fits(c, (void *)d))
 		return 0;
-	if (c->shard_mask == 0)
-		return evicted ? 0 : no_room(nomem);
-	/* Never wait for a second shard lock while holding one: two stores
-	 * evicting from each other's shards would deadlock. */
-	pthread_mutex_unlock(&s->lock);
-	for (uint32_t i = 1; i <= c->shard_mask && !fits(c, (void *)d); i++) {
+	if (drop)
+		pthread_mutex_unlock(&s->lock);
+	for (uint32_t i = 1; i <= c->shard_mask && !(room = fits(c, (void *)d)); i++) {
 		struct pce_shard *o = &c->shard[(s->index + i) & c->shard_mask];
-		pthread_mutex_lock(&o->lock);
+		if (!exclusive)
+			pthread_mutex_lock(&o->lock);
 		evicted += sweep_until_fits(c, o, d, &nomem);
-		pthread_mutex_unlock(&o->lock);
+		if (!exclusive)
+			pthread_mutex_unlock(&o->lock);
 	}
-	pthread_mutex_lock(&s->lock);
-	/* Room made by others (the reclaimer, a remove) counts as progress. */
-	return evicted || fits(c, (void *)d) ? 0 : no_room(nomem);
+	if (drop)
+		pthread_mutex_lock(&s->lock);
+	/* Room made by others (the reclaimer, a remove) counts as progress,
+	 * even if another store has taken it again since. */
+	return evicted || room || fits(c, (void *)d) ? 0 : no_room(nomem);
+}
+
+int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d)
+{
+	return evict(c, s, d, 0);
+}
+
+void pce_budget_exclusive_begin(struct pce_cache *c, struct pce_shard *s)
+{
+	/* Index order, as pce_cache_audit() takes them: the only order in
+	 * which a thread ever holds two shard locks. */
+	pthread_mutex_unlock(&s->lock);
+	for (uint32_t i = 0; i <= c->shard_mask; i++)
+		pthread_mutex_lock(&c->shard[i].lock);
+}
+
+int pce_budget_evict_exclusive(struct pce_cache *c, struct pce_shard *s,
+			       const struct pce_delta *d)
+{
+	return evict(c, s, d, 1);
+}
+
+void pce_budget_exclusive_end(struct pce_cache *c, struct pce_shard *s)
+{
+	for (uint32_t i = 0; i <= c->shard_mask; i++) {
+		if (&c->shard[i] != s)
+			pthread_mutex_unlock(&c->shard[i].lock);
+	}
 }
 
 int pce_budget_over_high(const struct pce_cache *c)

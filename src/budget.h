@@ -9,8 +9,19 @@
  * (I11).  Soft limits: above the high watermark the reclaimer is
  * woken and evicts down to the low watermark.  A store that finds no room
  * evicts synchronously: first in its own shard, whose lock it holds, then,
- * having dropped that lock, in the other shards one at a time.  No thread
- * ever waits for a shard lock while holding another.
+ * having dropped that lock, in the other shards one at a time.
+ *
+ * (B1) Between such an eviction and the store's next reservation, other
+ * stores may take the room it made, any number of times, and a sweep of one
+ * shard at a time may find nothing while the evictable entries move to
+ * shards already swept.  So when its second reservation fails, or a sweep
+ * finds nothing, a store goes exclusive: it takes every shard lock, in index
+ * order, and evicts and reserves holding them all.  Every store reserves
+ * under its shard's lock, so no one can take that room, and every further
+ * round evicts an entry while none is added, or ends the store: it
+ * terminates, and its PCE_ENOSPC is exact (every entry left is pinned).  A
+ * thread waits for a shard lock while holding another only in index order
+ * (exclusive stores, the audit), so the locks cannot deadlock.
  *
  * The budgets in force live in cache->lim, relaxed atomics: set at create,
  * changed by pce_cache_set_budgets().  A reservation reads them under its
@@ -34,10 +45,20 @@ int pce_budget_never_fits(const struct pce_cache *c, const struct pce_delta *d);
 
 /* Evict (capacity) until @d would fit.  @s is the caller's locked shard; the
  * lock may be dropped and re-taken, so the caller must re-examine the shard.
- * Return: 0 if something was evicted or @d fits now (try again), PCE_ENOSPC
- * if nothing is evictable and @d does not fit, PCE_ENOMEM if nothing could
- * be evicted because a removal could not allocate. */
+ * Return: 0 if something was evicted or @d fitted at some point (try again),
+ * PCE_ENOSPC if no shard held an evictable entry when it was swept and @d
+ * never fitted, PCE_ENOMEM if nothing could be evicted because a removal
+ * could not allocate. */
 int pce_budget_evict_sync(struct pce_cache *c, struct pce_shard *s, const struct pce_delta *d);
+
+/* B1: the caller holds @s; on return it holds every shard lock. */
+void pce_budget_exclusive_begin(struct pce_cache *c, struct pce_shard *s);
+/* pce_budget_evict_sync() for a caller holding every shard lock; no lock is
+ * dropped, and PCE_ENOSPC means nothing evictable is left. */
+int pce_budget_evict_exclusive(struct pce_cache *c, struct pce_shard *s,
+			       const struct pce_delta *d);
+/* B1: release every shard lock but @s's. */
+void pce_budget_exclusive_end(struct pce_cache *c, struct pce_shard *s);
 
 /* Is any gauge above its high watermark? */
 int pce_budget_over_high(const struct pce_cache *c);

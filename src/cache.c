@@ -5,10 +5,11 @@
  * Writers (store, remove, clear) take one shard lock at a time: the shard
  * of (namespace, first token); clear and destroy visit every shard in turn;
  * a store's synchronous eviction drops its own shard's lock before it
- * visits others (budget.c).  Only pce_cache_audit() and the verdict of
- * pce_cache_set_budgets() hold several, all of them, in index order.
- * Evictions on demand and budget changes run under the reclaimer's lock
- * (reclaim.c), so they are ordered with reclaim passes and each other.
+ * visits others (budget.c).  Only pce_cache_audit(), a store that has gone
+ * exclusive (B1 in budget.h) and the verdict of pce_cache_set_budgets() hold
+ * several, all of them, taken in index order.  Evictions on demand and
+ * budget changes run under the reclaimer's lock (reclaim.c), so they are
+ * ordered with reclaim passes and each other.
  */
 #include <string.h>
 
@@ -60,10 +61,13 @@ int pce__core_create(const struct pce_config *cfg,
 	*out = NULL;
 	if (pce_config_error(cfg))
 		return PCE_EINVAL;
+	if (pce__process_init() != 0)
+		return PCE_ENOMEM;
 	c = pce_zalloc_aligned(sizeof(*c));
 	if (!c)
 		return PCE_ENOMEM;
 	c->cfg = *cfg;
+	c->fork_gen = pce__fork_gen;
 	if (!c->cfg.clock)
 		c->cfg.clock = pce__clock_monotonic;
 	c->shard_mask = cfg->shards - 1;
@@ -102,6 +106,11 @@ int pce_cache_destroy(struct pce_cache *c)
 {
 	if (!c)
 		return 0;
+	/* The parent's copy: its values, reclaim thread and condition
+	 * variable are the parent's; freeing or signalling any of them here
+	 * would act on the parent's behalf or hang.  Abandon it. */
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	pce_add_relaxed(&c->pins_forced, pce_pin_expire(&c->pins, pce_now(c)));
 	if (pce_pin_live(&c->pins))
 		return PCE_EBUSY;
@@ -127,31 +136,43 @@ static int check_seq(const uint32_t *q, size_t n)
 	return 0;
 }
 
+/* Rounds of prepare and reserve a store makes holding only its own shard's
+ * lock before it goes exclusive (B1 in budget.h).  A second failed
+ * reservation means that other stores took the room the first eviction
+ * made. */
+#define STORE_SHARED_ROUNDS 2
+
 /* Prepare, reserve and if need be evict, until the store fits or cannot.
- * On 0, *ch and *grow are prepared and the delta is reserved. */
+ * On 0, *ch and *grow are prepared and the delta is reserved.  Terminates:
+ * at most STORE_SHARED_ROUNDS rounds, then rounds that each evict an entry
+ * while no other store can reserve (B1).  A refusal for want of evictable
+ * entries (PCE_ENOSPC) is only decided exclusively, so it is exact. */
 static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64_t ns,
 				const uint32_t *q, size_t n, const struct pce_entry *e,
 				unsigned flags, uint64_t *now, struct pce_trie_change *ch,
 				struct pce_heap_grow *grow, uint64_t *existing_value)
 {
-	for (;;) {
+	int exclusive = 0, rc;
+
+	for (unsigned round = 1;; round++) {
 		const struct pce_entry *old;
 		struct pce_delta d;
 		int64_t heap_bytes = 0;
-		int rc = pce_trie_prepare_insert(s, ns, q, n, ch);
 
+		rc = pce_trie_prepare_insert(s, ns, q, n, ch);
 		if (rc)
-			return rc;
+			break;
 		old = ch->existing;
 		if (old && !(flags & PCE_STORE_REPLACE) && pce_entry_live_at(c, old, now)) {
 			*existing_value = old->value;
 			pce_trie_abort(ch);
-			return PCE_EEXIST;
+			rc = PCE_EEXIST;
+			break;
 		}
 		if (e->expires_at != PCE_NEVER &&
 		    (rc = pce_heap_prepare(&s->expiry, grow, &heap_bytes)) != 0) {
 			pce_trie_abort(ch);
-			return rc;
+			break;
 		}
 		d.kv = c->cfg.kv_mode == PCE_KV_DECLARED
 			       ? (int64_t)e->kv_bytes - (old ? (int64_t)old->kv_bytes : 0)
@@ -161,15 +182,32 @@ static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64
 		d.nodes = ch->nodes_delta;
 		d.tokens = ch->tokens_delta;
 		if (!pce_budget_never_fits(c, &d) && pce_budget_reserve(c, &d) == 0)
-			return 0;
+			break;
 		pce_trie_abort(ch);
 		pce_heap_abort(grow);
 		/* Evictions change the trie under the prepared change: redo it. */
-		if (pce_budget_never_fits(c, &d))
-			return PCE_ENOSPC;
-		if ((rc = pce_budget_evict_sync(c, s, &d)) != 0)
-			return rc;
+		if (pce_budget_never_fits(c, &d)) {
+			rc = PCE_ENOSPC;
+			break;
+		}
+		if (!exclusive) {
+			rc = round < STORE_SHARED_ROUNDS ? pce_budget_evict_sync(c, s, &d)
+							 : PCE_ENOSPC;
+			if (rc == 0)
+				continue;
+			if (rc != PCE_ENOSPC)
+				break;
+			/* The room was taken again, or none was found in
+			 * passing: decide holding every shard lock (B1). */
+			pce_budget_exclusive_begin(c, s);
+			exclusive = 1;
+		}
+		if ((rc = pce_budget_evict_exclusive(c, s, &d)) != 0)
+			break;
 	}
+	if (exclusive)
+		pce_budget_exclusive_end(c, s);
+	return rc;
 }
 
 /* The store's holder: what a lookup of @q would report now (lookup.c), and
@@ -234,6 +272,8 @@ int pce_cache_store(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	if (!c || (flags & ~(unsigned)(PCE_STORE_REPLACE | PCE_STORE_PIN_HOLDER)) ||
 	    ((flags & PCE_STORE_PIN_HOLDER) && !want_holder))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	if (n < c->cfg.min_prefix_len)
@@ -301,6 +341,8 @@ int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	s = pce_shard_of(c, ns, q[0]);
@@ -328,6 +370,8 @@ static int clear(struct pce_cache *c, uint64_t ns, int all, uint64_t *removed)
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (uint32_t i = 0; i <= c->shard_mask; i++) {
 		struct pce_shard *s = &c->shard[i];
 		pthread_mutex_lock(&s->lock);
@@ -353,6 +397,8 @@ int pce_cache_reclaim(struct pce_cache *c)
 {
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	pce_reclaim_pass(c, 1);
 	return 0;
 }
@@ -368,6 +414,8 @@ int pce_cache_remove_prefix(struct pce_cache *c, uint64_t ns, const uint32_t *q,
 		*removed = 0;
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	s = pce_shard_of(c, ns, q[0]);
@@ -390,6 +438,8 @@ int pce_cache_touch(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if ((rc = check_seq(q, n)) != 0)
 		return rc;
 	s = pce_shard_of(c, ns, q[0]);
@@ -453,6 +503,8 @@ int pce_cache_evict(struct pce_cache *c, enum pce_evict_unit unit, uint64_t amou
 	if (!c || (unit != PCE_EVICT_KV_BYTES && unit != PCE_EVICT_TOKENS &&
 		   unit != PCE_EVICT_ENTRIES))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if (amount)
 		rc = pce_reclaim_run(c, evict_run, &g);
 	if (freed) {
@@ -502,6 +554,8 @@ int pce_cache_set_budgets(struct pce_cache *c, const struct pce_budgets *b)
 
 	if (!c || !b || pce__budgets_error(b))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	rc = pce_reclaim_run(c, budgets_run, (void *)b);
 	if (pce_budget_over_high(c))
 		pce_reclaim_wake(c);
@@ -513,6 +567,8 @@ int pce_cache_stats(struct pce_cache *c, struct pce_stats *out)
 	if (!c || !out)
 		return PCE_EINVAL;
 	memset(out, 0, sizeof(*out));
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (uint32_t i = 0; i < PCE_STAT_STRIPES; i++) {
 		const struct pce_stripe *st = &c->stripe[i];
 		/* Hits first, with acquire: the lookups counted after them
@@ -556,6 +612,8 @@ int pce_cache_shard_entries(struct pce_cache *c, uint64_t *counts, size_t n)
 {
 	if (!c || (!counts && n))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	for (size_t i = 0; i < n && i <= c->shard_mask; i++)
 		counts[i] = pce_load_relaxed(&c->shard[i].entries);
 	return (int)(c->shard_mask + 1);

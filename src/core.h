@@ -26,6 +26,7 @@
 
 #include "ctable.h"
 #include "internal.h"
+#include "thread.h"
 
 struct pce_entry;
 
@@ -204,6 +205,7 @@ struct pce_cache {
 	/* read-mostly */
 	struct pce_config cfg;
 	uint32_t shard_mask;
+	uint32_t fork_gen;              /* pce__fork_gen at creation (thread.h) */
 	struct pce_limits lim;
 	uint64_t fixed_bytes;
 	struct pce_shard *shard;
@@ -285,6 +287,14 @@ static inline int pce_entry_live_at(const struct pce_cache *c, const struct pce_
 	uint64_t at = pce_load_relaxed(&e->expires_at);
 
 	return at == PCE_NEVER || at > pce_now_once(c, now);
+}
+
+/* Was @c created before a fork() of this process, i.e. is it the parent's
+ * (thread.h)?  Every public call on a cache checks this before anything
+ * else and returns PCE_EFORKED: nothing of the parent's copy may be used. */
+static inline int pce_cache_inherited(const struct pce_cache *c)
+{
+	return pce_unlikely(c->fork_gen != pce__fork_gen);
 }
 
 static inline struct pce_shard *pce_shard_of(const struct pce_cache *c, uint64_t ns,

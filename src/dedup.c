@@ -21,6 +21,8 @@ int pce_dedup_analyze(struct pce_cache *cache, const struct pce_seq *seqs, size_
 	if (!out)
 		return PCE_EINVAL;
 	memset(out, 0, sizeof(*out));
+	if (cache && pce_cache_inherited(cache))
+		return PCE_EFORKED;
 	if (!seqs && n)
 		return PCE_EINVAL;
 	for (size_t i = 0; i < n; i++) {

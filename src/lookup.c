@@ -11,12 +11,23 @@
  *      more checking every node (trie_match_live).
  *   4. Round down to whole blocks; below min_prefix_len is a miss.
  *   5. Touch the entry's CLOCK state (only if it changes), pin it if asked.
+ *      A pin fails on an entry a writer unlinked after the walk (O4): then
+ *      choose again, up to PIN_TRIES choices in all (L1).
  *   6. rcu_read_unlock, then count into this thread's statistics stripe.
  *
  * No lock, no allocation (after the thread's first call), no loop that
  * waits for another thread: the walk is bounded by the query, each table
- * probe by the table size (T3), the pin-slot search by the table of pins.
- * The clock is read only when an entry has a TTL or a pin has a lease.
+ * probe by the table size (T3), the pin-slot search by the table of pins,
+ * and the choice is made at most PIN_TRIES times.  The clock is read only
+ * when an entry has a TTL or a pin has a lease.
+ *
+ * (L1) A pin that finds its entry DEAD after a replace, remove or clear has
+ * acquired the DEAD bit, which the writer set after publishing the
+ * successor or unpublishing the entry (O7 in docs/design.md): the next walk
+ * sees what matches now.  The retry is bounded, not a wait: a pinned lookup
+ * still reports a miss if writers unlink each of its PIN_TRIES chosen
+ * entries between its walk and its pin, or if it races a capacity eviction's
+ * claim (DEAD comes before the victim leaves the trie).
  */
 #include "clock.h"
 #include "core.h"
@@ -26,11 +37,19 @@
 #include "thread.h"
 #include "trie.h"
 
-/* Single writer (owned stripe): a plain read-modify-write.  Shared stripe
- * (more live threads than stripes): an atomic add.  @order is the store's
- * memory order: hits and hit_tokens are released after lookups and
- * query_tokens, and pce_cache_stats() acquires them first, so a snapshot
- * never shows more hits than lookups (free on x86). */
+/* Choices a pinned lookup makes before it reports a miss (L1).  Each costs
+ * a walk, and a retry happens only when a writer unlinked the chosen entry
+ * within the last walk, so the bound is what keeps the lookup wait-free.
+ * include/pce/cache.h and docs/design.md quote the number. */
+#define PIN_TRIES 4
+
+/* Owned stripe (this thread is its one writer): a plain read-modify-write.
+ * Shared stripe (threads beyond the owned stripes, thread.h): an atomic add;
+ * an owned stripe never gets one, since its owner's plain store would erase
+ * it.  @order is the store's memory order: hits and hit_tokens are released
+ * after lookups and query_tokens, and pce_cache_stats() acquires them first,
+ * so a snapshot never shows more hits than lookups (free on x86; on a shared
+ * stripe the later atomic adds continue the release sequence). */
 static inline void stat_add(uint64_t *ctr, uint64_t v, int owned, int order)
 {
 	if (owned)
@@ -93,6 +112,8 @@ int pce_cache_lookup(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 	    (flags & ~(unsigned)(PCE_LOOKUP_PIN | PCE_LOOKUP_WHOLE | PCE_LOOKUP_PEEK)) ||
 	    ((flags & PCE_LOOKUP_PIN) && (flags & PCE_LOOKUP_PEEK)))
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	if (n > PCE_MAX_TOKENS)
 		return PCE_E2BIG;
 	t = pce_thread_enter();
@@ -103,23 +124,28 @@ int pce_cache_lookup(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 
 	s = pce_shard_of(c, ns, q[0]);
 	pce_rcu_read_lock();
-	e = choose_rcu(c, s, ns, q, n, flags & PCE_LOOKUP_WHOLE, &now, &depth);
-	if (e) {
-		matched = rounded(c, depth);
-	}
-	if (matched) {
+	for (unsigned tries = 1;; tries++) {
+		e = choose_rcu(c, s, ns, q, n, flags & PCE_LOOKUP_WHOLE, &now, &depth);
+		matched = e ? rounded(c, depth) : 0;
+		if (!matched)
+			break;
 		if (!(flags & PCE_LOOKUP_PEEK))
 			pce_clock_touch(e, c->cfg.policy);
-		if (flags & PCE_LOOKUP_PIN) {
-			uint64_t deadline = pce_deadline(c, opts->pin_lease_ns,
-							 c->cfg.default_pin_lease_ns, &now);
-			rc = pce_pin_take_rcu(&c->pins, e, deadline, &t->pin_hint, &out->pin.id);
-			if (rc == PCE_ENOENT)
-				rc = 0; /* evicted under our feet: a miss */
-			if (out->pin.id == 0)
-				matched = 0;
-		}
+		if (!(flags & PCE_LOOKUP_PIN))
+			break;
+		rc = pce_pin_take_rcu(&c->pins, e,
+				      pce_deadline(c, opts->pin_lease_ns,
+						   c->cfg.default_pin_lease_ns, &now),
+				      &t->pin_hint, &out->pin.id);
+		if (rc == 0)
+			break;
+		matched = 0; /* no pin, no hit */
+		if (rc != PCE_ENOENT || tries == PIN_TRIES)
+			break;
+		rc = 0; /* unlinked after the walk: choose again (L1) */
 	}
+	if (rc == PCE_ENOENT)
+		rc = 0; /* every choice was unlinked under our feet: a miss */
 	if (matched) {
 		out->tokens = matched;
 		out->blocks = matched / c->cfg.block_size;
@@ -160,5 +186,7 @@ int pce_pin_release(struct pce_cache *c, struct pce_pin pin)
 {
 	if (!c)
 		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
 	return pce_pin_put(&c->pins, pin.id);
 }

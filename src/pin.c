@@ -16,11 +16,6 @@
 
 #include "alloc.h"
 
-static uint64_t tag_of(uint64_t gen, unsigned state)
-{
-	return gen << 2 | state;
-}
-
 int pce_pintable_init(struct pce_pintable *pt, uint32_t cap, uint64_t *bytes)
 {
 	size_t size = (size_t)cap * sizeof(struct pce_pin_slot);
@@ -29,9 +24,8 @@ int pce_pintable_init(struct pce_pintable *pt, uint32_t cap, uint64_t *bytes)
 	if (!pt->slot)
 		return PCE_ENOMEM;
 	pt->cap = cap;
-	/* Generation 0 would make slot 0's first handle id 0 ("no pin"). */
 	for (uint32_t i = 0; i < cap; i++)
-		pt->slot[i].tag = tag_of(1, PCE_PIN_FREE);
+		pt->slot[i].tag = pce_pin_tag(1, PCE_PIN_FREE); /* G1: never generation 0 */
 	*bytes = size;
 	return 0;
 }
@@ -76,13 +70,13 @@ static int slot_release(struct pce_pin_slot *s, uint64_t tag)
 {
 	uint64_t gen = tag >> 2;
 
-	if (!__atomic_compare_exchange_n(&s->tag, &tag, tag_of(gen, PCE_PIN_BUSY), 0,
+	if (!__atomic_compare_exchange_n(&s->tag, &tag, pce_pin_tag(gen, PCE_PIN_BUSY), 0,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return PCE_ESTALE;
 	/* Last touch of the entry: once unpinned, the reclaimer may free it. */
 	__atomic_fetch_sub(&s->entry->pinword, PCE_ENTRY_PIN, __ATOMIC_RELEASE);
 	s->entry = NULL;
-	pce_store_release(&s->tag, tag_of(gen + 1, PCE_PIN_FREE));
+	pce_store_release(&s->tag, pce_pin_tag(pce_pin_gen_next(gen), PCE_PIN_FREE));
 	return 0;
 }
 
@@ -93,7 +87,7 @@ int pce_pin_put(struct pce_pintable *pt, uint64_t id)
 
 	if (id == 0 || i >= pt->cap)
 		return PCE_ESTALE;
-	return slot_release(&pt->slot[i], tag_of(gen, PCE_PIN_ACTIVE));
+	return slot_release(&pt->slot[i], pce_pin_tag(gen, PCE_PIN_ACTIVE));
 }
 
 uint64_t pce_pin_expire(struct pce_pintable *pt, uint64_t now)

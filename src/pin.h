@@ -9,6 +9,13 @@
  * (generation << 24 | slot index); a handle whose generation no longer
  * matches its slot is stale (released twice, or after a forced release).
  *
+ * Generations (G1): a slot's generation runs 1, 2, ..., PCE_PIN_GEN_MAX, 1,
+ * ...: exactly the 40 bits the handle keeps, so every handle names its slot's
+ * whole generation (a release always finds its pin), and never 0, so no
+ * handle is 0 (id 0 means "no pin"), not even slot 0's.  A stale handle is
+ * recognised unless its slot has since been reused a multiple of
+ * PCE_PIN_GEN_MAX times (2^40 - 1: days at 10^7 pins per second on one slot).
+ *
  * Slot states (tag = generation << 2 | state):
  *   FREE --claim (CAS)--> BUSY --fill, release store--> ACTIVE
  *   ACTIVE --release or force (CAS)--> BUSY --unpin entry, gen+1--> FREE
@@ -26,6 +33,18 @@
 #define PCE_PIN_ACTIVE 1u
 #define PCE_PIN_BUSY 2u
 #define PCE_PIN_INDEX_BITS 24
+#define PCE_PIN_GEN_MAX ((1ULL << (64 - PCE_PIN_INDEX_BITS)) - 1)
+
+static inline uint64_t pce_pin_tag(uint64_t gen, unsigned state)
+{
+	return gen << 2 | state;
+}
+
+/* The generation after @gen (G1). */
+static inline uint64_t pce_pin_gen_next(uint64_t gen)
+{
+	return gen == PCE_PIN_GEN_MAX ? 1 : gen + 1;
+}
 
 int pce_pintable_init(struct pce_pintable *pt, uint32_t cap, uint64_t *bytes);
 void pce_pintable_fini(struct pce_pintable *pt);

@@ -1,8 +1,14 @@
 /*
  * rcu.h - every RCU primitive libpce uses, in one place.
  *
- * Flavour: liburcu "memb" (sys_membarrier).  Readers must be registered;
- * thread.h does that on a thread's first call into libpce.
+ * Flavour: liburcu's bulletproof flavour (urcu-bp).  It keeps a reader
+ * registry of its own, apart from memb's and qsbr's, so a host thread that
+ * registered itself with liburcu (any flavour) calls libpce like any other
+ * thread; it registers a thread on the thread's first read-side section and
+ * unregisters it at thread exit by itself; and it has fork hooks that prune
+ * the child's registry down to the forking thread (thread.c installs them).
+ * Its read side costs about 2 ns more per section than memb's, through the
+ * same shared-library calls (bench/rcu_flavour.c, docs/build.md).
  *
  * Publication and dereference use C11 acquire/release atomics instead of
  * liburcu's rcu_assign_pointer()/rcu_dereference(): on x86 they compile to
@@ -22,7 +28,7 @@
 #ifndef PCE_RCU_H
 #define PCE_RCU_H
 
-#include <urcu/urcu-memb.h>
+#include <urcu/urcu-bp.h>
 
 #include "internal.h"
 
@@ -47,20 +53,20 @@ extern char pce__rcu_gp_token;
 
 static inline void pce_rcu_read_lock(void)
 {
-	urcu_memb_read_lock();
+	urcu_bp_read_lock();
 }
 
 static inline void pce_rcu_read_unlock(void)
 {
 	PCE_TSAN_RELEASE(&pce__rcu_gp_token);
-	urcu_memb_read_unlock();
+	urcu_bp_read_unlock();
 }
 
 /* Waits until every read-side section that began before the call has ended.
  * Must not be called inside a read-side section. */
 static inline void pce_rcu_synchronize(void)
 {
-	urcu_memb_synchronize_rcu();
+	urcu_bp_synchronize_rcu();
 	PCE_TSAN_ACQUIRE(&pce__rcu_gp_token);
 }
 

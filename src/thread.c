@@ -1,9 +1,11 @@
 /*
- * thread.c - liburcu registration on first use, unregistration at thread
- * exit, and statistics-stripe ids.  See thread.h.
+ * thread.c - per-thread set-up on first use, clean-up at thread exit,
+ * statistics-stripe ids, and the fork() handlers.  See thread.h.
  *
  * Locking: stripe ids are handed out under stripe_lock (first use and thread
- * exit only; never on a lookup's fast path).
+ * exit only; never on a lookup's fast path).  The fork handlers take
+ * stripe_lock, then liburcu-bp's grace-period and registry locks (inside
+ * urcu_bp_before_fork()); nothing takes them in the other order.
  */
 #include "thread.h"
 
@@ -12,20 +14,21 @@
 #include "rcu.h"
 
 __thread struct pce_thread pce__thread __attribute__((tls_model("initial-exec")));
+uint32_t pce__fork_gen;
 
 #ifdef PCE_TSAN
 char pce__rcu_gp_token;
 #endif
 
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
-static int key_error;
+static int process_error;
 
 static pthread_mutex_t stripe_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t stripes_used; /* bit i: stripe i owned by a live thread */
-static uint32_t stripe_next;  /* round robin once all are owned */
+static uint64_t stripes_used; /* bit i: owned stripe i taken by a live thread */
+static uint32_t stripe_next;  /* round robin over the shared stripes */
 
-_Static_assert(PCE_STAT_STRIPES == 64, "stripes_used is a 64-bit mask");
+_Static_assert(PCE_STAT_OWNED_STRIPES == 64, "stripes_used is a 64-bit mask");
 
 static void stripe_take(struct pce_thread *t)
 {
@@ -35,7 +38,7 @@ static void stripe_take(struct pce_thread *t)
 		t->stripe = (uint32_t)__builtin_ctzll(~stripes_used);
 		stripes_used |= 1ULL << t->stripe;
 	} else {
-		t->stripe = stripe_next++ % PCE_STAT_STRIPES;
+		t->stripe = PCE_STAT_OWNED_STRIPES + stripe_next++ % PCE_STAT_SHARED_STRIPES;
 	}
 	pthread_mutex_unlock(&stripe_lock);
 }
@@ -55,26 +58,57 @@ static void thread_exit(void *arg)
 
 	if (!t->registered)
 		return;
-	urcu_memb_unregister_thread();
 	stripe_give_back(t);
 	t->registered = 0;
 }
 
-static void key_create(void)
+/* Before fork(): no thread may be inside stripe_lock or liburcu-bp's
+ * registry, so that the child finds both consistent. */
+static void fork_prepare(void)
 {
-	key_error = pthread_key_create(&exit_key, thread_exit);
+	pthread_mutex_lock(&stripe_lock);
+	urcu_bp_before_fork();
+}
+
+static void fork_parent(void)
+{
+	urcu_bp_after_fork_parent();
+	pthread_mutex_unlock(&stripe_lock);
+}
+
+/* In the child only the forking thread exists: liburcu-bp drops the other
+ * readers, the other threads' stripes are free, and every cache created so
+ * far belongs to the parent. */
+static void fork_child(void)
+{
+	const struct pce_thread *t = &pce__thread;
+
+	urcu_bp_after_fork_child();
+	stripes_used = t->registered && t->stripe_owned ? 1ULL << t->stripe : 0;
+	pce__fork_gen++;
+	pthread_mutex_unlock(&stripe_lock);
+}
+
+static void process_setup(void)
+{
+	process_error = pthread_key_create(&exit_key, thread_exit) != 0 ||
+			pthread_atfork(fork_prepare, fork_parent, fork_child) != 0;
+}
+
+int pce__process_init(void)
+{
+	pthread_once(&process_once, process_setup);
+	return process_error ? PCE_ENOMEM : 0;
 }
 
 struct pce_thread *pce__thread_register(void)
 {
 	struct pce_thread *t = &pce__thread;
 
-	pthread_once(&key_once, key_create);
-	/* Without the key's destructor the thread would stay in liburcu's
-	 * registry after exit, so refuse rather than register. */
-	if (key_error || pthread_setspecific(exit_key, t) != 0)
+	/* Without the key's destructor the thread's stripe would stay taken
+	 * after it exits, so refuse rather than set up. */
+	if (pce__process_init() != 0 || pthread_setspecific(exit_key, t) != 0)
 		return NULL;
-	urcu_memb_register_thread();
 	stripe_take(t);
 	t->pin_hint = t->stripe * 61u;
 	t->registered = 1;

@@ -627,14 +627,15 @@ static void test_budget_full_of_pins(void **state)
 
 static void test_error_names_of_any_int(void **state)
 {
-	static const int codes[] = {0, 1, -1, -29999, -30799, -30804, INT32_MIN, INT32_MAX};
+	static const int codes[] = {0, 1, -1, -29999, -30799, -30899, INT32_MIN, INT32_MAX};
 	(void)state;
 
 	for (size_t i = 0; i < NELEM(codes); i++) {
 		assert_non_null(pce_strerror(codes[i]));
 		assert_non_null(pce_err_name(codes[i]));
 	}
-	assert_string_equal(pce_err_name(-30804), "PCE_EUNKNOWN");
+	assert_string_equal(pce_err_name(-30899), "PCE_EUNKNOWN");
+	assert_string_equal(pce_err_name(PCE_EFORKED), "PCE_EFORKED");
 	assert_string_equal(pce_strerror(12345), "unknown error");
 	assert_string_equal(pce_reason_name(PCE_REASON_COUNT), "unknown");
 	assert_string_equal(pce_reason_name((enum pce_reason)-1), "unknown");

@@ -1,9 +1,12 @@
 /*
  * test_pins.c - pins: never evicted nor freed while held, released exactly
  * once, leases force-released by the reclaimer, destroy refused while pins
- * live, a full pin table reported.
+ * live, a full pin table reported, slot generations wrapping within the
+ * handle (white box: src/pin.h).
  */
 #include "util.h"
+
+#include "pin.h"
 
 static const uint32_t a5[] = {1, 2, 3, 4, 5};
 
@@ -214,6 +217,63 @@ static void test_pin_survives_replace(void **state)
 	tcache_close(&t);
 }
 
+/*
+ * A handle keeps 40 bits of its slot's generation (pin.h, G1).  Generations
+ * used to run on past 2^40 - 1: slot 0 then handed out id 0 (a hit reported
+ * as a miss, the entry pinned for good, destroy PCE_EBUSY for ever) and the
+ * other slots handles whose release failed with PCE_ESTALE, leaking the pin.
+ * Instead of 2^40 pins per slot, the test starts each slot's generation just
+ * below the wrap (slot i at PCE_PIN_GEN_MAX - i, before any pin is taken).
+ */
+static void test_generation_wraps_within_handle(void **state)
+{
+	enum { CAP = 4 };
+	const uint64_t index_mask = (1ULL << PCE_PIN_INDEX_BITS) - 1;
+	struct tcache t;
+	struct pce_config cfg;
+	struct pce_pin p[CAP], first[CAP];
+	uint64_t gen[CAP];
+	(void)state;
+
+	tcache_config(&t, &cfg);
+	cfg.max_pins = CAP;
+	tcache_open(&t, &cfg);
+	assert_int_equal(put(t.c, a5, 5, 5), 0);
+	for (uint32_t i = 0; i < CAP; i++) {
+		gen[i] = PCE_PIN_GEN_MAX - i;
+		t.c->pins.slot[i].tag = pce_pin_tag(gen[i], PCE_PIN_FREE);
+	}
+	/* Each round holds every slot at once, wherever the search starts,
+	 * so CAP + 1 rounds take every slot across the wrap. */
+	for (int round = 0; round <= CAP; round++) {
+		for (int k = 0; k < CAP; k++) {
+			uint64_t i;
+
+			p[k] = pin(t.c, a5, 5, 0);
+			i = p[k].id & index_mask;
+			assert_true(i < CAP);
+			assert_int_equal(p[k].id >> PCE_PIN_INDEX_BITS, gen[i]);
+			gen[i] = gen[i] == PCE_PIN_GEN_MAX ? 1 : gen[i] + 1;
+			if (round == 0)
+				first[k] = p[k];
+		}
+		assert_int_equal(stats_of(t.c).live_pins, CAP);
+		assert_audit(t.c);
+		for (int k = 0; k < CAP; k++)
+			assert_int_equal(pce_pin_release(t.c, p[k]), 0);
+		for (int k = 0; k < CAP; k++)
+			assert_int_equal(pce_pin_release(t.c, p[k]), PCE_ESTALE);
+		assert_int_equal(stats_of(t.c).live_pins, 0);
+	}
+	for (uint32_t i = 0; i < CAP; i++)
+		assert_true(gen[i] >= 1 && gen[i] <= CAP + 1); /* every slot wrapped */
+	for (int k = 0; k < CAP; k++) /* handles from before the wrap stay stale */
+		assert_int_equal(pce_pin_release(t.c, first[k]), PCE_ESTALE);
+	assert_int_equal(stats_of(t.c).pins, (CAP + 1) * CAP);
+	tcache_close(&t); /* destroy: no pin left behind */
+	assert_int_equal(t.released, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_with_expired_lease),
 		cmocka_unit_test(test_pin_table_full),
 		cmocka_unit_test(test_pin_survives_replace),
+		cmocka_unit_test(test_generation_wraps_within_handle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,11 +123,93 @@ static void test_whole_lookup_survives_concurrent_remove(void **state)
 	tcache_close(&t);
 }
 
+/*
+ * A clock that changes the cache on its first read after being armed.  A
+ * lookup that pins with a lease reads the clock between choosing its entry
+ * and pinning it (the first read, when no entry has a TTL), so this replays
+ * a writer acting at exactly that instant, deterministically.  The clock
+ * contract (cache.h) forbids calling into the cache; it is safe here
+ * because without TTLs neither the store nor the remove reads the clock, so
+ * the call never nests in a shard lock, and the lookup's read-side section
+ * only holds back frees.
+ */
+struct hooked_clock {
+	struct tcache *t;
+	int armed;
+	int replace; /* 1: replace the long entry; 0: remove it */
+};
+
+static const uint32_t hook_short[] = {1, 2, 3}, hook_long[] = {1, 2, 3, 4, 5};
+
+static uint64_t hooked_clock(void *ctx)
+{
+	struct hooked_clock *h = ctx;
+	struct pce_store_opts replace = {PCE_STORE_REPLACE, 0, 0};
+
+	if (h->armed) {
+		h->armed = 0;
+		if (h->replace)
+			assert_int_equal(pce_cache_store(h->t->c, 0, hook_long, 5, 3, 0, &replace,
+							 NULL), 0);
+		else
+			assert_int_equal(pce_cache_remove(h->t->c, 0, hook_long, 5, NULL), 0);
+	}
+	return h->t->now;
+}
+
+/*
+ * A pinned lookup whose chosen entry was replaced or removed between the
+ * walk and the pin reported a miss, although the replacement (or a shorter
+ * entry) matched at every instant: the pin found the entry DEAD and the
+ * lookup gave up (about 0.9% of pinned lookups under heavy replace churn).
+ * It now chooses again, a bounded number of times, inside its read-side
+ * section.
+ */
+static void test_pinned_lookup_survives_replace_and_remove(void **state)
+{
+	const uint32_t q[] = {1, 2, 3, 4, 5, 6};
+	const unsigned flags[] = {PCE_LOOKUP_PIN, PCE_LOOKUP_PIN | PCE_LOOKUP_WHOLE};
+	(void)state;
+
+	for (int replace = 0; replace <= 1; replace++) {
+		for (size_t f = 0; f < NELEM(flags); f++) {
+			struct tcache t;
+			struct pce_config cfg;
+			struct hooked_clock h = {&t, 0, replace};
+			struct pce_lookup_opts pin = {flags[f], 1000};
+			struct pce_match m;
+
+			tcache_config(&t, &cfg);
+			cfg.clock = hooked_clock;
+			cfg.clock_ctx = &h;
+			tcache_open(&t, &cfg);
+			assert_int_equal(put(t.c, hook_short, 3, 1), 0);
+			assert_int_equal(put(t.c, hook_long, 5, 2), 0);
+			h.armed = 1;
+			assert_int_equal(pce_cache_lookup(t.c, 0, q, 6, &pin, &m), 0);
+			assert_int_equal(h.armed, 0); /* the writer did act mid-lookup */
+			if (m.tokens == 0)
+				fail_msg("pinned lookup%s missed after a concurrent %s",
+					 flags[f] & PCE_LOOKUP_WHOLE ? " (WHOLE)" : "",
+					 replace ? "replace" : "remove");
+			assert_int_equal(m.tokens, replace ? 5 : 3);
+			assert_int_equal(m.value, replace ? 3 : 1);
+			assert_true(m.pin.id != 0);
+			assert_int_equal(stats_of(t.c).live_pins, 1);
+			assert_audit(t.c);
+			assert_int_equal(pce_pin_release(t.c, m.pin), 0);
+			tcache_close(&t);
+			assert_int_equal(t.released, 3 - !replace);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_over_entry_raises_ancestor_hints),
 		cmocka_unit_test(test_whole_lookup_survives_concurrent_remove),
+		cmocka_unit_test(test_pinned_lookup_survives_replace_and_remove),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

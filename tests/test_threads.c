@@ -6,7 +6,8 @@
  * both the query and the returned entry.  Runs a fixed amount of work (no
  * timing assertion).  Threads are started before the cache exists, and
  * short-lived threads come and go, to exercise registration on first use and
- * unregistration at exit.
+ * unregistration at exit.  More threads than statistics stripes of their own
+ * look up at once, and every lookup must be counted.
  */
 #include "util.h"
 
@@ -152,10 +153,85 @@ static void test_readers_writers_reclaimer(void **state)
 	pthread_barrier_destroy(&sh.start);
 }
 
+/* ---- statistics with more threads than owned stripes ------------------- */
+
+enum { CROWD = 136, CROWD_LOOKUPS = 60000 };
+
+struct crowd {
+	struct pce_cache *c;
+	pthread_barrier_t all_in;
+	int done;
+	unsigned long bad;
+};
+
+static const uint32_t crowd_hit[4] = {11, 12, 13, 14};
+static const uint32_t crowd_miss[2] = {99, 98};
+
+static void *crowd_member(void *arg)
+{
+	struct crowd *cr = arg;
+	struct pce_match m;
+
+	/* The first lookup takes a stripe; all threads are alive together. */
+	if (pce_cache_lookup(cr->c, 0, crowd_hit, 4, NULL, &m) != 0 || m.tokens != 4)
+		__atomic_fetch_add(&cr->bad, 1, __ATOMIC_RELAXED);
+	pthread_barrier_wait(&cr->all_in);
+	for (int i = 0; i < CROWD_LOOKUPS; i++) {
+		int hit = i % 2 == 0;
+
+		if (pce_cache_lookup(cr->c, 0, hit ? crowd_hit : crowd_miss, hit ? 4 : 2, NULL,
+				     &m) != 0 ||
+		    m.tokens != (hit ? 4u : 0u))
+			__atomic_fetch_add(&cr->bad, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_fetch_add(&cr->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* More live threads than statistics stripes of their own: none of their
+ * lookups may be lost, and no snapshot may show more hits than lookups
+ * (misses would wrap). */
+static void test_stats_more_threads_than_stripes(void **state)
+{
+	const uint64_t per = 1 + CROWD_LOOKUPS, hits = 1 + CROWD_LOOKUPS / 2;
+	struct crowd cr;
+	struct pce_config cfg;
+	struct pce_stats s;
+	pthread_t th[CROWD];
+	(void)state;
+
+	memset(&cr, 0, sizeof(cr));
+	pce_config_init(&cfg);
+	cfg.background_reclaim = 0;
+	assert_int_equal(pce_cache_create(&cfg, &cr.c), 0);
+	assert_int_equal(pce_cache_store(cr.c, 0, crowd_hit, 4, 1, 1, NULL, NULL), 0);
+	pthread_barrier_init(&cr.all_in, NULL, CROWD);
+	for (int i = 0; i < CROWD; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, crowd_member, &cr), 0);
+	while (__atomic_load_n(&cr.done, __ATOMIC_ACQUIRE) < CROWD) {
+		assert_int_equal(pce_cache_stats(cr.c, &s), 0);
+		assert_true(s.hits <= s.lookups);
+		assert_true(s.hit_tokens <= s.query_tokens);
+		assert_true(s.lookups <= CROWD * per);
+	}
+	for (int i = 0; i < CROWD; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(cr.bad, 0);
+	s = stats_of(cr.c);
+	assert_int_equal(s.lookups, CROWD * per);
+	assert_int_equal(s.hits, CROWD * hits);
+	assert_int_equal(s.misses, CROWD * (per - hits));
+	assert_int_equal(s.hit_tokens, CROWD * hits * 4);
+	assert_int_equal(s.query_tokens, CROWD * (hits * 4 + (per - hits) * 2));
+	assert_int_equal(pce_cache_destroy(cr.c), 0);
+	pthread_barrier_destroy(&cr.all_in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_readers_writers_reclaimer),
+		cmocka_unit_test(test_stats_more_threads_than_stripes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

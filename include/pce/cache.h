@@ -17,18 +17,35 @@
  * Threads
  *   Every function may be called from any thread, concurrently, except
  *   pce_cache_destroy(), which must be the last call on a cache.  Threads need
- *   no set-up: libpce registers each calling thread with liburcu on first use
- *   and unregisters it when the thread exits.  If your program registers its
- *   own threads with liburcu's memb flavour, do not also call libpce from
- *   them (liburcu forbids registering a thread twice).
+ *   no set-up: libpce uses liburcu's bulletproof flavour (urcu-bp), which
+ *   registers each reading thread on first use and unregisters it when the
+ *   thread exits.  Threads your program registers with liburcu itself, in any
+ *   flavour (memb, qsbr, bp), may call libpce too, also from inside their own
+ *   read-side sections.  libpce installs pthread_atfork handlers that call
+ *   urcu_bp_before_fork() and its after-fork pair, so a program must not call
+ *   those itself as well.
+ *
+ * fork()
+ *   A child process (without exec) may create and use new caches normally.
+ *   Every call on a cache it inherited from its parent returns PCE_EFORKED at
+ *   once and changes nothing; pce_cache_destroy() of it returns PCE_EFORKED
+ *   and frees nothing (the values, the reclaim thread and the locks are the
+ *   parent's): the child's copy is simply abandoned.  fork() waits for a
+ *   grace period in progress in the parent, which waits for the lookups in
+ *   progress: a config.clock that blocks until after a fork would deadlock it.
  *
  * Progress
- *   pce_cache_lookup() is wait-free: no lock, no retry loop, and no allocation
- *   (after a thread's first call).  It writes nothing shared except an entry's
- *   CLOCK reference bit or frequency counter (only when that changes), the
- *   pin, when asked for one, and the calling thread's statistics stripe.
+ *   pce_cache_lookup() is wait-free: no lock, no loop that waits for another
+ *   thread (a pinned lookup chooses its entry at most 4 times), and no
+ *   allocation (after a thread's first call).  It writes nothing shared
+ *   except an entry's CLOCK reference bit or frequency counter (only when
+ *   that changes), the pin, when asked for one, and the calling thread's
+ *   statistics stripe.
  *   Stores, removals, prefix removals, touches and clears take one shard's
- *   writer lock at a time.  pce_cache_evict() and pce_cache_set_budgets()
+ *   writer lock at a time.  A store that must evict visits the other shards
+ *   one at a time; if other stores take the room it made, it evicts again
+ *   holding every shard's writer lock, so it always ends, and a refusal
+ *   (PCE_ENOSPC) is exact.  pce_cache_evict() and pce_cache_set_budgets()
  *   also wait for an RCU grace period (they release values before they
  *   return).
  *
@@ -41,6 +58,7 @@
  *
  * Errors
  *   Functions that can fail return 0 or a negative PCE_E* code (pce/errors.h).
+ *   Every function that takes a cache can also return PCE_EFORKED (above).
  *   libpce never aborts or exits on anything a caller can do.
  */
 #ifndef PCE_CACHE_H
@@ -141,7 +159,11 @@ struct pce_event {
 	uint32_t tier;           /* router events: the holding's tier; 0 for a cache */
 };
 
-/* Returns a monotonic time in nanoseconds. */
+/* Returns a monotonic time in nanoseconds.  A lookup calls it inside its RCU
+ * read-side section (when an entry has a TTL or a pin takes a lease), so its
+ * cost bounds the lookup's, wait-freedom included; stores and removes may
+ * call it under a shard's writer lock.  It must be quick, must not block and
+ * must not call into the cache. */
 typedef uint64_t (*pce_clock_fn)(void *ctx);
 /* Receives each value exactly once; must not block nor call into the cache. */
 typedef void (*pce_release_fn)(void *ctx, const struct pce_released *released);
@@ -178,7 +200,8 @@ struct pce_config {
 	uint64_t reclaim_interval_ns;  /* background pass period, >= 100 us; default 10 ms */
 	int background_reclaim;        /* 1 (default): a reclaim thread per cache;
 	                                * 0: the caller runs pce_cache_reclaim() */
-	pce_clock_fn clock;            /* NULL (default): CLOCK_MONOTONIC */
+	pce_clock_fn clock;            /* NULL (default): CLOCK_MONOTONIC; runs inside
+	                                * lookups (see pce_clock_fn) */
 	void *clock_ctx;
 	pce_release_fn on_release;     /* NULL: values are dropped silently */
 	void *release_ctx;
@@ -209,7 +232,9 @@ PCE_API int pce_cache_create(const struct pce_config *cfg, struct pce_cache **ou
  * free the cache.  Accepts NULL.  Pins whose lease has expired are
  * force-released first.  Must be the last call on the cache; no other thread
  * may still be using it.
- * Return: 0, or PCE_EBUSY if pins are still live (the cache is unchanged).
+ * Return: 0; PCE_EBUSY if pins are still live (the cache is unchanged);
+ * PCE_EFORKED the cache was created before a fork() of this process (nothing
+ * is freed or released).
  */
 PCE_API int pce_cache_destroy(struct pce_cache *cache);
 
@@ -254,7 +279,9 @@ struct pce_store_result {
  * @opts: NULL for defaults.  @result: NULL, or receives details.
  *
  * A store that would break a budget while the reclaimer lags evicts
- * synchronously, in its own shard first.  The tokens are copied.
+ * synchronously, in its own shard first, then in the others one at a time;
+ * if concurrent stores take the room it made, it evicts again holding every
+ * shard's writer lock (only lookups run meanwhile).  The tokens are copied.
  *
  * The holder (result->holder_*) lets an engine that prefilled a prompt
  * concurrently with another free its duplicate KV and use the holder's.
@@ -312,13 +339,22 @@ struct pce_match {
  * is the longest prefix of the query that some live entry starts with, and
  * the entry returned is the one of those with the latest expiry; with it, the
  * longest live entry that is wholly a prefix of the query.  A match shorter
- * than min_prefix_len is a miss.  If the entry to pin is evicted concurrently,
- * the lookup reports a miss.
+ * than min_prefix_len is a miss.
+ *
+ * With PCE_LOOKUP_PIN, the entry is pinned before the lookup returns.  If a
+ * concurrent store (PCE_STORE_REPLACE), remove or clear takes the chosen
+ * entry out of the index between the choice and the pin, the lookup chooses
+ * again and pins what matches then (the replacement, or a shorter entry),
+ * up to 4 choices in all.  So a pinned lookup reports a miss (or a shorter
+ * match) although an entry matched throughout only if the entries of 4
+ * choices in a row leave that way, each in that short window, or if the
+ * chosen entry is being evicted for capacity at that instant (an eviction
+ * claims its victim just before taking it out of the index).
  *
  * Return: 0 (hit or miss); PCE_ENOPINS the pin table is full (reported as a
  * miss in @out); PCE_EINVAL NULL @cache/@out, NULL @tokens with @len > 0, or
  * bad flags; PCE_E2BIG @len > PCE_MAX_TOKENS; PCE_ENOMEM the calling thread's
- * first call could not register it (pthread_setspecific failed).
+ * first call could not set it up (pthread_setspecific failed).
  */
 PCE_API int pce_cache_lookup(struct pce_cache *cache, uint64_t ns, const uint32_t *tokens,
 			     size_t len, const struct pce_lookup_opts *opts,

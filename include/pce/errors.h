@@ -31,7 +31,8 @@ extern "C" {
 	XX(ESHORT, -30800, "sequence is shorter than min_prefix_len")              \
 	XX(ENOPINS, -30801, "pin table is full")                                   \
 	XX(ECORRUPT, -30802, "audit found a broken invariant")                     \
-	XX(ETHREAD, -30803, "could not start the reclaim thread")
+	XX(ETHREAD, -30803, "could not start the reclaim thread")                  \
+	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it")
 
 enum pce_error {
 	PCE_OK = 0,

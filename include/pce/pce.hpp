@@ -109,13 +109,14 @@ enum class errc : int {
 	no_pins = PCE_ENOPINS,
 	corrupt = PCE_ECORRUPT,
 	thread = PCE_ETHREAD,
+	forked = PCE_EFORKED, /* the cache was created before a fork() of this process */
 };
 
 namespace detail {
 #define PCE_HPP_COUNT_(name, value, msg) +1
 inline constexpr int c_error_codes = 0 PCE_ERRNO_MAP(PCE_HPP_COUNT_);
 #undef PCE_HPP_COUNT_
-static_assert(c_error_codes == 12, "pce/errors.h has a code that pce::errc does not name");
+static_assert(c_error_codes == 13, "pce/errors.h has a code that pce::errc does not name");
 
 class category_impl final : public std::error_category {
 public:

@@ -55,8 +55,9 @@
  * Concurrent changes
  *   A match that runs while holdings change reports, for each owner it
  *   lists, a holding that owner had at some instant during the match (never
- *   more than it ever held); an owner whose holding of the query changed
- *   during the match may be missing from the result.
+ *   more than it ever held), each owner once; an owner whose holding of the
+ *   query changed during the match may be missing from the result, and the
+ *   result may then hold fewer than k owners.
  *
  * Errors
  *   Functions that can fail return 0 or a negative PCE_E* code (pce/errors.h).
@@ -186,13 +187,16 @@ PCE_API int pce_router_add(struct pce_router *r, uint32_t owner, uint64_t ns,
  * before @len.
  * @len: rounded down to whole blocks.
  *
- * Never allocates.  Takes the writer lock of the sequence's shard.  Emits
+ * Takes the writer lock of the sequence's shard.  Allocates only when the
+ * kept prefix ends inside a trie edge (the edge is split there; the split
+ * is not refused for the budget: the reclaimer evicts any excess).  Emits
  * one PCE_EVENT_REMOVED event (reason PCE_REASON_REMOVED, ns, tokens, len
  * as rounded, owner, tier of the removed block).
  *
  * Return: 0; PCE_ENOENT the owner did not hold the block that ends at @len
  * (nothing changed); PCE_ESHORT @len is shorter than one block;
- * PCE_E2BIG; PCE_EINVAL NULL @r or NULL @tokens.
+ * PCE_E2BIG; PCE_EINVAL NULL @r or NULL @tokens; PCE_ENOMEM the split
+ * could not allocate (nothing changed).
  */
 PCE_API int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns,
 			      const uint32_t *tokens, size_t len);

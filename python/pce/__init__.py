@@ -1,0 +1,31 @@
+"""libpce: a concurrent prefix cache for LLM inference.
+
+pce.Cache answers, from many threads at once, "what is the longest cached
+prefix of these tokens, and where is its KV?", and keeps its memory within
+byte budgets by itself.  Tokens are read in place from any buffer of 32-bit
+unsigned ints (array('I'), numpy.uint32) or converted once from a sequence
+of ints.  Every libpce error code is an exception class under pce.Error.
+"""
+import atexit
+
+from ._pce import (
+    MAX_KV_BYTES, MAX_PINS, MAX_SHARDS, MAX_TOKENS, NEVER, BusyError, Cache, CorruptError,
+    Error, Event, ExistsError, InvalidArgumentError, Match, NoPinsError, NoSpaceError,
+    ForkedError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
+    ThreadError,
+    TooBigError, TooShortError, dedup, err_name, strerror, version, version_number,
+)
+from . import _pce
+
+# Callbacks from libpce's threads stop before the interpreter finalizes.
+atexit.register(_pce._shutdown)
+
+__version__ = version
+__all__ = [
+    "Cache", "Match", "Pin", "StoreResult", "Event", "Released", "dedup", "strerror",
+    "err_name", "version", "version_number", "MAX_TOKENS", "MAX_PINS", "MAX_SHARDS",
+    "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
+    "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",
+    "TooBigError", "TooShortError", "NoPinsError", "CorruptError", "ThreadError",
+    "ForkedError",
+]

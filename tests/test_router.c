@@ -1,0 +1,852 @@
+/*
+ * test_router.c - the router index (pce/router.h): every operation and
+ * edge, then random operations against a reference model of holdings.
+ */
+#include "util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct trouter {
+	struct pce_router *r;
+	uint64_t now;
+	uint64_t events[2];
+	uint64_t removed_by[PCE_REASON_COUNT];
+	struct pce_event last;
+};
+
+static uint64_t tclock(void *ctx)
+{
+	return ((struct trouter *)ctx)->now;
+}
+
+static void tevent(void *ctx, const struct pce_event *ev)
+{
+	struct trouter *t = ctx;
+
+	t->events[ev->kind]++;
+	if (ev->kind == PCE_EVENT_REMOVED)
+		t->removed_by[ev->reason]++;
+	t->last = *ev;
+	t->last.tokens = NULL;
+}
+
+static void trouter_config(struct trouter *t, struct pce_router_config *cfg)
+{
+	memset(t, 0, sizeof(*t));
+	t->now = 1024; /* owner words keep expiry in units of 16 ns */
+	pce_router_config_init(cfg);
+	cfg->shards = 4;
+	cfg->background_reclaim = 0;
+	cfg->clock = tclock;
+	cfg->clock_ctx = t;
+	cfg->on_event = tevent;
+	cfg->event_ctx = t;
+}
+
+static void trouter_open(struct trouter *t, struct pce_router_config *cfg)
+{
+	assert_int_equal(pce_router_create(cfg, &t->r), 0);
+}
+
+static void trouter_open_bs(struct trouter *t, uint32_t bs)
+{
+	struct pce_router_config cfg;
+
+	trouter_config(t, &cfg);
+	cfg.block_size = bs;
+	trouter_open(t, &cfg);
+}
+
+static void raudit(struct pce_router *r)
+{
+	char msg[256];
+	int rc = pce_router_audit(r, 0, msg, sizeof msg);
+
+	if (rc)
+		fail_msg("router audit: %s", msg);
+}
+
+static void trouter_close(struct trouter *t)
+{
+	raudit(t->r);
+	pce_router_destroy(t->r);
+}
+
+static int add(struct pce_router *r, uint32_t owner, const uint32_t *q, size_t n, uint32_t tier)
+{
+	return pce_router_add(r, owner, 0, q, n, tier, NULL, NULL);
+}
+
+/* The match of @q with room for @k; returns the count. */
+static size_t rmatch(struct pce_router *r, const uint32_t *q, size_t n, struct pce_overlap *out,
+		     size_t k, size_t *left)
+{
+	size_t got = 99;
+
+	assert_int_equal(pce_router_match(r, 0, q, n, 0, out, k, &got, left), 0);
+	return got;
+}
+
+/* Tokens of @owner in @out[0..n), or 0. */
+static size_t tokens_of(const struct pce_overlap *out, size_t n, uint32_t owner)
+{
+	for (size_t i = 0; i < n; i++)
+		if (out[i].owner == owner)
+			return out[i].tokens;
+	return 0;
+}
+
+static const uint32_t A[] = {1, 2, 3, 4, 5, 6, 7, 8};
+static const uint32_t B[] = {1, 2, 3, 4, 9, 9, 9, 9};
+static const uint32_t C[] = {1, 2, 7, 7};
+
+static void test_basic_longest_first(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[8];
+	size_t n, left;
+	(void)state;
+
+	trouter_open_bs(&t, 2);
+	assert_int_equal(add(t.r, 10, A, 8, PCE_TIER_GPU), 0);
+	assert_int_equal(add(t.r, 11, B, 8, PCE_TIER_GPU), 0);
+	assert_int_equal(add(t.r, 12, C, 4, PCE_TIER_GPU), 0);
+	assert_int_equal(add(t.r, 13, A, 2, PCE_TIER_GPU), 0);
+	raudit(t.r);
+	n = rmatch(t.r, A, 8, out, 8, &left);
+	assert_int_equal(n, 4);
+	assert_int_equal(left, 0);
+	assert_int_equal(out[0].owner, 10);
+	assert_int_equal(out[0].tokens, 8);
+	assert_int_equal(out[1].owner, 11);
+	assert_int_equal(out[1].tokens, 4);
+	/* 12 and 13 both hold 2 tokens: owner id breaks the tie. */
+	assert_int_equal(out[2].owner, 12);
+	assert_int_equal(out[2].tokens, 2);
+	assert_int_equal(out[3].owner, 13);
+	assert_true(out[0].score == 8.0);
+	/* A query leaving an edge inside a block rounds down to whole blocks. */
+	{
+		const uint32_t q[] = {1, 2, 3, 4, 5, 0};
+		n = rmatch(t.r, q, 6, out, 8, NULL);
+		assert_int_equal(n, 4);
+		assert_int_equal(tokens_of(out, n, 10), 4);
+		assert_int_equal(tokens_of(out, n, 11), 4);
+	}
+	/* A miss, another namespace, an empty query. */
+	{
+		const uint32_t q[] = {5, 5};
+		assert_int_equal(rmatch(t.r, q, 2, out, 8, &left), 0);
+		assert_int_equal(left, 0);
+		assert_int_equal(pce_router_match(t.r, 7, A, 8, 0, out, 8, &n, NULL), 0);
+		assert_int_equal(n, 0);
+		assert_int_equal(pce_router_match(t.r, 0, NULL, 0, 0, out, 8, &n, NULL), 0);
+		assert_int_equal(n, 0);
+	}
+	trouter_close(&t);
+}
+
+static void test_partial_block_not_held(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[4];
+	size_t nb = 9;
+	(void)state;
+
+	trouter_open_bs(&t, 4);
+	assert_int_equal(pce_router_add(t.r, 1, 0, A, 3, 0, NULL, &nb), PCE_ESHORT);
+	assert_int_equal(nb, 0);
+	assert_int_equal(pce_router_add(t.r, 1, 0, A, 7, 0, NULL, &nb), 0);
+	assert_int_equal(nb, 1); /* one whole block */
+	assert_int_equal(rmatch(t.r, A, 8, out, 4, NULL), 1);
+	assert_int_equal(out[0].tokens, 4);
+	trouter_close(&t);
+}
+
+static void test_topk_small_output_and_k0(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[16];
+	size_t n, left;
+	(void)state;
+
+	trouter_open_bs(&t, 1);
+	/* Owner i holds i + 1 tokens of A. */
+	for (uint32_t i = 0; i < 8; i++)
+		assert_int_equal(add(t.r, i, A, i + 1, PCE_TIER_GPU), 0);
+	n = rmatch(t.r, A, 8, out, 3, &left);
+	assert_int_equal(n, 3);
+	assert_int_equal(left, 5);
+	assert_int_equal(out[0].owner, 7);
+	assert_int_equal(out[1].owner, 6);
+	assert_int_equal(out[2].owner, 5);
+	/* k = 0: nothing written, out may be NULL, everybody left out. */
+	assert_int_equal(pce_router_match(t.r, 0, A, 8, 0, NULL, 0, &n, &left), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(left, 8);
+	/* k >= W: everybody. */
+	n = rmatch(t.r, A, 8, out, 16, &left);
+	assert_int_equal(n, 8);
+	assert_int_equal(left, 0);
+	for (uint32_t i = 0; i < 8; i++)
+		assert_int_equal(out[i].tokens, 8 - i);
+	/* Shorter query: those holding more report the query's length. */
+	n = rmatch(t.r, A, 3, out, 16, &left);
+	assert_int_equal(n, 8);
+	assert_int_equal(tokens_of(out, n, 7), 3);
+	assert_int_equal(tokens_of(out, n, 2), 3);
+	assert_int_equal(tokens_of(out, n, 0), 1);
+	trouter_close(&t);
+}
+
+static void test_tiers_and_scores(void **state)
+{
+	struct trouter t;
+	struct pce_router_config cfg;
+	struct pce_router_add_opts retier = {PCE_ROUTER_ADD_RETIER, 0};
+	struct pce_overlap out[8];
+	size_t n;
+	(void)state;
+
+	trouter_config(&t, &cfg);
+	cfg.tier_weight[PCE_TIER_DISK] = 0.5;
+	trouter_open(&t, &cfg);
+	/* Owner 1: first 4 tokens on GPU, the next 4 on CPU. */
+	assert_int_equal(add(t.r, 1, A, 4, PCE_TIER_GPU), 0);
+	assert_int_equal(add(t.r, 1, A, 8, PCE_TIER_CPU), 0);
+	/* Owner 2 holds 6 tokens on GPU; owner 3 all 8 on REMOTE (weight 0). */
+	assert_int_equal(add(t.r, 2, A, 6, PCE_TIER_GPU), 0);
+	assert_int_equal(add(t.r, 3, A, 8, PCE_TIER_REMOTE), 0);
+	n = rmatch(t.r, A, 8, out, 8, NULL);
+	assert_int_equal(n, 3);
+	/* 1: 8 x 0.8 = 6.4; 2: 6 x 1.0 = 6; 3: 8 x 0 = 0. */
+	assert_int_equal(out[0].owner, 1);
+	assert_int_equal(out[0].tier, PCE_TIER_CPU);
+	assert_true(out[0].score > 6.39 && out[0].score < 6.41);
+	assert_int_equal(out[1].owner, 2);
+	assert_int_equal(out[2].owner, 3);
+	assert_true(out[2].score == 0.0);
+	/* The query ending in owner 1's GPU part reports GPU. */
+	n = rmatch(t.r, A, 4, out, 8, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (out[i].owner == 1)
+			assert_int_equal(out[i].tier, PCE_TIER_GPU);
+	/* Without RETIER a re-add keeps the tiers; with it, they move. */
+	assert_int_equal(add(t.r, 1, A, 8, PCE_TIER_DISK), 0);
+	n = rmatch(t.r, A, 8, out, 8, NULL);
+	assert_int_equal(out[0].tier, PCE_TIER_CPU);
+	assert_int_equal(pce_router_add(t.r, 1, 0, A, 8, PCE_TIER_DISK, &retier, NULL), 0);
+	n = rmatch(t.r, A, 8, out, 8, NULL);
+	assert_int_equal(tokens_of(out, n, 1), 8);
+	for (size_t i = 0; i < n; i++)
+		if (out[i].owner == 1) {
+			assert_int_equal(out[i].tier, PCE_TIER_DISK);
+			assert_true(out[i].score == 4.0);
+		}
+	trouter_close(&t);
+}
+
+static void test_remove_middle_block(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[8];
+	size_t n;
+	(void)state;
+
+	trouter_open_bs(&t, 2);
+	assert_int_equal(add(t.r, 1, A, 8, 0), 0);
+	assert_int_equal(add(t.r, 1, B, 8, 0), 0);
+	assert_int_equal(add(t.r, 2, A, 8, 0), 0);
+	/* Owner 1 loses A's block [4, 6) and everything after it on A. */
+	assert_int_equal(pce_router_remove(t.r, 1, 0, A, 6), 0);
+	assert_int_equal(t.last.kind, PCE_EVENT_REMOVED);
+	assert_int_equal(t.last.owner, 1);
+	assert_int_equal(t.last.len, 6);
+	raudit(t.r);
+	n = rmatch(t.r, A, 8, out, 8, NULL);
+	assert_int_equal(tokens_of(out, n, 1), 4);
+	assert_int_equal(tokens_of(out, n, 2), 8);
+	/* B's blocks (leaving A's path at 4) stay. */
+	n = rmatch(t.r, B, 8, out, 8, NULL);
+	assert_int_equal(tokens_of(out, n, 1), 8);
+	/* Again: nothing held there any more. */
+	assert_int_equal(pce_router_remove(t.r, 1, 0, A, 6), PCE_ENOENT);
+	assert_int_equal(pce_router_remove(t.r, 1, 0, A, 8), PCE_ENOENT);
+	assert_int_equal(pce_router_remove(t.r, 3, 0, A, 2), PCE_ENOENT);
+	/* Removing the first block of A takes all of owner 1's holdings there. */
+	assert_int_equal(pce_router_remove(t.r, 1, 0, A, 2), 0);
+	n = rmatch(t.r, B, 8, out, 8, NULL);
+	assert_int_equal(n, 1); /* owner 2's A shares B's first 4 tokens */
+	assert_int_equal(tokens_of(out, n, 2), 4);
+	n = rmatch(t.r, A, 8, out, 8, NULL);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].owner, 2);
+	/* The last owner goes: the index is empty. */
+	assert_int_equal(pce_router_remove(t.r, 2, 0, A, 2), 0);
+	{
+		struct pce_router_stats st;
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_int_equal(st.holdings, 0);
+		assert_int_equal(st.nodes, 0);
+		assert_int_equal(st.owner_bytes, 0);
+		assert_int_equal(st.removes, 3);
+	}
+	trouter_close(&t);
+}
+
+static void test_clear_owner_and_ns(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[8];
+	uint64_t removed;
+	size_t n;
+	(void)state;
+
+	trouter_open_bs(&t, 2);
+	assert_int_equal(add(t.r, 1, A, 8, 0), 0);
+	assert_int_equal(add(t.r, 1, C, 4, 0), 0);
+	assert_int_equal(pce_router_add(t.r, 1, 5, A, 8, 0, NULL, NULL), 0);
+	assert_int_equal(add(t.r, 2, A, 4, 0), 0);
+	assert_int_equal(pce_router_clear_owner(t.r, 1, &removed), 0);
+	assert_int_equal(removed, 4 + 1 + 4); /* blocks: A, C's second, ns 5's A */
+	assert_int_equal(t.removed_by[PCE_REASON_CLEARED], 2); /* one cut per namespace */
+	raudit(t.r);
+	n = rmatch(t.r, A, 8, out, 8, NULL);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].owner, 2);
+	assert_int_equal(pce_router_match(t.r, 5, A, 8, 0, out, 8, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(pce_router_clear_owner(t.r, 1, &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(add(t.r, 3, A, 8, 0), 0);
+	assert_int_equal(pce_router_add(t.r, 3, 5, A, 8, 0, NULL, NULL), 0);
+	assert_int_equal(pce_router_clear_ns(t.r, 0, &removed), 0);
+	assert_int_equal(removed, 2 + 4);
+	assert_int_equal(rmatch(t.r, A, 8, out, 8, NULL), 0);
+	assert_int_equal(pce_router_match(t.r, 5, A, 8, 0, out, 8, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	trouter_close(&t);
+}
+
+static void test_ttl(void **state)
+{
+	struct trouter t;
+	struct pce_router_add_opts ttl = {0, 100};
+	struct pce_router_add_opts longer = {0, 1000};
+	struct pce_overlap out[8];
+	struct pce_router_stats st;
+	size_t n;
+	(void)state;
+
+	trouter_open_bs(&t, 1);
+	assert_int_equal(pce_router_add(t.r, 1, 0, A, 8, 0, &ttl, NULL), 0);
+	assert_int_equal(pce_router_add(t.r, 2, 0, A, 4, 0, &ttl, NULL), 0);
+	/* Owner 2 extends its first 2 tokens. */
+	assert_int_equal(pce_router_add(t.r, 2, 0, A, 2, 0, &longer, NULL), 0);
+	t.now += 99;
+	assert_int_equal(rmatch(t.r, A, 8, out, 8, NULL), 2);
+	t.now += 1 + 16; /* words keep expiry in units of 16 ns, rounded up */
+	n = rmatch(t.r, A, 8, out, 8, NULL);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].owner, 2);
+	assert_int_equal(out[0].tokens, 2);
+	assert_int_equal(pce_router_reclaim(t.r), 0);
+	raudit(t.r);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.holdings, 2);
+	assert_int_equal(st.removed[PCE_REASON_TTL], 8 + 2);
+	assert_int_equal(t.removed_by[PCE_REASON_TTL], 2);
+	t.now += 10000;
+	assert_int_equal(rmatch(t.r, A, 8, out, 8, NULL), 0);
+	assert_int_equal(pce_router_reclaim(t.r), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.holdings, 0);
+	assert_int_equal(st.nodes, 0);
+	trouter_close(&t);
+}
+
+static void test_budget_burst(void **state)
+{
+	struct trouter t;
+	struct pce_router_config cfg;
+	struct pce_router_stats st;
+	uint32_t q[64];
+	(void)state;
+
+	trouter_config(&t, &cfg);
+	cfg.index_budget = 64 * 1024;
+	cfg.block_size = 16;
+	trouter_open(&t, &cfg);
+	/* A burst of unique prompts, far beyond the budget. */
+	for (uint32_t i = 0; i < 2000; i++) {
+		for (uint32_t j = 0; j < 64; j++)
+			q[j] = i * 64 + j;
+		assert_int_equal(pce_router_add(t.r, i % 7, 0, q, 64, 0, NULL, NULL), 0);
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_true(st.index_bytes <= cfg.index_budget);
+	}
+	assert_true(st.removed[PCE_REASON_CAPACITY] > 0);
+	raudit(t.r);
+	/* The reclaimer brings it under the low watermark. */
+	assert_int_equal(pce_router_reclaim(t.r), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_true(st.index_bytes <= cfg.index_budget);
+	/* A sequence bigger than the whole budget is refused. */
+	{
+		static uint32_t big[1 << 16];
+		assert_int_equal(pce_router_add(t.r, 1, 0, big, NELEM(big), 0, NULL, NULL),
+				 PCE_ENOSPC);
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_int_equal(st.adds_refused, 1);
+	}
+	trouter_close(&t);
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct trouter t;
+	struct pce_router_config cfg;
+	struct pce_router *r = (struct pce_router *)1;
+	struct pce_overlap out[2];
+	size_t n;
+	char msg[64];
+	(void)state;
+
+	trouter_config(&t, &cfg);
+	assert_int_equal(pce_router_create(NULL, &r), PCE_EINVAL);
+	assert_int_equal(pce_router_create(&cfg, NULL), PCE_EINVAL);
+	cfg.shards = 3;
+	assert_non_null(pce_router_config_error(&cfg));
+	assert_int_equal(pce_router_create(&cfg, &r), PCE_EINVAL);
+	assert_null(r);
+	trouter_config(&t, &cfg);
+	cfg.tier_weight[2] = -1;
+	assert_non_null(pce_router_config_error(&cfg));
+	trouter_config(&t, &cfg);
+	cfg.block_size = 0;
+	assert_int_equal(pce_router_create(&cfg, &r), PCE_EINVAL);
+	assert_null(pce_router_config_error(NULL) ? NULL : "x");
+	trouter_open_bs(&t, 1);
+	assert_int_equal(pce_router_add(NULL, 1, 0, A, 2, 0, NULL, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_add(t.r, 1, 0, NULL, 2, 0, NULL, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_add(t.r, 1, 0, A, 0, 0, NULL, NULL), PCE_ESHORT);
+	assert_int_equal(pce_router_add(t.r, 1, 0, A, 2, PCE_TIERS, NULL, NULL), PCE_EINVAL);
+	{
+		struct pce_router_add_opts bad = {1u << 7, 0};
+		assert_int_equal(pce_router_add(t.r, 1, 0, A, 2, 0, &bad, NULL), PCE_EINVAL);
+	}
+	assert_int_equal(pce_router_add(t.r, 1, 0, A, PCE_MAX_TOKENS + 1, 0, NULL, NULL),
+			 PCE_E2BIG);
+	assert_int_equal(pce_router_remove(NULL, 1, 0, A, 2), PCE_EINVAL);
+	assert_int_equal(pce_router_remove(t.r, 1, 0, NULL, 2), PCE_EINVAL);
+	assert_int_equal(pce_router_remove(t.r, 1, 0, A, 0), PCE_ESHORT);
+	assert_int_equal(pce_router_remove(t.r, 1, 0, A, PCE_MAX_TOKENS + 1), PCE_E2BIG);
+	assert_int_equal(pce_router_match(NULL, 0, A, 2, 0, out, 2, &n, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_match(t.r, 0, A, 2, 0, out, 2, NULL, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_match(t.r, 0, A, 2, 0, NULL, 2, &n, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_match(t.r, 0, NULL, 2, 0, out, 2, &n, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_match(t.r, 0, A, 2, 8, out, 2, &n, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_match(t.r, 0, A, PCE_MAX_TOKENS + 1, 0, out, 2, &n, NULL),
+			 PCE_E2BIG);
+	assert_int_equal(pce_router_clear_owner(NULL, 1, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_clear_ns(NULL, 1, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_reclaim(NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_stats_get(NULL, NULL), PCE_EINVAL);
+	assert_int_equal(pce_router_audit(NULL, 0, msg, sizeof msg), PCE_EINVAL);
+	assert_int_equal(pce_router_audit(t.r, 1, msg, sizeof msg), PCE_EINVAL);
+	pce_router_destroy(NULL);
+	trouter_close(&t);
+}
+
+static void test_events_and_stats(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[4];
+	struct pce_router_stats st;
+	size_t nb;
+	(void)state;
+
+	trouter_open_bs(&t, 2);
+	assert_int_equal(pce_router_add(t.r, 4, 0, A, 8, PCE_TIER_CPU, NULL, &nb), 0);
+	assert_int_equal(nb, 4);
+	assert_int_equal(t.events[PCE_EVENT_STORED], 1);
+	assert_int_equal(t.last.owner, 4);
+	assert_int_equal(t.last.tier, PCE_TIER_CPU);
+	assert_int_equal(t.last.len, 8);
+	/* Nothing new: no event. */
+	assert_int_equal(pce_router_add(t.r, 4, 0, A, 6, PCE_TIER_CPU, NULL, &nb), 0);
+	assert_int_equal(nb, 0);
+	assert_int_equal(t.events[PCE_EVENT_STORED], 1);
+	assert_int_equal(pce_router_add(t.r, 5, 0, B, 8, 0, NULL, &nb), 0);
+	assert_int_equal(nb, 4);
+	assert_int_equal(rmatch(t.r, A, 8, out, 4, NULL), 2);
+	assert_int_equal(pce_router_match(t.r, 0, A, 8, PCE_ROUTER_MATCH_PEEK, out, 4, &nb, NULL),
+			 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.matches, 1);
+	assert_int_equal(st.owners_reported, 2);
+	assert_int_equal(st.adds, 3);
+	assert_int_equal(st.holdings, 8);
+	assert_int_equal(st.tokens, 12);
+	assert_true(st.bytes_per_owner_block > 0);
+	assert_int_equal(st.index_bytes, st.trie_bytes + st.owner_bytes);
+	trouter_close(&t);
+}
+
+/* Many owners share the first block (spread placement): a top-k match
+ * reports the deepest ones and counts the rest. */
+static void test_spread_placement(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[8];
+	uint32_t q[8];
+	size_t n, left;
+	(void)state;
+
+	trouter_open_bs(&t, 4);
+	for (uint32_t w = 0; w < 3000; w++) {
+		q[0] = 1, q[1] = 2, q[2] = 3, q[3] = 4;
+		q[4] = 100 + w % 50, q[5] = q[6] = q[7] = w % 50;
+		assert_int_equal(add(t.r, w, q, 8, 0), 0);
+	}
+	raudit(t.r);
+	q[4] = 100 + 7, q[5] = q[6] = q[7] = 7;
+	n = rmatch(t.r, q, 8, out, 8, &left);
+	assert_int_equal(n, 8);
+	assert_int_equal(left, 3000 - 8);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(out[i].tokens, 8);
+		assert_int_equal(out[i].owner % 50, 7);
+	}
+	/* 60 hold 8 tokens; ask for 100: 40 more hold the first block. */
+	{
+		static struct pce_overlap big[100];
+		n = rmatch(t.r, q, 8, big, 100, &left);
+		assert_int_equal(n, 100);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(big[i].tokens, i < 60 ? 8 : 4);
+	}
+	trouter_close(&t);
+}
+
+/* ---- reference model ------------------------------------------------------ */
+
+#define M_OWNERS 6
+#define M_MAXLEN 12
+#define M_MAXH 4096
+
+/* Every held whole-block prefix, explicitly. */
+struct mhold {
+	uint32_t owner;
+	uint32_t tier;
+	uint64_t expires;
+	size_t len;
+	uint32_t tok[M_MAXLEN];
+};
+
+struct model {
+	struct mhold h[M_MAXH];
+	size_t n;
+	uint32_t bs;
+};
+
+static struct mhold *m_find(struct model *m, uint32_t owner, const uint32_t *q, size_t len)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->h[i].owner == owner && m->h[i].len == len &&
+		    !memcmp(m->h[i].tok, q, len * sizeof(uint32_t)))
+			return &m->h[i];
+	return NULL;
+}
+
+static void m_add(struct model *m, uint32_t owner, const uint32_t *q, size_t len, uint32_t tier,
+		  uint64_t expires, int retier)
+{
+	len -= len % m->bs;
+	for (size_t l = m->bs; l <= len; l += m->bs) {
+		struct mhold *h = m_find(m, owner, q, l);
+
+		if (h) {
+			if (retier)
+				h->tier = tier;
+			if (expires > h->expires)
+				h->expires = expires;
+			continue;
+		}
+		assert_true(m->n < M_MAXH);
+		h = &m->h[m->n++];
+		h->owner = owner;
+		h->tier = tier;
+		h->expires = expires;
+		h->len = l;
+		memcpy(h->tok, q, l * sizeof(uint32_t));
+	}
+}
+
+static int m_remove(struct model *m, uint32_t owner, const uint32_t *q, size_t len)
+{
+	int found;
+
+	len -= len % m->bs;
+	found = m_find(m, owner, q, len) != NULL;
+	for (size_t i = 0; found && i < m->n;) {
+		struct mhold *h = &m->h[i];
+		if (h->owner == owner && h->len >= len &&
+		    !memcmp(h->tok, q, len * sizeof(uint32_t)))
+			m->h[i] = m->h[--m->n];
+		else
+			i++;
+	}
+	return found ? 0 : PCE_ENOENT;
+}
+
+static void m_expire(struct model *m, uint64_t now)
+{
+	for (size_t i = 0; i < m->n;) {
+		if (m->h[i].expires <= now)
+			m->h[i] = m->h[--m->n];
+		else
+			i++;
+	}
+}
+
+/* Each owner's longest live holding of a prefix of @q (tokens, tier). */
+static void m_match(const struct model *m, const uint32_t *q, size_t len, uint64_t now,
+		    size_t best[M_OWNERS], uint32_t tier[M_OWNERS])
+{
+	memset(best, 0, M_OWNERS * sizeof(size_t));
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mhold *h = &m->h[i];
+		if (h->len <= len && h->expires > now && h->len > best[h->owner] &&
+		    !memcmp(h->tok, q, h->len * sizeof(uint32_t))) {
+			best[h->owner] = h->len;
+			tier[h->owner] = h->tier;
+		}
+	}
+}
+
+/* What the model holds for @owner, when the router disagrees with it. */
+static void m_dump(const struct model *m, uint32_t owner, const uint32_t *q, size_t len,
+		   uint64_t now)
+{
+	fprintf(stderr, "owner %u, now %llu, query", owner, (unsigned long long)now);
+	for (size_t z = 0; z < len; z++)
+		fprintf(stderr, " %u", q[z]);
+	fprintf(stderr, "\n");
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->h[i].owner != owner)
+			continue;
+		fprintf(stderr, "  holds tier %u expires %llu:", m->h[i].tier,
+			(unsigned long long)m->h[i].expires);
+		for (size_t z = 0; z < m->h[i].len; z++)
+			fprintf(stderr, " %u", m->h[i].tok[z]);
+		fprintf(stderr, "\n");
+	}
+}
+
+static void rand_seq(uint32_t *q, size_t *len)
+{
+	*len = 1 + (size_t)(rand() % M_MAXLEN);
+	for (size_t i = 0; i < *len; i++)
+		q[i] = (uint32_t)(rand() % 3);
+}
+
+static void test_reference_model(void **state)
+{
+	static struct model m;
+	(void)state;
+
+	for (uint32_t bs = 1; bs <= 3; bs++) {
+		struct trouter t;
+		struct pce_router_config cfg;
+
+		srand(1234 + bs);
+		trouter_config(&t, &cfg);
+		cfg.block_size = bs;
+		cfg.shards = 2;
+		for (int i = 0; i < (int)PCE_TIERS; i++)
+			cfg.tier_weight[i] = 1.0 + i;
+		trouter_open(&t, &cfg);
+		memset(&m, 0, sizeof(m));
+		m.bs = bs;
+		for (int step = 0; step < 6000; step++) {
+			uint32_t q[M_MAXLEN], owner = (uint32_t)(rand() % M_OWNERS);
+			size_t len;
+			int op = rand() % 100;
+
+			rand_seq(q, &len);
+			if (op < 40) {
+				uint32_t tier = (uint32_t)(rand() % 4);
+				int retier = rand() % 4 == 0;
+				uint64_t ttl = rand() % 3 == 0 ? 16 * (uint64_t)(1 + rand() % 20) : PCE_NEVER;
+				struct pce_router_add_opts o = {retier ? PCE_ROUTER_ADD_RETIER : 0, ttl};
+				int rc = pce_router_add(t.r, owner, 0, q, len, tier, &o, NULL);
+
+				assert_int_equal(rc, len < bs ? PCE_ESHORT : 0);
+				if (rc == 0)
+					m_add(&m, owner, q, len, tier,
+					      ttl == PCE_NEVER ? PCE_NEVER : t.now + ttl, retier);
+			} else if (op < 60) {
+				int rc = pce_router_remove(t.r, owner, 0, q, len);
+
+				if (len < bs)
+					assert_int_equal(rc, PCE_ESHORT);
+				else
+					assert_int_equal(rc, m_remove(&m, owner, q, len));
+			} else if (op < 62) {
+				assert_int_equal(pce_router_clear_owner(t.r, owner, NULL), 0);
+				for (size_t i = 0; i < m.n;)
+					if (m.h[i].owner == owner)
+						m.h[i] = m.h[--m.n];
+					else
+						i++;
+			} else if (op < 67) {
+				t.now += 16 * (uint64_t)(rand() % 8);
+			} else if (op < 70) {
+				assert_int_equal(pce_router_reclaim(t.r), 0);
+				m_expire(&m, t.now);
+				raudit(t.r);
+			} else {
+				struct pce_overlap out[M_OWNERS + 1];
+				size_t best[M_OWNERS], n, left, k = 1 + (size_t)(rand() % (M_OWNERS + 1));
+				uint32_t tier[M_OWNERS];
+				size_t want = 0, sorted[M_OWNERS], ns = 0;
+
+				m_match(&m, q, len, t.now, best, tier);
+				for (uint32_t o = 0; o < M_OWNERS; o++)
+					if (best[o])
+						sorted[ns++] = best[o];
+				/* The k largest matched lengths. */
+				for (size_t i = 0; i < ns; i++)
+					for (size_t j = i + 1; j < ns; j++)
+						if (sorted[j] > sorted[i]) {
+							size_t x = sorted[i];
+							sorted[i] = sorted[j];
+							sorted[j] = x;
+						}
+				want = k < ns ? k : ns;
+				assert_int_equal(pce_router_match(t.r, 0, q, len, 0, out, k, &n, &left),
+						 0);
+				assert_int_equal(n, want);
+				{
+					size_t got[M_OWNERS + 1];
+					for (size_t i = 0; i < n; i++) {
+						uint32_t o = out[i].owner;
+						assert_true(o < M_OWNERS);
+						if (out[i].tokens != best[o] || out[i].tier != tier[o])
+							m_dump(&m, o, q, len, t.now);
+						assert_int_equal(out[i].tokens, best[o]);
+						assert_int_equal(out[i].tier, tier[o]);
+						assert_true(out[i].score ==
+							    (double)best[o] * (1.0 + tier[o]));
+						if (i > 0)
+							assert_true(out[i - 1].score >= out[i].score);
+						for (size_t j = 0; j < i; j++)
+							assert_int_not_equal(out[j].owner, o);
+						got[i] = out[i].tokens;
+					}
+					/* Selected by length: the multiset of the k longest. */
+					for (size_t i = 0; i < n; i++)
+						for (size_t j = i + 1; j < n; j++)
+							if (got[j] > got[i]) {
+								size_t x = got[i];
+								got[i] = got[j];
+								got[j] = x;
+							}
+					for (size_t i = 0; i < n; i++)
+						assert_int_equal(got[i], sorted[i]);
+				}
+			}
+		}
+		raudit(t.r);
+		trouter_close(&t);
+	}
+}
+
+/* Matches run while owners are added, removed and cleared: every owner
+ * reported holds at most what it ever held, and the index stays sound. */
+struct race {
+	struct pce_router *r;
+	int stop;
+	uint64_t matches;
+	uint64_t bad;
+};
+
+static void *race_reader(void *arg)
+{
+	struct race *x = arg;
+	struct pce_overlap out[64];
+	size_t n;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
+		if (pce_router_match(x->r, 0, A, 8, 0, out, 64, &n, NULL) != 0)
+			x->bad++;
+		for (size_t i = 0; i < n; i++) {
+			/* Owner o only ever holds up to (o % 8) + 1 tokens of A. */
+			x->bad += out[i].tokens > out[i].owner % 8 + 1;
+			for (size_t j = 0; j < i; j++)
+				x->bad += out[j].owner == out[i].owner;
+		}
+		__atomic_add_fetch(&x->matches, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_clear_and_ttl_race_matches(void **state)
+{
+	struct pce_router_config cfg;
+	struct race x = {0};
+	struct pce_router_add_opts ttl = {0, 1000};
+	pthread_t th;
+	char msg[256];
+	(void)state;
+
+	pce_router_config_init(&cfg);
+	cfg.shards = 2;
+	cfg.reclaim_interval_ns = 100 * 1000; /* the reclaimer expires holdings */
+	assert_int_equal(pce_router_create(&cfg, &x.r), 0);
+	assert_int_equal(pthread_create(&th, NULL, race_reader, &x), 0);
+	for (int round = 0;
+	     round < 300 || __atomic_load_n(&x.matches, __ATOMIC_RELAXED) < 100; round++) {
+		for (uint32_t o = 0; o < 48; o++)
+			assert_int_equal(pce_router_add(x.r, o, 0, A, o % 8 + 1, 0,
+							o % 3 ? NULL : &ttl, NULL),
+					 0);
+		for (uint32_t o = 0; o < 48; o += 5)
+			(void)pce_router_remove(x.r, o, 0, A, o % 8 + 1);
+		if (round % 3 == 0)
+			assert_int_equal(pce_router_clear_owner(x.r, (uint32_t)round % 48, NULL), 0);
+		if (round % 7 == 0)
+			assert_int_equal(pce_router_clear_ns(x.r, 0, NULL), 0);
+	}
+	__atomic_store_n(&x.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	if (pce_router_audit(x.r, 0, msg, sizeof msg))
+		fail_msg("audit: %s", msg);
+	assert_true(x.matches > 0);
+	assert_int_equal(x.bad, 0);
+	pce_router_destroy(x.r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic_longest_first),
+		cmocka_unit_test(test_partial_block_not_held),
+		cmocka_unit_test(test_topk_small_output_and_k0),
+		cmocka_unit_test(test_tiers_and_scores),
+		cmocka_unit_test(test_remove_middle_block),
+		cmocka_unit_test(test_clear_owner_and_ns),
+		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_budget_burst),
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_events_and_stats),
+		cmocka_unit_test(test_spread_placement),
+		cmocka_unit_test(test_reference_model),
+		cmocka_unit_test(test_clear_and_ttl_race_matches),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
