@@ -282,7 +282,7 @@ static void replay(struct suite *s, const struct trace_def *td, struct pce_trace
 	struct expanded e;
 	struct table *t;
 
-	if (trace_expand(tr, limit, 512, 0, &e) != 0 || e.n == 0) {
+	if (trace_expand(tr, limit, 1, 512, 0, &e) != 0 || e.n == 0) {
 		trace_expanded_free(&e);
 		return;
 	}

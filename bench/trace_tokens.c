@@ -34,8 +34,16 @@ static int grow(struct expanded *e)
 	return 0;
 }
 
-int trace_expand(struct pce_trace *tr, size_t limit, uint32_t per_id, int whole_blocks,
-		 struct expanded *e)
+/* Is namespace @ns one of those @every samples? */
+static int sampled(uint64_t ns, uint64_t every)
+{
+	uint64_t x = ns;
+
+	return every <= 1 || splitmix64(&x) % every == 0;
+}
+
+int trace_expand(struct pce_trace *tr, size_t limit, uint64_t ns_every, uint32_t per_id,
+		 int whole_blocks, struct expanded *e)
 {
 	struct pce_trace_request r;
 	int rc;
@@ -48,7 +56,7 @@ int trace_expand(struct pce_trace *tr, size_t limit, uint32_t per_id, int whole_
 		uint64_t n = whole_blocks || r.tokens >= whole ? whole : r.tokens;
 		uint32_t *t;
 
-		if (n == 0)
+		if (n == 0 || !sampled(r.ns, ns_every))
 			continue;
 		if (grow(e) != 0 || !(t = arena_alloc(&e->arena, n)))
 			return -1;

@@ -30,16 +30,17 @@ struct expanded {
 uint32_t trace_block_token(uint64_t ns, uint32_t id, uint32_t j);
 
 /*
- * trace_expand - The first @limit requests of @tr (from its start), each
- * block id expanded to @per_id tokens.  @whole_blocks: every id gives
+ * trace_expand - The first @limit requests of @tr (from its start) of the
+ * namespaces that @ns_every samples (those whose hash is a multiple of it:
+ * 1 keeps all), each block id expanded to @per_id tokens.  @whole_blocks: every id gives
  * @per_id tokens; else the last id is cut to the request's real length
  * (when @per_id is the trace's block size).  Requests that expand to
  * nothing are left out.
  * Return: 0 or -1 (out of memory, or the trace could not be rewound);
  * trace_expanded_free() in both cases.
  */
-int trace_expand(struct pce_trace *tr, size_t limit, uint32_t per_id, int whole_blocks,
-		 struct expanded *e);
+int trace_expand(struct pce_trace *tr, size_t limit, uint64_t ns_every, uint32_t per_id,
+		 int whole_blocks, struct expanded *e);
 void trace_expanded_free(struct expanded *e);
 
 #endif /* BENCH_TRACE_TOKENS_H */
