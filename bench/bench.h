@@ -82,6 +82,10 @@ void exp_mixed(struct suite *s, struct wl_set *const *sets, size_t n);
 /* exp_latency.c */
 void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n);
 void exp_memcmp(struct suite *s, struct wl_set *const *sets, size_t n);
+/* The busy-loop control: integer loops as long as the operations of @ops
+ * (their distribution below p99), timed on a pinned thread for a latency
+ * run's length, into @h.  Return: 0 or -1 (the thread could not start). */
+int spin_control(const struct suite *s, const struct hist *ops, struct hist *h);
 /* exp_memory.c */
 void exp_memory(struct suite *s, struct wl_set *const *sets, size_t n);
 /* exp_evict.c */
@@ -90,6 +94,9 @@ void exp_evict(struct suite *s, const struct workload *wl);
 void exp_engine(struct suite *s, const struct workload *wl);
 /* exp_trace.c: the real traces under @dir (../shared/data/traces). */
 void exp_trace(struct suite *s, const char *dir);
+/* exp_router.c: the router index and its baselines on the real traces
+ * under @dir. */
+void exp_router(struct suite *s, const char *dir);
 /* exp_skew.c: entries per shard for each of @wls; store throughput with 1
  * and 2 threads on wls[0] (skewed) and wls[1] (spread). */
 void exp_skew(struct suite *s, const struct workload *const *wls, size_t n);

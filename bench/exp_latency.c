@@ -198,7 +198,7 @@ static double spin_ns_per_iter(void)
  * alone; lengths stratified over its quantiles below SPIN_UPTO, shuffled)
  * for the latency run's length, on their own pinned thread, into @h.
  * -1 if the thread cannot start. */
-static int run_spin(const struct suite *s, const struct hist *lookups, struct hist *h)
+int spin_control(const struct suite *s, const struct hist *lookups, struct hist *h)
 {
 	struct spin_job *j = malloc(sizeof(*j));
 	double per_iter = spin_ns_per_iter();
@@ -356,7 +356,7 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 				}
 			}
 		}
-		if (pce_alone.count && run_spin(s, &pce_alone, &h) == 0) {
+		if (pce_alone.count && spin_control(s, &pce_alone, &h) == 0) {
 			emit(s, t, wl, "busy loop", "alone", "-", &h, NAN, NAN);
 			spin_p999 = q_ns(&h, 0.999);
 		}

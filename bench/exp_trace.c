@@ -28,9 +28,9 @@
 
 #include "index_pce.h"
 #include "plot.h"
-#include "rng.h"
 #include "series.h"
 #include "timing.h"
+#include "trace_tokens.h"
 
 struct trace_def {
 	const char *name;
@@ -222,55 +222,6 @@ static void shards(struct suite *s, const struct trace_def *td, struct pce_trace
 
 /* ---- token-level replay --------------------------------------------------- */
 
-struct expanded {
-	struct arena arena;
-	struct seq *req;
-	size_t n, cap;
-	uint64_t tokens;
-};
-
-/* Token @j of the run that stands for block id @id of namespace @ns. */
-static uint32_t block_token(uint64_t ns, uint32_t id, uint32_t j)
-{
-	uint64_t x = ns * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)id << 32 | j);
-
-	return (uint32_t)(splitmix64(&x) % WL_VOCAB);
-}
-
-/* The first @limit requests of @tr, expanded to tokens.  Return: 0 or -1. */
-static int expand(struct pce_trace *tr, size_t limit, struct expanded *e)
-{
-	struct pce_trace_request r;
-	int rc;
-
-	memset(e, 0, sizeof(*e));
-	if (pce_trace_rewind(tr) != 0)
-		return -1;
-	while (e->n < limit && (rc = pce_trace_next(tr, &r)) == PCE_TRACE_REQUEST) {
-		uint64_t whole = (uint64_t)r.len * r.block_size;
-		uint64_t n = r.tokens < whole ? r.tokens : whole;
-		uint32_t *t;
-
-		if (n == 0)
-			continue;
-		if (e->n == e->cap) {
-			size_t cap = e->cap ? 2 * e->cap : 4096;
-			struct seq *q = realloc(e->req, cap * sizeof(*q));
-			if (!q)
-				return -1;
-			e->req = q;
-			e->cap = cap;
-		}
-		if (!(t = arena_alloc(&e->arena, n)))
-			return -1;
-		for (uint64_t k = 0; k < n; k++)
-			t[k] = block_token(r.ns, r.ids[k / r.block_size], (uint32_t)(k % r.block_size));
-		e->req[e->n++] = (struct seq){t, (uint32_t)n};
-		e->tokens += n;
-	}
-	return 0;
-}
-
 struct replay_job {
 	int k;                 /* the index */
 	const struct expanded *e;
@@ -331,9 +282,8 @@ static void replay(struct suite *s, const struct trace_def *td, struct pce_trace
 	struct expanded e;
 	struct table *t;
 
-	if (expand(tr, limit, &e) != 0 || e.n == 0) {
-		arena_free(&e.arena);
-		free(e.req);
+	if (trace_expand(tr, limit, 1, 512, 0, &e) != 0 || e.n == 0) {
+		trace_expanded_free(&e);
 		return;
 	}
 	for (unsigned rep = 0; rep < ser.reps; rep++) {
@@ -372,8 +322,7 @@ static void replay(struct suite *s, const struct trace_def *td, struct pce_trace
 			  hit[k] * 100);
 	}
 	table_done(t);
-	arena_free(&e.arena);
-	free(e.req);
+	trace_expanded_free(&e);
 }
 
 void exp_trace(struct suite *s, const char *dir)

@@ -31,7 +31,7 @@ static const struct preset presets[] = {
 	 .claude_code = 1, .trace_share = 1.0},
 };
 
-#define EXPERIMENTS "store,memory,lookup,writer,mixed,latency,memcmp,evict,engine,skew,trace"
+#define EXPERIMENTS "store,memory,lookup,writer,mixed,latency,memcmp,evict,engine,skew,trace,router"
 #define MAIN_WORKLOADS "sysprompt,multiturn,unique,long"
 #define SEED 20261128u
 #define CHECK_QUERIES 1000
@@ -436,6 +436,8 @@ int main(int argc, char **argv)
 	}
 	if (listed(o.only, "trace") && o.traces)
 		exp_trace(&s, o.traces);
+	if (listed(o.only, "router") && o.traces)
+		exp_router(&s, o.traces);
 	if (o.markdown) {
 		FILE *md = fopen(o.markdown, "w");
 		if (!md) {

@@ -120,8 +120,7 @@ static int do_write(const struct run_cfg *cfg, unsigned p)
 	return failed;
 }
 
-/* CPU time of the calling thread. */
-static uint64_t thread_cpu_ns(void)
+uint64_t runner_thread_cpu_ns(void)
 {
 	struct timespec ts;
 
@@ -249,11 +248,11 @@ static void *thread_main(void *arg)
 		pthread_cond_wait(&g->cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
 	t->t0_ns = now_ns();
-	cpu0 = thread_cpu_ns();
+	cpu0 = runner_thread_cpu_ns();
 	if (!stopped(t))
 		g->body(t);
 	t->elapsed_ns = now_ns() - t->t0_ns;
-	t->cpu_ns = thread_cpu_ns() - cpu0;
+	t->cpu_ns = runner_thread_cpu_ns() - cpu0;
 	if (g->cfg->ops)
 		g->cfg->ops->thread_leave(g->cfg->ix);
 	return NULL;

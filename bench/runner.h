@@ -108,6 +108,9 @@ int run_on_thread(void (*fn)(void *arg), void *arg);
 /* Pin the calling thread to the (@slot mod @ncpus)-th CPU it may use. */
 void runner_pin_self(unsigned slot, unsigned ncpus);
 
+/* CPU time of the calling thread, ns. */
+uint64_t runner_thread_cpu_ns(void);
+
 /* Number of CPUs this process may run on. */
 unsigned runner_cpus(void);
 
