@@ -733,6 +733,7 @@ typedef struct {
 	struct pce_cache *cache; /* NULL: not created yet, or closed */
 	struct hooks *hooks;
 	unsigned busy;           /* calls in progress; see "GIL protocol" */
+	int closing;             /* close() is destroying it with the GIL released */
 	PyObject *weakrefs;
 	unsigned long generation; /* fork_generation at creation */
 	/* The budgets in force, which set_budgets() completes with the fields
@@ -756,9 +757,25 @@ typedef struct {
 
 static PyTypeObject CacheType, PinType, MatchType;
 
+/* While close() runs pce_cache_destroy() with the GIL released, other
+ * threads may take the GIL: each call waits (GIL released) for the outcome,
+ * so none runs on a cache being destroyed, and none is told "closed" by a
+ * close() that then fails (live pins). */
+static void wait_closing(CacheObject *self)
+{
+	if (in_hook && in_hook == self->hooks)
+		return; /* a callback of the destroy itself: it must not wait */
+	while (self->closing) {
+		Py_BEGIN_ALLOW_THREADS
+		nanosleep(&(struct timespec){0, 50000}, NULL);
+		Py_END_ALLOW_THREADS
+	}
+}
+
 /* Start a call on @self: fails on a closed cache (libpce's NULL cache). */
 static int cache_enter(CacheObject *self)
 {
+	wait_closing(self);
 	if (!self->cache) {
 		raise_rc(PCE_EINVAL, "the cache is closed");
 		return -1;
@@ -977,9 +994,11 @@ static int cache_destroy(CacheObject *self)
 	if (self->busy || (in_hook && in_hook == self->hooks))
 		return PCE_EBUSY;
 	self->busy++;
+	self->closing = 1;
 	Py_BEGIN_ALLOW_THREADS
 	rc = pce_cache_destroy(c);
 	Py_END_ALLOW_THREADS
+	self->closing = 0;
 	self->busy--;
 	if (rc == 0)
 		self->cache = NULL;
@@ -1939,6 +1958,7 @@ static int pin_drop(PinObject *p)
 	if (!pin.id)
 		return PCE_ESTALE;
 	p->pin.id = 0;
+	wait_closing(p->owner);
 	/* A cache closes only when no pin is live; still, never pass NULL. */
 	return p->owner->cache ? pce_pin_release(p->owner->cache, pin) : PCE_ESTALE;
 }
