@@ -167,7 +167,7 @@ int pce_analyze_run(struct pce_trace *tr, const struct pce_analyze_opts *o,
 	rc = pce_reqlog_create(&res->log);
 	if (rc)
 		return fail(&p, rc, "request log");
-	rc = pce_replay_init(&p.rp, 0, PCE_POLICY_CLOCK_LRU);
+	rc = pce_replay_init(&p.rp, 0, PCE_POLICY_CLOCK_LRU, NULL, NULL);
 	if (rc)
 		return fail(&p, rc, "pce_cache_create");
 	rc = run(&p);

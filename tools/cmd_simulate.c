@@ -1,6 +1,9 @@
 /*
  * cmd_simulate.c - `pce simulate`: options, then the hit-ratio curve of
- * simulate.c as a table or JSON, the recommendation, and the SVG chart.
+ * simulate.c as a table or JSON, the recommendation, and the SVG chart;
+ * with --workers, the routing policies of route.c instead: hit ratio, load
+ * balance and router match latency per policy, the collapses called out,
+ * and the requests per worker as a chart.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,6 +13,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "route.h"
 #include "simulate.h"
 #include "svg.h"
 
@@ -84,6 +88,61 @@ static const char usage[] =
 	"or a closed standard output fails at once.  The chart is written before the\n"
 	"tables; if it cannot be written, the tables still are.\n"
 	"\n"
+	"Routing (--workers W): what would a cache-aware router buy?  The input is\n"
+	"replayed over W simulated workers, each a libpce cache of --worker-capacity\n"
+	"blocks (tokens, for token traces) set up as above, whose store and evict\n"
+	"events feed one libpce router index (pce/router.h), as a gateway fed by its\n"
+	"engines' KV events.  Per request the router lists the workers holding the\n"
+	"longest prefixes of the request (one timed pce_router_match), the routing\n"
+	"policy picks a worker, and that worker's cache replays the request (lookup,\n"
+	"then store).\n"
+	"Each policy has its own workers and router; all see the same requests.\n"
+	"  rr           request i goes to worker i mod W\n"
+	"  prefix       the worker holding the longest prefix of the request; ties\n"
+	"               (also: no worker holds any of it) go to the least loaded of\n"
+	"               them, then to the lowest worker number\n"
+	"  prefix+load  SGLang's cache-aware rule: if the loads are imbalanced\n"
+	"               (max - min > --balance-abs and max > --balance-rel x min),\n"
+	"               the least loaded worker; otherwise prefix's choice if it\n"
+	"               holds more than --cache-threshold of the request's blocks,\n"
+	"               else the worker whose cache holds the fewest blocks (ties:\n"
+	"               least loaded, then lowest number)\n"
+	"A worker's load is its requests in flight.  A trace has no service times,\n"
+	"so a request counts as in flight until --in-flight more requests have been\n"
+	"routed.  A policy that sends more than half of the requests, and more than\n"
+	"twice the fair share, to one worker has collapsed: a warning says so (on\n"
+	"chat traces whose requests all share a first block, prefix does).\n"
+	"      --workers W          simulate routing over W workers (1 to 65536)\n"
+	"      --worker-capacity C  each worker's cache, in blocks (tokens, for token\n"
+	"                           traces); required with --workers\n"
+	"      --routing LIST       rr, prefix, prefix+load, comma-separated (default:\n"
+	"                           all three)\n"
+	"      --cache-threshold F  prefix+load: 0 <= F < 1 (default 0.3)\n"
+	"      --balance-abs N      prefix+load: default 64\n"
+	"      --balance-rel F      prefix+load: F >= 1 (default 1.5)\n"
+	"      --in-flight N        requests in flight at once (default 256)\n"
+	"      --top-k K            the match lists the K workers holding the longest\n"
+	"                           prefixes, as a gateway would ask (default: every\n"
+	"                           worker holding any, so that ties are decided by the\n"
+	"                           rules above; with K, a tie among more than K\n"
+	"                           workers is decided by which ones the router lists)\n"
+	"With --workers, --policy names the workers' one eviction policy (default lru),\n"
+	"--kv-bytes-per-token also gives a worker's capacity in bytes, and --capacity\n"
+	"and --target do not apply.  Output: per policy, the token-weighted hit ratio\n"
+	"of the routed workers' caches; the busiest worker's requests and prompt tokens\n"
+	"over the mean (1.00: perfect balance); the busiest worker and its share of\n"
+	"the requests; the router's match latency, p50, p99 and p99.9 (this\n"
+	"machine's, not part of the results' determinism).  JSON fields: requests,\n"
+	"total_requests, warmup_fraction, warmup_requests, unlimited, workers {count,\n"
+	"capacity_blocks, capacity_tokens, capacity_bytes, eviction_policy},\n"
+	"in_flight, prefix_load {cache_threshold, balance_abs, balance_rel}, top_k\n"
+	"(null: every worker), routing\n"
+	"[{policy, hit_ratio, block_hit_ratio, hit_tokens, requests_max_over_mean,\n"
+	"tokens_max_over_mean, busiest_worker, busiest_share, collapsed,\n"
+	"balanced_requests, evictions, router_adds, router_removes, match_ns {p50,\n"
+	"p99, p999}, worker_requests, worker_tokens}], inputs, seconds.  --svg draws\n"
+	"each policy's share of the requests per worker, busiest first.\n"
+	"\n"
 	"Exit status: 0 done; 1 internal failure, or an output that cannot be written;\n"
 	"2 bad usage, an --svg file that cannot be created, or an input that cannot be\n"
 	"read or is malformed.\n"
@@ -91,9 +150,21 @@ static const char usage[] =
 	"Examples:\n"
 	"  pce simulate conversation_trace.jsonl --svg curve.svg\n"
 	"  pce simulate --capacity 1k,10k,100k --policy lru conversation_trace.jsonl\n"
-	"  pce simulate -w 0.5 --target 0.95 --kv-bytes-per-token 131072 weka/\n";
+	"  pce simulate -w 0.5 --target 0.95 --kv-bytes-per-token 131072 weka/\n"
+	"  pce simulate --workers 16 --worker-capacity 20k conversation_trace.jsonl\n";
 
-enum { OPT_SVG = CLI_OPT_FIRST_FREE, OPT_KV_BYTES };
+enum {
+	OPT_SVG = CLI_OPT_FIRST_FREE,
+	OPT_KV_BYTES,
+	OPT_WORKERS,
+	OPT_WORKER_CAPACITY,
+	OPT_ROUTING,
+	OPT_CACHE_THRESHOLD,
+	OPT_BALANCE_ABS,
+	OPT_BALANCE_REL,
+	OPT_IN_FLIGHT,
+	OPT_TOP_K
+};
 
 struct sim {
 	struct pce_trace *tr;
@@ -105,6 +176,12 @@ struct sim {
 	uint64_t kv_bytes;        /* per token; 0: not given */
 	uint32_t block_size;      /* tokens per id shared by all inputs; 0 if not */
 	double seconds;
+	/* --workers */
+	struct pce_route_opts ro;
+	struct pce_route_result routes;
+	enum pce_route_policy routing[PCE_ROUTE_POLICIES];
+	const char *routing_opt;  /* the first routing-only option given, if any */
+	const char *sweep_opt;    /* the first capacity-sweep option given, if any */
 };
 
 static const char *policy_name(enum pce_policy p)
@@ -470,6 +547,291 @@ static int write_svg(const struct sim *s, struct cli_output *o)
 	return rc;
 }
 
+/* ---- --workers: routing ------------------------------------------------- */
+
+static int parse_routing(struct sim *s, char *list)
+{
+	int seen[PCE_ROUTE_POLICIES] = {0};
+
+	s->ro.n_policies = 0;
+	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		enum pce_route_policy p;
+
+		if (!strcasecmp(tok, "rr") || !strcasecmp(tok, "round-robin"))
+			p = PCE_ROUTE_RR;
+		else if (!strcasecmp(tok, "prefix"))
+			p = PCE_ROUTE_PREFIX;
+		else if (!strcasecmp(tok, "prefix+load"))
+			p = PCE_ROUTE_PREFIX_LOAD;
+		else
+			return cli_usage("simulate",
+					 "--routing: '%s' is none of rr, prefix, prefix+load", tok);
+		if (!seen[p]++)
+			s->routing[s->ro.n_policies++] = p;
+	}
+	if (!s->ro.n_policies)
+		return cli_usage("simulate", "--routing: no policy given");
+	return 0;
+}
+
+/* The busiest worker's share over the mean (1: perfect balance). */
+static double over_mean(const struct sim *s, uint64_t max, uint64_t total)
+{
+	return total ? (double)max * s->ro.workers / (double)total : 0;
+}
+
+static double share(const struct pce_route_point *pt)
+{
+	return pt->window.requests ? (double)pt->max_requests / (double)pt->window.requests : 0;
+}
+
+static const struct pce_route_point *route_point(const struct sim *s, enum pce_route_policy p)
+{
+	for (size_t i = 0; i < s->routes.n_points; i++) {
+		if (s->routes.points[i].policy == p)
+			return &s->routes.points[i];
+	}
+	return NULL;
+}
+
+static void print_routes(const struct sim *s)
+{
+	const struct pce_route_result *r = &s->routes;
+	const struct pce_route_point *rr = route_point(s, PCE_ROUTE_RR);
+	char g1[32], g2[32], desc[256], path[1024];
+
+	cli_describe_inputs(s->tr, desc, sizeof(desc));
+	printf("pce simulate: %s%s\n", cli_text(path, sizeof(path), pce_trace_input_path(s->tr, 0)),
+	       pce_trace_inputs(s->tr) > 1 ? " ..." : "");
+	printf("  input       %s\n", desc);
+	if (r->window_start)
+		printf("  requests    %s, of which the last %s are counted (--warmup-fraction %g)\n",
+		       cli_group(r->requests, g1), cli_group(r->requests - r->window_start, g2),
+		       s->ro.warmup_fraction);
+	else
+		printf("  requests    %s\n", cli_group(r->requests, g1));
+	printf("  unlimited   %.2f%% token hit ratio (one cache of unlimited capacity)\n",
+	       100 * pce_replay_token_ratio(&r->unlimited));
+	printf("  workers     %s, each a %s cache of %s %s", cli_group(s->ro.workers, g1),
+	       policy_name(s->ro.eviction), cli_group(s->ro.capacity, g2), unit(s));
+	if (s->block_size > 1)
+		printf(" (%s tokens)", cli_si((double)s->ro.capacity * s->block_size, g1));
+	if (s->kv_bytes && s->block_size)
+		printf(", %s of KV",
+		       cli_bytes((double)s->ro.capacity * s->block_size * (double)s->kv_bytes, g1));
+	printf("\n  load        %s requests in flight\n", cli_group(s->ro.in_flight, g1));
+	if (s->ro.top_k && s->ro.top_k < s->ro.workers)
+		printf("  match       the %s workers holding the longest prefixes (--top-k)\n",
+		       cli_group(s->ro.top_k, g1));
+	else
+		printf("  match       every worker holding a prefix of the request\n");
+	if (route_point(s, PCE_ROUTE_PREFIX_LOAD))
+		printf("  prefix+load cache threshold %g, balance abs %s, rel %g\n",
+		       s->ro.cache_threshold, cli_group(s->ro.balance_abs, g1), s->ro.balance_rel);
+	printf("  time        %.2f s\n", s->seconds);
+	if (cli_has_text(s->tr))
+		printf("  note        token counts of text inputs are approximate\n");
+
+	printf("\nRouting over %s workers (load: busiest worker over the mean; match: the\n"
+	       "router's pce_router_match latency)\n", cli_group(s->ro.workers, g1));
+	printf("  %-12s %9s %9s %9s %16s %27s\n", "policy", "hit ratio", "requests", "tokens",
+	       "busiest worker", "match us p50 / p99 / p99.9");
+	for (size_t i = 0; i < r->n_points; i++) {
+		const struct pce_route_point *pt = &r->points[i];
+		char busiest[32];
+
+		snprintf(busiest, sizeof(busiest), "%u (%.1f%%)", pt->busiest, 100 * share(pt));
+		printf("  %-12s %8.2f%% %9.2f %9.2f %16s %8.2f / %6.2f / %7.2f\n",
+		       pce_route_policy_name(pt->policy), 100 * pce_replay_token_ratio(&pt->window),
+		       over_mean(s, pt->max_requests, pt->window.requests),
+		       over_mean(s, pt->max_tokens, pt->window.tokens), busiest,
+		       pt->match_ns[0] / 1e3, pt->match_ns[1] / 1e3, pt->match_ns[2] / 1e3);
+	}
+	printf("  %-12s %8.2f%%\n", "unlimited", 100 * pce_replay_token_ratio(&r->unlimited));
+	for (size_t i = 0; i < r->n_points; i++) {
+		const struct pce_route_point *pt = &r->points[i];
+
+		if (!pce_route_collapsed(pt, s->ro.workers))
+			continue;
+		printf("\nWarning: %s collapsed: it sent %.1f%% of the requests to worker %u (fair "
+		       "share %.1f%%)", pce_route_policy_name(pt->policy), 100 * share(pt),
+		       pt->busiest, 100.0 / s->ro.workers);
+		if (rr && pt != rr &&
+		    pce_replay_token_ratio(&pt->window) < pce_replay_token_ratio(&rr->window))
+			printf(", and hits less than rr (%.2f%% against %.2f%%)",
+			       100 * pce_replay_token_ratio(&pt->window),
+			       100 * pce_replay_token_ratio(&rr->window));
+		printf(".\n");
+	}
+}
+
+static cJSON *json_routes(const struct sim *s)
+{
+	const struct pce_route_result *r = &s->routes;
+	cJSON *o = cJSON_CreateObject(), *u, *w, *pl, *arr;
+
+	cli_json_string(o, "command", "simulate");
+	cli_json_string(o, "version", pce_version_string());
+	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
+	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
+	cli_json_u64(o, "requests", r->requests - r->window_start);
+	cli_json_u64(o, "total_requests", r->requests);
+	cJSON_AddNumberToObject(o, "warmup_fraction", s->ro.warmup_fraction);
+	cli_json_u64(o, "warmup_requests", r->window_start);
+	u = cJSON_AddObjectToObject(o, "unlimited");
+	cJSON_AddNumberToObject(u, "hit_ratio", pce_replay_token_ratio(&r->unlimited));
+	cJSON_AddNumberToObject(u, "block_hit_ratio", pce_replay_id_ratio(&r->unlimited));
+	cli_json_u64(u, "input_tokens", r->unlimited.tokens);
+	cli_json_u64(u, "hit_tokens", r->unlimited.hit_tokens);
+	w = cJSON_AddObjectToObject(o, "workers");
+	cli_json_u64(w, "count", s->ro.workers);
+	json_capacity(w, s, s->ro.capacity);
+	cli_json_string(w, "eviction_policy", policy_name(s->ro.eviction));
+	pl = cJSON_AddObjectToObject(o, "prefix_load");
+	cJSON_AddNumberToObject(pl, "cache_threshold", s->ro.cache_threshold);
+	cli_json_u64(pl, "balance_abs", s->ro.balance_abs);
+	cJSON_AddNumberToObject(pl, "balance_rel", s->ro.balance_rel);
+	cli_json_u64(o, "in_flight", s->ro.in_flight);
+	if (s->ro.top_k && s->ro.top_k < s->ro.workers)
+		cli_json_u64(o, "top_k", s->ro.top_k);
+	else
+		cJSON_AddNullToObject(o, "top_k");
+	arr = cJSON_AddArrayToObject(o, "routing");
+	for (size_t i = 0; i < r->n_points; i++) {
+		const struct pce_route_point *pt = &r->points[i];
+		cJSON *e = cJSON_CreateObject(), *m, *wr, *wt;
+
+		cli_json_string(e, "policy", pce_route_policy_name(pt->policy));
+		cJSON_AddNumberToObject(e, "hit_ratio", pce_replay_token_ratio(&pt->window));
+		cJSON_AddNumberToObject(e, "block_hit_ratio", pce_replay_id_ratio(&pt->window));
+		cli_json_u64(e, "hit_tokens", pt->window.hit_tokens);
+		cJSON_AddNumberToObject(e, "requests_max_over_mean",
+					over_mean(s, pt->max_requests, pt->window.requests));
+		cJSON_AddNumberToObject(e, "tokens_max_over_mean",
+					over_mean(s, pt->max_tokens, pt->window.tokens));
+		cli_json_u64(e, "busiest_worker", pt->busiest);
+		cJSON_AddNumberToObject(e, "busiest_share", share(pt));
+		cJSON_AddBoolToObject(e, "collapsed", pce_route_collapsed(pt, s->ro.workers));
+		cli_json_u64(e, "balanced_requests", pt->balanced);
+		cli_json_u64(e, "evictions", pt->evictions);
+		cli_json_u64(e, "router_adds", pt->router_adds);
+		cli_json_u64(e, "router_removes", pt->router_removes);
+		m = cJSON_AddObjectToObject(e, "match_ns");
+		cli_json_u64(m, "p50", pt->match_ns[0]);
+		cli_json_u64(m, "p99", pt->match_ns[1]);
+		cli_json_u64(m, "p999", pt->match_ns[2]);
+		wr = cJSON_AddArrayToObject(e, "worker_requests");
+		wt = cJSON_AddArrayToObject(e, "worker_tokens");
+		for (uint32_t k = 0; k < s->ro.workers; k++) {
+			cJSON_AddItemToArray(wr, cJSON_CreateNumber((double)pt->requests[k]));
+			cJSON_AddItemToArray(wt, cJSON_CreateNumber((double)pt->tokens[k]));
+		}
+		cJSON_AddItemToArray(arr, e);
+	}
+	cJSON_AddNumberToObject(o, "seconds", s->seconds);
+	return o;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x > y ? -1 : x < y;
+}
+
+/* The chart: per policy, each worker's share of the counted requests,
+ * busiest first, against the fair share. */
+static int write_route_svg(const struct sim *s, struct cli_output *o)
+{
+	const struct pce_route_result *r = &s->routes;
+	uint32_t W = s->ro.workers;
+	double *x = calloc(W, sizeof(*x)), *y = calloc((size_t)W * r->n_points, sizeof(*y));
+	struct pce_svg_series series[PCE_ROUTE_POLICIES];
+	char names[PCE_ROUTE_POLICIES][64], fair[64], subtitle[320], desc[256], g[32];
+	struct pce_svg_line line;
+	struct pce_svg_chart chart;
+	const char *path, *base;
+	FILE *f;
+	int rc;
+
+	if (!x || !y) {
+		free(x);
+		free(y);
+		cli_output_discard(o);
+		cli_error("simulate", "out of memory");
+		return CLI_FAILURE;
+	}
+	for (uint32_t k = 0; k < W; k++)
+		x[k] = k + 1;
+	for (size_t i = 0; i < r->n_points; i++) {
+		const struct pce_route_point *pt = &r->points[i];
+		double *yi = y + i * W;
+
+		for (uint32_t k = 0; k < W; k++)
+			yi[k] = pt->window.requests
+					? (double)pt->requests[k] / (double)pt->window.requests
+					: 0;
+		qsort(yi, W, sizeof(*yi), by_count_desc);
+		snprintf(names[i], sizeof(names[i]), "%s%s", pce_route_policy_name(pt->policy),
+			 pce_route_collapsed(pt, W) ? " (collapsed)" : "");
+		series[i] = (struct pce_svg_series){names[i], x, yi, W};
+	}
+	snprintf(fair, sizeof(fair), "fair share: %.1f%%", 100.0 / W);
+	line = (struct pce_svg_line){1.0 / W, fair, PCE_SVG_HORIZONTAL};
+	cli_describe_inputs(s->tr, desc, sizeof(desc));
+	path = pce_trace_input_path(s->tr, 0);
+	base = strrchr(path, '/');
+	snprintf(subtitle, sizeof(subtitle), "%s%s: %s; %s requests counted, %u workers",
+		 base && base[1] ? base + 1 : path, pce_trace_inputs(s->tr) > 1 ? " ..." : "", desc,
+		 cli_group(r->requests - r->window_start, g), W);
+	chart = (struct pce_svg_chart){
+		.title = "Requests per worker by routing policy (libpce router)",
+		.subtitle = subtitle,
+		.x_label = "workers, busiest first",
+		.y_label = "share of the counted requests",
+		.x_format = PCE_SVG_NUMBER,
+		.y_format = PCE_SVG_PERCENT,
+		.y_fixed = 1, /* shares: 0 to 100%, not rounded out past it */
+		.y_min = 0,
+		.y_max = 1,
+		.series = series,
+		.n_series = r->n_points,
+		.lines = &line,
+		.n_lines = 1,
+		.legend = PCE_SVG_AUTO};
+	f = cli_output_begin("simulate", o);
+	rc = f ? cli_output_end("simulate", o, f, pce_svg_write(f, &chart) != 0) : CLI_FAILURE;
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* --workers: run the routing passes over the opened trace and report. */
+static int simulate_routes(struct sim *s, struct cli_input *in, struct cli_progress *bar,
+			   const char *svg, struct cli_output *chart)
+{
+	int rc, svg_rc;
+
+	s->ro.warmup_fraction = in->warmup_fraction;
+	s->ro.progress = cli_progress_cb;
+	s->ro.ctx = bar;
+	rc = pce_route_run(s->tr, &s->ro, &s->routes);
+	cli_progress_done(bar);
+	s->seconds = cli_seconds() - s->seconds;
+	rc = cli_pass_status("simulate", s->tr, rc, s->routes.error, s->routes.requests);
+	if (rc)
+		return rc;
+	svg_rc = svg ? write_route_svg(s, chart) : CLI_OK;
+	if (in->json) {
+		rc = cli_print_json("simulate", json_routes(s));
+	} else {
+		print_routes(s);
+		rc = cli_flush("simulate");
+	}
+	return rc ? rc : svg_rc;
+}
+
 int cmd_simulate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -478,6 +840,14 @@ int cmd_simulate(int argc, char **argv)
 		{"target", required_argument, NULL, 't'},
 		{"kv-bytes-per-token", required_argument, NULL, OPT_KV_BYTES},
 		{"svg", required_argument, NULL, OPT_SVG},
+		{"workers", required_argument, NULL, OPT_WORKERS},
+		{"worker-capacity", required_argument, NULL, OPT_WORKER_CAPACITY},
+		{"routing", required_argument, NULL, OPT_ROUTING},
+		{"cache-threshold", required_argument, NULL, OPT_CACHE_THRESHOLD},
+		{"balance-abs", required_argument, NULL, OPT_BALANCE_ABS},
+		{"balance-rel", required_argument, NULL, OPT_BALANCE_REL},
+		{"in-flight", required_argument, NULL, OPT_IN_FLIGHT},
+		{"top-k", required_argument, NULL, OPT_TOP_K},
 		{"format", required_argument, NULL, 'f'},
 		{"block-size", required_argument, NULL, 'b'},
 		{"warmup-fraction", required_argument, NULL, 'w'},
@@ -489,9 +859,15 @@ int cmd_simulate(int argc, char **argv)
 	struct sim s = {.opts.target = 0.9};
 	struct cli_output chart = {.fd = -1};
 	struct cli_progress bar;
-	const char *svg = NULL;
+	const char *svg = NULL, *policy_opt = NULL;
+	uint64_t v;
 	int opt, rc, svg_rc;
 
+	pce_route_opts_init(&s.ro);
+	s.ro.workers = 0; /* not routing until --workers */
+	s.ro.policies = s.routing;
+	for (size_t i = 0; i < s.ro.n_policies; i++)
+		s.routing[i] = (enum pce_route_policy)i;
 	s.pol[0] = PCE_POLICY_CLOCK_LRU;
 	s.pol[1] = PCE_POLICY_CLOCK_LFU;
 	s.opts.policies = s.pol;
@@ -506,14 +882,17 @@ int cmd_simulate(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'c':
+			s.sweep_opt = s.sweep_opt ? s.sweep_opt : "--capacity";
 			if (parse_capacities(&s, optarg))
 				return CLI_BADINPUT;
 			break;
 		case 'p':
+			policy_opt = optarg;
 			if (parse_policies(&s, optarg))
 				return CLI_BADINPUT;
 			break;
 		case 't':
+			s.sweep_opt = s.sweep_opt ? s.sweep_opt : "--target";
 			if (cli_fraction("simulate", "--target", optarg, 0, 1, 0, &s.opts.target))
 				return CLI_BADINPUT;
 			if (s.opts.target == 0)
@@ -527,10 +906,65 @@ int cmd_simulate(int argc, char **argv)
 		case OPT_SVG:
 			svg = optarg;
 			break;
+		case OPT_WORKERS:
+			if (cli_count("simulate", "--workers", optarg, 1, PCE_ROUTE_MAX_WORKERS, &v))
+				return CLI_BADINPUT;
+			s.ro.workers = (uint32_t)v;
+			break;
+		case OPT_WORKER_CAPACITY:
+			s.routing_opt = s.routing_opt ? s.routing_opt : "--worker-capacity";
+			if (cli_count("simulate", "--worker-capacity", optarg, 1, (uint64_t)1 << 50,
+				      &s.ro.capacity))
+				return CLI_BADINPUT;
+			break;
+		case OPT_ROUTING:
+			s.routing_opt = s.routing_opt ? s.routing_opt : "--routing";
+			if (parse_routing(&s, optarg))
+				return CLI_BADINPUT;
+			break;
+		case OPT_CACHE_THRESHOLD:
+			s.routing_opt = s.routing_opt ? s.routing_opt : "--cache-threshold";
+			if (cli_fraction("simulate", "--cache-threshold", optarg, 0, 1, 1,
+					 &s.ro.cache_threshold))
+				return CLI_BADINPUT;
+			break;
+		case OPT_BALANCE_ABS:
+			s.routing_opt = s.routing_opt ? s.routing_opt : "--balance-abs";
+			if (cli_count("simulate", "--balance-abs", optarg, 0, (uint64_t)1 << 40,
+				      &s.ro.balance_abs))
+				return CLI_BADINPUT;
+			break;
+		case OPT_BALANCE_REL:
+			s.routing_opt = s.routing_opt ? s.routing_opt : "--balance-rel";
+			if (cli_fraction("simulate", "--balance-rel", optarg, 1, 1e9, 0,
+					 &s.ro.balance_rel))
+				return CLI_BADINPUT;
+			break;
+		case OPT_IN_FLIGHT:
+			s.routing_opt = s.routing_opt ? s.routing_opt : "--in-flight";
+			if (cli_count("simulate", "--in-flight", optarg, 1, (uint64_t)1 << 24,
+				      &s.ro.in_flight))
+				return CLI_BADINPUT;
+			break;
+		case OPT_TOP_K:
+			s.routing_opt = s.routing_opt ? s.routing_opt : "--top-k";
+			if (cli_count("simulate", "--top-k", optarg, 1, PCE_ROUTE_MAX_WORKERS, &v))
+				return CLI_BADINPUT;
+			s.ro.top_k = (uint32_t)v;
+			break;
 		default:
 			return cli_other_option("simulate", opt, usage, argv);
 		}
 	}
+	if (!s.ro.workers && s.routing_opt)
+		return cli_usage("simulate", "%s: only with --workers", s.routing_opt);
+	if (s.ro.workers && s.sweep_opt)
+		return cli_usage("simulate", "%s: not with --workers", s.sweep_opt);
+	if (s.ro.workers && !s.ro.capacity)
+		return cli_usage("simulate", "--workers: give each worker's --worker-capacity");
+	if (s.ro.workers && policy_opt && s.opts.n_policies != 1)
+		return cli_usage("simulate", "--policy: one policy with --workers");
+	s.ro.eviction = s.pol[0];
 	rc = cli_stdout_check("simulate");
 	if (!rc && svg)
 		rc = cli_output_open("simulate", &chart, "--svg", svg);
@@ -544,6 +978,10 @@ int cmd_simulate(int argc, char **argv)
 	if (rc)
 		goto out;
 	s.block_size = cli_block_size(s.tr);
+	if (s.ro.workers) {
+		rc = simulate_routes(&s, &in, &bar, svg, &chart);
+		goto out;
+	}
 	s.opts.progress = cli_progress_cb;
 	s.opts.ctx = &bar;
 	rc = pce_simulate_run(s.tr, &s.opts, &s.res);
@@ -567,6 +1005,7 @@ out:
 	cli_output_discard(&chart);
 	cli_progress_done(&bar);
 	pce_simulate_free(&s.res);
+	pce_route_free(&s.routes);
 	pce_trace_close(s.tr);
 	return rc;
 }

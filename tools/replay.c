@@ -25,7 +25,8 @@
 
 #define RECLAIM_EVERY 1024
 
-int pce_replay_init(struct pce_replay *rp, uint64_t capacity, enum pce_policy policy)
+int pce_replay_init(struct pce_replay *rp, uint64_t capacity, enum pce_policy policy,
+		    pce_event_fn on_event, void *event_ctx)
 {
 	struct pce_config cfg;
 
@@ -40,6 +41,8 @@ int pce_replay_init(struct pce_replay *rp, uint64_t capacity, enum pce_policy po
 	cfg.kv_mode = PCE_KV_PER_TOKEN;
 	cfg.kv_bytes_per_token = 1;
 	cfg.kv_budget = capacity;
+	cfg.on_event = on_event;
+	cfg.event_ctx = event_ctx;
 	return pce_cache_create(&cfg, &rp->cache);
 }
 

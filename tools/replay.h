@@ -46,9 +46,11 @@ struct pce_replay_hit {
 
 /*
  * pce_replay_init - Create the cache.  @capacity in cache units, 0 for
- * unlimited.  Return: 0 or a libpce error.
+ * unlimited.  @on_event, @event_ctx: config.on_event and its context
+ * (NULL: no events).  Return: 0 or a libpce error.
  */
-int pce_replay_init(struct pce_replay *rp, uint64_t capacity, enum pce_policy policy);
+int pce_replay_init(struct pce_replay *rp, uint64_t capacity, enum pce_policy policy,
+		    pce_event_fn on_event, void *event_ctx);
 
 /*
  * pce_replay_request - Look @r up, then store it.  A store refused for

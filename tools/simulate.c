@@ -59,10 +59,8 @@ static void weighted_progress(void *ctx, double fraction)
 	w->o->progress(w->o->ctx, w->weight * fraction);
 }
 
-/* Pass 1: the unlimited cache, which is pce analyze's pass without the
- * batch analysis. */
-static int ceiling(struct pce_trace *tr, const struct pce_simulate_opts *o,
-		   struct pce_simulate_result *res, double weight)
+int pce_simulate_ceiling(struct pce_trace *tr, const struct pce_simulate_opts *o,
+			 struct pce_simulate_result *res, double weight)
 {
 	struct weighted w = {o, weight};
 	struct pce_analyze_opts ao = {.warmup_fraction = o->warmup_fraction,
@@ -108,7 +106,7 @@ static int curve(struct pce_trace *tr, const struct pce_simulate_opts *o,
 	if (!rp)
 		return fail(res, PCE_ENOMEM, "caches");
 	for (size_t i = 0; i < n && !rc; i++) {
-		rc = pce_replay_init(&rp[i], pt[i].capacity, pt[i].policy);
+		rc = pce_replay_init(&rp[i], pt[i].capacity, pt[i].policy, NULL, NULL);
 		if (rc)
 			rc = fail(res, rc, "pce_cache_create");
 	}
@@ -222,7 +220,7 @@ int pce_simulate_run(struct pce_trace *tr, const struct pce_simulate_opts *o,
 	/* Pass 1 decodes the input like each cache of pass 2 does; count it
 	 * as one cache's share of the work. */
 	w1 = 1.0 / (1.0 + (double)(caps ? n_caps * o->n_policies : DEFAULT_POINTS));
-	rc = ceiling(tr, o, res, w1);
+	rc = pce_simulate_ceiling(tr, o, res, w1);
 	if (rc)
 		return rc;
 	if (!caps) {

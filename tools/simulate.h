@@ -75,6 +75,16 @@ int pce_simulate_run(struct pce_trace *tr, const struct pce_simulate_opts *o,
 		     struct pce_simulate_result *res);
 
 /*
+ * pce_simulate_ceiling - Pass 1 alone: replay @tr from its current position
+ * through an unlimited cache (pce analyze's pass without the batch
+ * analysis), with @o's warm-up and progress (reported as @weight of all the
+ * work).  Sets res->requests, window_start, unlimited and footprint.
+ * Return: as pce_simulate_run().
+ */
+int pce_simulate_ceiling(struct pce_trace *tr, const struct pce_simulate_opts *o,
+			 struct pce_simulate_result *res, double weight);
+
+/*
  * pce_simulate_default_capacities - The default sweep for @footprint:
  * 1-2-5 steps from about footprint / 1000 up to the first step >= footprint.
  * Writes at most @max values; returns how many.

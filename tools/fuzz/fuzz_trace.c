@@ -45,7 +45,7 @@ static struct pass read_all(struct pce_trace *tr)
 	struct pce_reqlog *log;
 	struct pce_trace_request r;
 
-	CHECK(pce_replay_init(&rp, 0, PCE_POLICY_CLOCK_LRU) == 0);
+	CHECK(pce_replay_init(&rp, 0, PCE_POLICY_CLOCK_LRU, NULL, NULL) == 0);
 	CHECK(pce_reqlog_create(&log) == 0);
 	while ((p.rc = pce_trace_next(tr, &r)) == PCE_TRACE_REQUEST) {
 		struct pce_replay_hit hit;

@@ -116,6 +116,21 @@ static void test_usage_errors(void **state)
 		{"simulate -c 1k,x " SLICE, "--capacity: 'x' is not an integer"},
 		{"simulate -p mru " SLICE, "--policy: 'mru' is neither lru nor lfu"},
 		{"simulate -t 0 " SLICE, "--target: must be above 0"},
+		{"simulate --routing rr " SLICE, "--routing: only with --workers"},
+		{"simulate --in-flight 8 " SLICE, "--in-flight: only with --workers"},
+		{"simulate --workers 4 " SLICE, "--workers: give each worker's --worker-capacity"},
+		{"simulate --workers 0 --worker-capacity 1k " SLICE,
+		 "--workers: '0' is not an integer"},
+		{"simulate --workers 4 --worker-capacity 1k -c 1k " SLICE,
+		 "--capacity: not with --workers"},
+		{"simulate --workers 4 --worker-capacity 1k -p lru,lfu " SLICE,
+		 "--policy: one policy with --workers"},
+		{"simulate --workers 4 --worker-capacity 1k --routing rr,random " SLICE,
+		 "--routing: 'random' is none of rr, prefix, prefix+load"},
+		{"simulate --workers 4 --worker-capacity 1k --cache-threshold 1 " SLICE,
+		 "--cache-threshold: '1' is not a number in [0, 1)"},
+		{"simulate --workers 4 --worker-capacity 1k --balance-rel 0.5 " SLICE,
+		 "--balance-rel: '0.5' is not a number in [1, "},
 		{"bench extra", "pce bench: takes no input"},
 	};
 	(void)state;
@@ -271,6 +286,67 @@ static void test_simulate(void **state)
 	/* Out of reach: say so instead of recommending. */
 	assert_int_equal(pce("simulate -c 10,20 -p lru " SLICE), 0);
 	assert_non_null(strstr(out, "No capacity simulated reaches 90%"));
+}
+
+/* --workers on the Mooncake slice, whose requests all share block 0:
+ * prefix routing sends all of them to one worker, and with small workers
+ * hits less than round robin; the table says so, the JSON has every figure,
+ * the chart marks the collapsed policy. */
+static void test_simulate_workers(void **state)
+{
+	static char svg[1 << 16];
+	char args[1200], path[512];
+	cJSON *o, *routing, *w;
+	(void)state;
+
+	assert_int_equal(pce("simulate --workers 8 --worker-capacity 500 " SLICE), 0);
+	assert_non_null(strstr(out, "  workers     8, each a CLOCK-LRU cache of 500 blocks (256k "
+				    "tokens)\n"));
+	assert_non_null(strstr(out, "\n  prefix          "));
+	assert_non_null(strstr(out, "      8.00      8.00       0 (100.0%)"));
+	assert_non_null(strstr(out, "\nWarning: prefix collapsed: it sent 100.0% of the requests "
+				    "to worker 0 (fair share 12.5%), and hits less than rr ("));
+	assert_null(strstr(out, "Warning: rr"));
+	assert_null(strstr(out, "Warning: prefix+load"));
+
+	assert_int_equal(pce("simulate --json --workers 8 --worker-capacity 500 -w 0.5 "
+			     "--routing prefix,rr --kv-bytes-per-token 2 " SLICE),
+			 0);
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_true(number(o, "requests") == 500);
+	assert_true(number(o, "total_requests") == 1000);
+	w = cJSON_GetObjectItem(o, "workers");
+	assert_true(number(w, "count") == 8);
+	assert_true(number(w, "capacity_blocks") == 500);
+	assert_true(number(w, "capacity_tokens") == 256000);
+	assert_true(number(w, "capacity_bytes") == 512000);
+	assert_string_equal(cJSON_GetObjectItem(w, "eviction_policy")->valuestring, "CLOCK-LRU");
+	assert_true(number(cJSON_GetObjectItem(o, "prefix_load"), "balance_abs") == 64);
+	routing = cJSON_GetObjectItem(o, "routing");
+	assert_int_equal(cJSON_GetArraySize(routing), 2);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(routing, 0), "policy")->valuestring,
+			    "prefix");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(routing, 0), "collapsed")));
+	assert_true(number(cJSON_GetArrayItem(routing, 0), "busiest_share") == 1);
+	assert_true(number(cJSON_GetArrayItem(routing, 0), "requests_max_over_mean") == 8);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(routing, 1), "collapsed")));
+	/* rr: 500 counted requests over 8 workers, 63 at most */
+	assert_true(number(cJSON_GetArrayItem(routing, 1), "requests_max_over_mean") == 63 * 8 / 500.0);
+	assert_int_equal(
+		cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(routing, 1), "worker_requests")),
+		8);
+	assert_true(number(cJSON_GetObjectItem(cJSON_GetArrayItem(routing, 1), "match_ns"), "p50") > 0);
+	cJSON_Delete(o);
+
+	snprintf(path, sizeof(path), "%s/routes.svg", scratch_dir());
+	snprintf(args, sizeof(args), "simulate --workers 8 --worker-capacity 500 --svg '%s' " SLICE,
+		 path);
+	assert_int_equal(pce(args), 0);
+	slurp(path, svg, sizeof(svg));
+	assert_true(strncmp(svg, "<svg ", 5) == 0);
+	assert_non_null(strstr(svg, ">prefix (collapsed)</text>"));
+	assert_non_null(strstr(svg, ">fair share: 12.5%</text>"));
 }
 
 /* Names are bytes, JSON and XML are UTF-8 text: a file name with control
@@ -537,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_analyze_json),
 		cmocka_unit_test(test_analyze_table),
 		cmocka_unit_test(test_simulate),
+		cmocka_unit_test(test_simulate_workers),
 		cmocka_unit_test(test_odd_names),
 		cmocka_unit_test(test_outputs_first),
 		cmocka_unit_test(test_chart),
