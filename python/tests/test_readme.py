@@ -36,7 +36,9 @@ def test_stubs_cover_the_module():
     stubbed |= {t.id for n in tree.body if isinstance(n, ast.AnnAssign)
                 for t in [n.target]}
     assert set(pce.__all__) <= stubbed
-    methods = {n.name for c in tree.body if isinstance(c, ast.ClassDef) and c.name == "Cache"
-               for n in c.body if isinstance(n, ast.FunctionDef)}
-    public = {m for m in dir(pce.Cache) if not m.startswith("_")}
-    assert public <= methods | {"closed"}
+    for cls in (pce.Cache, pce.Router):
+        methods = {n.name for c in tree.body
+                   if isinstance(c, ast.ClassDef) and c.name == cls.__name__
+                   for n in c.body if isinstance(n, ast.FunctionDef)}
+        public = {m for m in dir(cls) if not m.startswith("_")}
+        assert public <= methods | {"closed"}, cls
