@@ -10,6 +10,9 @@
  *          unreleased Pin releases itself when it is garbage collected.
  *   Match  a struct pce_match plus its Pin (or None); a context manager that
  *          releases the pin on exit.
+ *   Router owns one struct pce_router and its callables (on_event, clock),
+ *          with a Cache's protocol below (busy count, GIL, callbacks, fork);
+ *          its match() returns a MatchResult of Overlap struct sequences.
  *
  * Tokens
  *   Any C-contiguous one-dimensional buffer of 4-byte unsigned ints (format
@@ -19,14 +22,15 @@
  *   [0, 2**32)).  A buffer is held (exported) for the whole call.
  *
  * GIL protocol
- *   Calls that libpce documents as lock-free (lookup, pin release, stats)
- *   run with the GIL held: they cannot wait on anything.  Every call that
- *   can take a writer lock, wait for the reclaimer or a grace period, or run
- *   a callback (store, remove, remove_prefix, touch, clear, evict,
- *   set_budgets, reclaim, audit, dedup, destroy, both batch calls) releases
- *   the GIL first.  Otherwise a thread holding a shard lock inside
- *   on_event, waiting for the GIL, and the GIL holder waiting for that lock
- *   would deadlock.  Cache.busy counts calls in progress (changed with the
+ *   Calls that libpce documents as lock-free (lookup, pin release, stats,
+ *   a router's match and stats) run with the GIL held: they cannot wait on
+ *   anything.  Every call that can take a writer lock, wait for the
+ *   reclaimer or a grace period, or run a callback (store, remove,
+ *   remove_prefix, touch, clear, evict, set_budgets, reclaim, audit, dedup,
+ *   destroy, the batch calls; a router's add, remove, clears, reclaim,
+ *   audit, destroy and match_many) releases the GIL first.  Otherwise a
+ *   thread holding a shard lock inside on_event, waiting for the GIL, and
+ *   the GIL holder waiting for that lock would deadlock.  Cache.busy counts calls in progress (changed with the
  *   GIL held), and close() refuses while it is non-zero, so libpce is never
  *   destroyed under a running call.
  *

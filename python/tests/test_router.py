@@ -1,6 +1,7 @@
 """pce.Router: behaviour against a reference model of prefix-closed holdings,
 errors, callbacks, threads, fork() and 100k-call loops."""
 import array
+import mmap
 import os
 import random
 import subprocess
@@ -206,8 +207,12 @@ def test_errors():
         r.add(1, [1, 2], tier=pce.TIERS)
     with pytest.raises(pce.TooShortError):
         r.add(1, [1])
-    with pytest.raises(pce.TooBigError):
-        r.match(array.array("I", bytes(4 * (pce.MAX_TOKENS + 1))))
+    # Untouched anonymous pages: the length is refused before a token is read.
+    with mmap.mmap(-1, 4 * (pce.MAX_TOKENS + 1)) as big:
+        view = memoryview(big).cast("I")
+        with pytest.raises(pce.TooBigError):
+            r.match(view)
+        view.release()
     with pytest.raises(pce.NotFoundError):
         r.remove(1, [1, 2])
     with pytest.raises(ValueError):
