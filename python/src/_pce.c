@@ -2360,11 +2360,21 @@ static void Router_dealloc(RouterObject *self)
 	PyObject_GC_UnTrack(self);
 	if (self->weakrefs)
 		PyObject_ClearWeakRefs((PyObject *)self);
-	/* Nothing holds a Router across a call but the call itself, which
-	 * holds a reference: busy is 0 here. */
-	if (self->router)
-		router_destroy(self);
-	hooks_free(self->hooks);
+	/* A call holds a reference to its Router: busy is 0 here.  A callable
+	 * that drops the last reference runs in a libpce thread that the
+	 * destroy would wait for (the reclaim thread) or under a shard lock:
+	 * the router and its hooks (emptied) are leaked rather than
+	 * deadlocked on. */
+	if (self->router && in_hook && in_hook == self->hooks) {
+		PyErr_SetString(err_class(PCE_EBUSY),
+				"pce.Router: last reference dropped by its own callback; leaked");
+		PyErr_WriteUnraisable(NULL);
+		Router_clear(self);
+	} else {
+		if (self->router)
+			router_destroy(self);
+		hooks_free(self->hooks);
+	}
 	self->hooks = NULL;
 	tp->tp_free((PyObject *)self);
 }

@@ -404,3 +404,25 @@ def test_leaks_add_remove_and_errors(router):
     bounded(*loop(body))
     router.reclaim()
     router.audit()
+
+
+def test_clock_dropping_the_last_reference_leaks_instead_of_deadlocking(unraisable):
+    import time
+    got = unraisable()
+    holder = [None]
+    dropped = threading.Event()
+
+    def clock():
+        if holder[0] is not None and threading.current_thread() is not main:
+            holder[0] = None  # the last reference, from the reclaim thread
+            dropped.set()
+        return time.monotonic_ns()
+
+    main = threading.current_thread()
+    holder[0] = pce.Router(clock=clock, reclaim_interval_ns=100_000, default_ttl_ns=10**9)
+    holder[0].add(1, [1, 2])
+    assert dropped.wait(60)
+    deadline = time.monotonic() + 60
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert got and isinstance(got[0].exc_value, pce.BusyError)
