@@ -31,8 +31,14 @@ void *operator new(std::size_t n)
 		return p;
 	std::abort(); // the tests allocate little; no bad_alloc without exceptions
 }
+void *operator new(std::size_t n, const std::nothrow_t &) noexcept
+{
+	news++;
+	return std::malloc(n ? n : 1);
+}
 void operator delete(void *p) noexcept { std::free(p); }
 void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+void operator delete(void *p, const std::nothrow_t &) noexcept { std::free(p); }
 
 namespace {
 
