@@ -1,8 +1,9 @@
 # A code example in README.md must be an example program of examples/ (from
 # its first #include on), which the test suite builds and runs: documentation
 # that compiles.  Run with -DREADME=... -DEXAMPLE=... -DFENCE=c (the C block,
-# quickstart.c), -DFENCE=cpp (the C++ block, quickstart.cpp) or
-# "-DFENCE=c router" (the router block, gateway.c).
+# quickstart.c), -DFENCE=cpp (the C++ block, quickstart.cpp),
+# "-DFENCE=c router" (the router block, gateway.c) or "-DFENCE=cpp router"
+# (the C++ router block, gateway.cpp).
 file(READ ${README} readme)
 file(READ ${EXAMPLE} example)
 string(FIND "${readme}" "```${FENCE}\n" start)

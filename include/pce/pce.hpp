@@ -1,6 +1,7 @@
 /*
  * pce/pce.hpp - C++17 interface of libpce, header-only over the C API of
- * pce/cache.h (which it includes; its structs and constants are used as is).
+ * pce/cache.h and pce/router.h (which it includes; their structs and
+ * constants are used as is).
  *
  * Objects
  *   pce::cache   owns one pce_cache (move-only).  Its destructor destroys the
@@ -15,6 +16,9 @@
  *                would die before the view).  Like std::string_view
  *                it must not outlive what it views; every call copies what
  *                it keeps, so a temporary is fine as an argument.
+ *   pce::router  owns one pce_router (move-only), the router index; match()
+ *                writes pce_overlap results into the caller's array, span or
+ *                vector and allocates nothing.  router_config is its config.
  *   pce::config  the C config with each field defaulting to
  *                pce_config_init()'s value, plus the callbacks as
  *                std::function: set fields by name (C++17) or with C++20
@@ -84,6 +88,7 @@
 #error "pce/pce.hpp needs C++17 or later"
 #endif
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -783,6 +788,251 @@ result<pce_dedup> dedup_analyze(const Seqs &batch)
 {
 	return detail::dedup_analyze(nullptr, batch);
 }
+
+/* ---- the router index ------------------------------------------------------------ */
+
+namespace detail {
+inline const pce_router_config &router_defaults() noexcept
+{
+	static const pce_router_config d = [] {
+		pce_router_config c;
+		pce_router_config_init(&c);
+		return c;
+	}();
+	return d;
+}
+
+inline std::array<double, PCE_TIERS> default_tier_weights() noexcept
+{
+	std::array<double, PCE_TIERS> w{};
+	for (std::size_t i = 0; i < PCE_TIERS; i++)
+		w[i] = router_defaults().tier_weight[i];
+	return w;
+}
+} // namespace detail
+
+/*
+ * router_config - struct pce_router_config (pce/router.h documents every
+ * field and its default) with the callbacks as callables, defaults read from
+ * pce_router_config_init().  on_event runs under a shard's writer lock in
+ * the thread whose add(), remove(), clear_owner(), clear_ns() or reclaim()
+ * changed the holdings (or the reclaim thread), with owner and tier set; the
+ * clock in any thread calling into the router.  The same rules as for a
+ * cache's callables apply (no throwing, no blocking, no call into the
+ * router).
+ */
+struct router_config {
+	std::uint32_t shards = detail::router_defaults().shards;
+	std::uint32_t block_size = detail::router_defaults().block_size;
+	std::array<double, PCE_TIERS> tier_weight = detail::default_tier_weights();
+	std::uint64_t index_budget = detail::router_defaults().index_budget;
+	std::uint32_t high_watermark_pct = detail::router_defaults().high_watermark_pct;
+	std::uint32_t low_watermark_pct = detail::router_defaults().low_watermark_pct;
+	std::uint64_t default_ttl_ns = detail::router_defaults().default_ttl_ns;
+	std::uint64_t reclaim_interval_ns = detail::router_defaults().reclaim_interval_ns;
+	int background_reclaim = detail::router_defaults().background_reclaim;
+	std::function<std::uint64_t()> clock{};
+	std::function<void(const pce_event &)> on_event{};
+
+	/* c_config - The C config of these fields, without the callbacks. */
+	pce_router_config c_config() const noexcept
+	{
+		pce_router_config c = detail::router_defaults();
+		c.shards = shards;
+		c.block_size = block_size;
+		for (std::size_t i = 0; i < PCE_TIERS; i++)
+			c.tier_weight[i] = tier_weight[i];
+		c.index_budget = index_budget;
+		c.high_watermark_pct = high_watermark_pct;
+		c.low_watermark_pct = low_watermark_pct;
+		c.default_ttl_ns = default_ttl_ns;
+		c.reclaim_interval_ns = reclaim_interval_ns;
+		c.background_reclaim = background_reclaim;
+		return c;
+	}
+
+	/* error - Why this config is invalid (pce_router_config_error()), or nullptr. */
+	const char *error() const noexcept
+	{
+		const pce_router_config c = c_config();
+		return pce_router_config_error(&c);
+	}
+};
+
+/* add() options: PCE_ROUTER_ADD_* flags; ttl_ns 0 = config.default_ttl_ns,
+ * PCE_NEVER = no expiry. */
+struct add_options {
+	unsigned flags = 0;
+	std::uint64_t ttl_ns = 0;
+};
+
+/* What a match() wrote: @count results (the first @count of the caller's
+ * array), and @left holders of the query's first block not reported. */
+struct match_counts {
+	std::size_t count = 0;
+	std::size_t left = 0;
+};
+
+/*
+ * router - Owns a pce_router.  Each member function is the C function of the
+ * same name (pce_router_<name>): pce/router.h documents what it does and
+ * every code it returns.  Move-only; a moved-from router is empty and its
+ * calls return errc::invalid_argument.  In a child of fork(), calls on a
+ * router created before the fork return errc::forked and the destructor
+ * abandons it (pce_router_destroy() does).
+ */
+class router {
+public:
+	router() noexcept = default;
+	router(const router &) = delete;
+	router &operator=(const router &) = delete;
+	router(router &&other) noexcept
+		: r_(std::exchange(other.r_, nullptr)), hooks_(std::move(other.hooks_))
+	{
+	}
+	/* Destroys the router this one held, then takes @other's. */
+	router &operator=(router &&other) noexcept
+	{
+		if (this != &other) {
+			close();
+			r_ = std::exchange(other.r_, nullptr);
+			hooks_ = std::move(other.hooks_);
+		}
+		return *this;
+	}
+	~router() { close(); }
+
+	/*
+	 * create - pce_router_create() from @cfg; the callables are copied.
+	 * Return: the router, or errc::invalid_argument (cfg.error() says why),
+	 * out_of_memory or thread.  Copying the callables may throw
+	 * std::bad_alloc.
+	 */
+	static result<router> create(const router_config &cfg = {})
+	{
+		pce_router_config c = cfg.c_config();
+		std::unique_ptr<detail::hooks> h;
+		if (cfg.clock || cfg.on_event) {
+			h.reset(new (std::nothrow) detail::hooks{cfg.clock, {}, cfg.on_event});
+			if (!h)
+				return errc::out_of_memory;
+			if (h->clock) {
+				c.clock = detail::hooks::clock_fn;
+				c.clock_ctx = h.get();
+			}
+			if (h->on_event) {
+				c.on_event = detail::hooks::event_fn;
+				c.event_ctx = h.get();
+			}
+		}
+		pce_router *raw = nullptr;
+		if (int rc = pce_router_create(&c, &raw))
+			return make_error_code(rc);
+		return router(raw, std::move(h));
+	}
+
+	/* close - pce_router_destroy() (no events); the router is empty after. */
+	void close() noexcept
+	{
+		pce_router_destroy(std::exchange(r_, nullptr));
+		hooks_.reset();
+	}
+
+	explicit operator bool() const noexcept { return r_ != nullptr; }
+	/* The C handle, for calls this header does not wrap; still owned here. */
+	pce_router *native_handle() const noexcept { return r_; }
+
+	/* add - pce_router_add(); returns the number of blocks @owner did not
+	 * hold before. */
+	result<std::size_t> add(std::uint32_t owner, std::uint64_t ns, tokens toks,
+				std::uint32_t tier = PCE_TIER_GPU, const add_options &opts = {}) noexcept
+	{
+		const pce_router_add_opts o{opts.flags, opts.ttl_ns};
+		std::size_t added = 0;
+		if (int rc = pce_router_add(r_, owner, ns, toks.data(), toks.size(), tier, &o, &added))
+			return make_error_code(rc);
+		return added;
+	}
+
+	[[nodiscard]] std::error_code remove(std::uint32_t owner, std::uint64_t ns, tokens toks) noexcept
+	{
+		return make_error_code(pce_router_remove(r_, owner, ns, toks.data(), toks.size()));
+	}
+
+	/* clear_owner, clear_ns - return the number of (owner, block) holdings
+	 * removed. */
+	result<std::uint64_t> clear_owner(std::uint32_t owner) noexcept
+	{
+		std::uint64_t n = 0;
+		if (int rc = pce_router_clear_owner(r_, owner, &n))
+			return make_error_code(rc);
+		return n;
+	}
+	result<std::uint64_t> clear_ns(std::uint64_t ns) noexcept
+	{
+		std::uint64_t n = 0;
+		if (int rc = pce_router_clear_ns(r_, ns, &n))
+			return make_error_code(rc);
+		return n;
+	}
+
+	/*
+	 * match - pce_router_match() into the caller's @out[0..@k): wait-free,
+	 * no allocation.  PCE_ROUTER_MATCH_* @flags.
+	 */
+	result<match_counts> match(std::uint64_t ns, tokens toks, pce_overlap *out, std::size_t k,
+				   unsigned flags = 0) const noexcept
+	{
+		match_counts m;
+		if (int rc = pce_router_match(r_, ns, toks.data(), toks.size(), flags, out, k,
+					      &m.count, &m.left))
+			return make_error_code(rc);
+		return m;
+	}
+	/* The same with k = @out.size(); @out is then shrunk to the results
+	 * (never allocates: size it to k again before reusing it). */
+	result<match_counts> match(std::uint64_t ns, tokens toks, std::vector<pce_overlap> &out,
+				   unsigned flags = 0) const noexcept
+	{
+		result<match_counts> m = match(ns, toks, out.data(), out.size(), flags);
+		out.resize(m ? m->count : 0);
+		return m;
+	}
+#if defined(__cpp_lib_span)
+	result<match_counts> match(std::uint64_t ns, tokens toks, std::span<pce_overlap> out,
+				   unsigned flags = 0) const noexcept
+	{
+		return match(ns, toks, out.data(), out.size(), flags);
+	}
+#endif
+
+	[[nodiscard]] std::error_code reclaim() noexcept { return make_error_code(pce_router_reclaim(r_)); }
+
+	result<pce_router_stats> stats() const noexcept
+	{
+		pce_router_stats s{};
+		if (int rc = pce_router_stats_get(r_, &s))
+			return make_error_code(rc);
+		return s;
+	}
+
+	/* audit - pce_router_audit(); @violation: nullptr, or receives the first
+	 * broken invariant ("" if none). */
+	[[nodiscard]] std::error_code audit(std::string *violation = nullptr) const
+	{
+		char msg[512];
+		const int rc = pce_router_audit(r_, 0, msg, sizeof(msg));
+		if (violation)
+			*violation = rc == PCE_ECORRUPT ? msg : "";
+		return make_error_code(rc);
+	}
+
+private:
+	router(pce_router *r, std::unique_ptr<detail::hooks> h) noexcept : r_(r), hooks_(std::move(h)) {}
+
+	pce_router *r_ = nullptr;
+	std::unique_ptr<detail::hooks> hooks_;
+};
 
 inline const char *reason_name(pce_reason reason) noexcept { return pce_reason_name(reason); }
 inline unsigned version_number() noexcept { return pce_version_number(); }

@@ -4,7 +4,9 @@ pce.Cache answers, from many threads at once, "what is the longest cached
 prefix of these tokens, and where is its KV?", and keeps its memory within
 byte budgets by itself.  Tokens are read in place from any buffer of 32-bit
 unsigned ints (array('I'), numpy.uint32) or converted once from a sequence
-of ints.  Every libpce error code is an exception class under pce.Error.
+of ints.  pce.Router answers "which workers hold how much of this prompt?"
+for every worker in one walk.  Every libpce error code is an exception
+class under pce.Error.
 """
 import atexit
 
@@ -13,7 +15,8 @@ from ._pce import (
     Error, Event, Evicted, ExistsError, ForkedError, InvalidArgumentError, Match, NoPinsError,
     NoSpaceError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
     ThreadError, TooBigError, TooShortError, dedup, err_name, strerror, version,
-    version_number,
+    version_number, Router, Overlap, MatchResult, TIER_GPU, TIER_CPU, TIER_DISK, TIER_REMOTE,
+    TIERS,
 )
 from . import _pce
 
@@ -27,5 +30,6 @@ __all__ = [
     "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
     "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",
     "TooBigError", "TooShortError", "NoPinsError", "CorruptError", "ThreadError",
-    "ForkedError",
+    "ForkedError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
+    "TIER_REMOTE", "TIERS",
 ]

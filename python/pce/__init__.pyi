@@ -1,5 +1,5 @@
 """Type stubs of pce (the extension module pce._pce, re-exported)."""
-from typing import Any, Callable, List, Literal, Optional, Sequence, Union
+from typing import Any, Callable, List, Literal, Mapping, Optional, Sequence, Union
 
 
 Tokens = Union[Any, Sequence[int]]
@@ -34,7 +34,7 @@ class NoPinsError(Error): ...
 class CorruptError(Error): ...
 class ThreadError(Error): ...
 class ForkedError(Error):
-    """Every call on a Cache inherited across fork(), in the child."""
+    """Every call on a Cache or Router inherited across fork(), in the child."""
 
 class Event(tuple):
     kind: str
@@ -45,6 +45,8 @@ class Event(tuple):
     len: int
     tokens: Optional[memoryview]
     id: int
+    owner: int
+    tier: int
 
 class Released(tuple):
     ns: int
@@ -148,6 +150,56 @@ class Cache:
     def close(self) -> None: ...
     def __enter__(self) -> "Cache": ...
     def __exit__(self, *exc: object) -> None: ...
+
+class Overlap(tuple):
+    owner: int
+    tokens: int
+    tier: int
+    score: float
+
+class MatchResult(tuple):
+    overlaps: List[Overlap]
+    left: int
+
+class Router:
+    def __init__(
+        self,
+        *,
+        shards: int = 16,
+        block_size: int = 1,
+        tier_weight: Union[Mapping[int, float], Sequence[float]] = ...,
+        index_budget: int = 0,
+        high_watermark_pct: int = 90,
+        low_watermark_pct: int = 80,
+        default_ttl_ns: int = 0,
+        reclaim_interval_ns: int = 10_000_000,
+        background_reclaim: bool = True,
+        on_event: Optional[Callable[[Event], object]] = None,
+        clock: Optional[Callable[[], int]] = None,
+    ) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def add(self, owner: int, tokens: Tokens, tier: int = 0, *, ns: int = 0, ttl_ns: int = 0,
+            retier: bool = False) -> int: ...
+    def remove(self, owner: int, tokens: Tokens, *, ns: int = 0) -> None: ...
+    def clear_owner(self, owner: int) -> int: ...
+    def clear_ns(self, ns: int) -> int: ...
+    def match(self, tokens: Tokens, k: int = 16, *, ns: int = 0,
+              peek: bool = False) -> MatchResult: ...
+    def match_many(self, seqs: Sequence[Tokens], k: int = 16, *, ns: IntOrInts = 0,
+                   peek: bool = False) -> List[MatchResult]: ...
+    def reclaim(self) -> None: ...
+    def stats(self) -> dict: ...
+    def audit(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "Router": ...
+    def __exit__(self, *exc: object) -> None: ...
+
+TIER_GPU: int
+TIER_CPU: int
+TIER_DISK: int
+TIER_REMOTE: int
+TIERS: int
 
 def dedup(seqs: Sequence[Tokens], *, ns: IntOrInts = 0) -> dict: ...
 def strerror(code: int) -> str: ...

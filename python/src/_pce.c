@@ -10,6 +10,9 @@
  *          unreleased Pin releases itself when it is garbage collected.
  *   Match  a struct pce_match plus its Pin (or None); a context manager that
  *          releases the pin on exit.
+ *   Router owns one struct pce_router and its callables (on_event, clock),
+ *          with a Cache's protocol below (busy count, GIL, callbacks, fork);
+ *          its match() returns a MatchResult of Overlap struct sequences.
  *
  * Tokens
  *   Any C-contiguous one-dimensional buffer of 4-byte unsigned ints (format
@@ -19,14 +22,15 @@
  *   [0, 2**32)).  A buffer is held (exported) for the whole call.
  *
  * GIL protocol
- *   Calls that libpce documents as lock-free (lookup, pin release, stats)
- *   run with the GIL held: they cannot wait on anything.  Every call that
- *   can take a writer lock, wait for the reclaimer or a grace period, or run
- *   a callback (store, remove, remove_prefix, touch, clear, evict,
- *   set_budgets, reclaim, audit, dedup, destroy, both batch calls) releases
- *   the GIL first.  Otherwise a thread holding a shard lock inside
- *   on_event, waiting for the GIL, and the GIL holder waiting for that lock
- *   would deadlock.  Cache.busy counts calls in progress (changed with the
+ *   Calls that libpce documents as lock-free (lookup, pin release, stats,
+ *   a router's match and stats) run with the GIL held: they cannot wait on
+ *   anything.  Every call that can take a writer lock, wait for the
+ *   reclaimer or a grace period, or run a callback (store, remove,
+ *   remove_prefix, touch, clear, evict, set_budgets, reclaim, audit, dedup,
+ *   destroy, the batch calls; a router's add, remove, clears, reclaim,
+ *   audit, destroy and match_many) releases the GIL first.  Otherwise a
+ *   thread holding a shard lock inside on_event, waiting for the GIL, and
+ *   the GIL holder waiting for that lock would deadlock.  Cache.busy counts calls in progress (changed with the
  *   GIL held), and close() refuses while it is non-zero, so libpce is never
  *   destroyed under a running call.
  *
@@ -572,9 +576,11 @@ static PyStructSequence_Field event_fields[] = {
 	{"id", "the entry's id: never 0, unique among the entries a cache ever "
 	       "stores (a replacement is a new entry); its 'removed' event and its "
 	       "Released carry the id its 'stored' event did.  Opaque, not ordered"},
+	{"owner", "a Router's event: the holding's owner; 0 for a Cache"},
+	{"tier", "a Router's event: the holding's tier; 0 for a Cache"},
 	{NULL, NULL}};
 static PyStructSequence_Desc event_desc = {
-	"pce.Event", "A change of the index, passed to on_event.", event_fields, 8};
+	"pce.Event", "A change of the index, passed to on_event.", event_fields, 10};
 
 static PyStructSequence_Field released_fields[] = {
 	{"ns", "namespace"},
@@ -686,11 +692,12 @@ static void event_cb(void *ctx, const struct pce_event *e)
 		PyObject *arg = NULL;
 
 		if (toks)
-			arg = struct_seq(&EventType, "OOKKKnOK", kind_str[!stored],
+			arg = struct_seq(&EventType, "OOKKKnOKKK", kind_str[!stored],
 					 stored ? Py_None : reason_of(e->reason),
 					 (unsigned long long)e->ns, (unsigned long long)e->value,
 					 (unsigned long long)e->kv_bytes, e->len, toks,
-					 (unsigned long long)e->id);
+					 (unsigned long long)e->id, (unsigned long long)e->owner,
+					 (unsigned long long)e->tier);
 		Py_XDECREF(toks);
 		hook_call(fn, arg);
 		Py_DECREF(fn);
@@ -2151,6 +2158,692 @@ static PyStructSequence_Field evicted_fields[] = {
 static PyStructSequence_Desc evicted_desc = {
 	"pce.Evicted", "What Cache.evict() freed (values already released).", evicted_fields, 5};
 
+/* ---- Router ------------------------------------------------------------------------ */
+
+/*
+ * Router owns one struct pce_router and its callables (on_event, clock), in a
+ * struct hooks as a Cache does, with the same protocol: busy counts the calls
+ * in progress, close() refuses while any runs; match and stats keep the GIL
+ * (wait-free), every other call releases it (writer locks, on_event).
+ */
+typedef struct {
+	PyObject_HEAD
+	struct pce_router *router; /* NULL: not created yet, or closed */
+	struct hooks *hooks;
+	unsigned busy;
+	PyObject *weakrefs;
+	unsigned long generation; /* fork_generation at creation */
+} RouterObject;
+
+static PyTypeObject RouterType, OverlapType, MatchResultType;
+
+static int router_enter(RouterObject *self)
+{
+	if (!self->router) {
+		raise_rc(PCE_EINVAL, "the router is closed");
+		return -1;
+	}
+	if (in_hook && in_hook == self->hooks) {
+		raise_rc(PCE_EBUSY, "a callback must not call into its own router");
+		return -1;
+	}
+	self->busy++;
+	return 0;
+}
+
+static void router_leave(RouterObject *self)
+{
+	self->busy--;
+}
+
+/* Integer fields of struct pce_router_config settable by keyword. */
+static const struct cfg_field router_cfg_fields[] = {
+#define F32_(f) {#f, offsetof(struct pce_router_config, f), 4, UINT32_MAX}
+#define F64_(f) {#f, offsetof(struct pce_router_config, f), 8, UINT64_MAX}
+	F32_(shards), F32_(block_size), F64_(index_budget), F32_(high_watermark_pct),
+	F32_(low_watermark_pct), F64_(default_ttl_ns), F64_(reclaim_interval_ns),
+#undef F32_
+#undef F64_
+};
+
+/* tier_weight: a dict {tier: weight} (tiers not named keep their default) or
+ * a sequence of up to PCE_TIERS weights (tiers past its end keep theirs). */
+static int tier_weights_set(double *w, PyObject *val)
+{
+	PyObject *key, *item, *seq;
+	Py_ssize_t pos = 0;
+
+	if (PyDict_Check(val)) {
+		while (PyDict_Next(val, &pos, &key, &item)) {
+			uint64_t t;
+			double d;
+			if (get_uint(key, PCE_TIERS - 1, 0, "tier_weight tier", &t) < 0)
+				return -1;
+			d = PyFloat_AsDouble(item);
+			if (d == -1.0 && PyErr_Occurred())
+				return -1;
+			w[t] = d;
+		}
+		return 0;
+	}
+	seq = PySequence_Fast(val, "tier_weight must be a dict {tier: weight} or a sequence");
+	if (!seq)
+		return -1;
+	if (PySequence_Fast_GET_SIZE(seq) > (Py_ssize_t)PCE_TIERS) {
+		PyErr_Format(PyExc_ValueError, "tier_weight has %zd weights for %u tiers",
+			     PySequence_Fast_GET_SIZE(seq), PCE_TIERS);
+		Py_DECREF(seq);
+		return -1;
+	}
+	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+		double d = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));
+		if (d == -1.0 && PyErr_Occurred()) {
+			Py_DECREF(seq);
+			return -1;
+		}
+		w[i] = d;
+	}
+	Py_DECREF(seq);
+	return 0;
+}
+
+static int router_cfg_set(struct pce_router_config *cfg, struct hooks *h, PyObject *key,
+			  PyObject *val)
+{
+	const char *k = PyUnicode_AsUTF8(key);
+
+	if (!k)
+		return -1;
+	for (size_t i = 0; i < sizeof(router_cfg_fields) / sizeof(router_cfg_fields[0]); i++) {
+		const struct cfg_field *f = &router_cfg_fields[i];
+		uint64_t v;
+		if (strcmp(k, f->name))
+			continue;
+		if (get_uint(val, f->max, 0, f->name, &v) < 0)
+			return -1;
+		if (f->size == 4)
+			*(uint32_t *)((char *)cfg + f->off) = (uint32_t)v;
+		else
+			*(uint64_t *)((char *)cfg + f->off) = v;
+		return 0;
+	}
+	if (!strcmp(k, "tier_weight"))
+		return tier_weights_set(cfg->tier_weight, val);
+	if (!strcmp(k, "background_reclaim"))
+		return get_bool(val, &cfg->background_reclaim);
+	if (!strcmp(k, "on_event") || !strcmp(k, "clock")) {
+		PyObject **slot = k[0] == 'c' ? &h->clock : &h->on_event;
+		if (val != Py_None && !PyCallable_Check(val)) {
+			PyErr_Format(PyExc_TypeError, "%s must be callable or None", k);
+			return -1;
+		}
+		Py_XSETREF(*slot, val == Py_None ? NULL : Py_NewRef(val));
+		return 0;
+	}
+	PyErr_Format(PyExc_TypeError, "Router() got an unexpected keyword argument '%s'", k);
+	return -1;
+}
+
+static int Router_init(RouterObject *self, PyObject *args, PyObject *kwds)
+{
+	struct pce_router_config cfg;
+	struct hooks *h;
+	PyObject *key, *val;
+	Py_ssize_t pos = 0;
+	const char *why;
+	int rc;
+
+	if (self->router || self->hooks) {
+		PyErr_SetString(PyExc_RuntimeError, "Router.__init__ called twice");
+		return -1;
+	}
+	if (PyTuple_GET_SIZE(args)) {
+		PyErr_SetString(PyExc_TypeError, "Router() takes keyword arguments only");
+		return -1;
+	}
+	h = PyMem_RawCalloc(1, sizeof(*h));
+	if (!h) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	pce_router_config_init(&cfg);
+	while (kwds && PyDict_Next(kwds, &pos, &key, &val))
+		if (router_cfg_set(&cfg, h, key, val) < 0) {
+			hooks_free(h);
+			return -1;
+		}
+	if (h->on_event) {
+		cfg.on_event = event_cb;
+		cfg.event_ctx = h;
+	}
+	if (h->clock) {
+		cfg.clock = clock_cb;
+		cfg.clock_ctx = h;
+	}
+	why = pce_router_config_error(&cfg);
+	if (why) {
+		hooks_free(h);
+		raise_rc(PCE_EINVAL, why);
+		return -1;
+	}
+	self->hooks = h;
+	self->generation = fork_generation;
+	/* The reclaim thread may call the clock at once. */
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_router_create(&cfg, &self->router);
+	Py_END_ALLOW_THREADS
+	if (rc) {
+		self->router = NULL;
+		self->hooks = NULL;
+		hooks_free(h);
+		raise_rc(rc, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Destroy libpce's router (GIL released: the reclaim thread's last clock
+ * read may need it).  In a child of fork(), pce_router_destroy() abandons
+ * the parent's router. */
+static void router_destroy(RouterObject *self)
+{
+	struct pce_router *r = self->router;
+
+	self->router = NULL;
+	Py_BEGIN_ALLOW_THREADS
+	pce_router_destroy(r);
+	Py_END_ALLOW_THREADS
+}
+
+static int Router_traverse(RouterObject *self, visitproc visit, void *arg)
+{
+	if (self->hooks) {
+		Py_VISIT(self->hooks->on_event);
+		Py_VISIT(self->hooks->clock);
+	}
+	return 0;
+}
+
+static int Router_clear(RouterObject *self)
+{
+	if (self->hooks) {
+		Py_CLEAR(self->hooks->on_event);
+		Py_CLEAR(self->hooks->clock);
+	}
+	return 0;
+}
+
+static void Router_dealloc(RouterObject *self)
+{
+	PyTypeObject *tp = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	if (self->weakrefs)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	/* A call holds a reference to its Router: busy is 0 here.  A callable
+	 * that drops the last reference runs in a libpce thread that the
+	 * destroy would wait for (the reclaim thread) or under a shard lock:
+	 * the router and its hooks (emptied) are leaked rather than
+	 * deadlocked on. */
+	if (self->router && in_hook && in_hook == self->hooks) {
+		PyErr_SetString(err_class(PCE_EBUSY),
+				"pce.Router: last reference dropped by its own callback; leaked");
+		PyErr_WriteUnraisable(NULL);
+		Router_clear(self);
+	} else {
+		if (self->router)
+			router_destroy(self);
+		hooks_free(self->hooks);
+	}
+	self->hooks = NULL;
+	tp->tp_free((PyObject *)self);
+}
+
+static PyObject *Router_close(RouterObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!self->router)
+		return Py_NewRef(Py_None);
+	if (self->generation != fork_generation)
+		return raise_rc(PCE_EFORKED, NULL);
+	if (in_hook && in_hook == self->hooks)
+		return raise_rc(PCE_EBUSY, "a callback must not call into its own router");
+	if (self->busy)
+		return raise_rc(PCE_EBUSY, "the router is in use by another call");
+	router_destroy(self);
+	return Py_NewRef(Py_None);
+}
+
+static PyObject *Router_enter(RouterObject *self, PyObject *unused)
+{
+	(void)unused;
+	return Py_NewRef(self);
+}
+
+static PyObject *Router_exit(RouterObject *self, PyObject *args)
+{
+	(void)args;
+	return Router_close(self, NULL);
+}
+
+static PyObject *Router_get_closed(RouterObject *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(self->router == NULL);
+}
+
+static PyObject *Router_add(RouterObject *self, PyObject *const *args, Py_ssize_t nargs,
+			    PyObject *kwnames)
+{
+	static const char *const names[] = {"owner", "tokens", "tier", "ns", "ttl_ns",
+					    "retier", NULL};
+	PyObject *a[6];
+	struct pce_router_add_opts o = {0, 0};
+	uint64_t owner, tier, ns;
+	size_t added = 0;
+	struct toks t;
+	int retier, rc;
+
+	if (parse_args("add", args, nargs, kwnames, names, 3, 2, a) < 0 ||
+	    get_uint(a[0], UINT32_MAX, 0, "owner", &owner) < 0 ||
+	    get_uint(a[2], UINT32_MAX, PCE_TIER_GPU, "tier", &tier) < 0 ||
+	    get_uint(a[3], UINT64_MAX, 0, "ns", &ns) < 0 ||
+	    get_uint(a[4], UINT64_MAX, 0, "ttl_ns", &o.ttl_ns) < 0 || get_bool(a[5], &retier) < 0)
+		return NULL;
+	o.flags = retier ? PCE_ROUTER_ADD_RETIER : 0;
+	if (router_enter(self) < 0)
+		return NULL;
+	if (toks_get(a[1], &t) < 0) {
+		router_leave(self);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_router_add(self->router, (uint32_t)owner, ns, t.p, t.n, (uint32_t)tier, &o,
+			    &added);
+	Py_END_ALLOW_THREADS
+	toks_put(&t);
+	router_leave(self);
+	return rc ? raise_rc(rc, NULL) : PyLong_FromSize_t(added);
+}
+
+static PyObject *Router_remove(RouterObject *self, PyObject *const *args, Py_ssize_t nargs,
+			       PyObject *kwnames)
+{
+	static const char *const names[] = {"owner", "tokens", "ns", NULL};
+	PyObject *a[3];
+	uint64_t owner, ns;
+	struct toks t;
+	int rc;
+
+	if (parse_args("remove", args, nargs, kwnames, names, 2, 2, a) < 0 ||
+	    get_uint(a[0], UINT32_MAX, 0, "owner", &owner) < 0 ||
+	    get_uint(a[2], UINT64_MAX, 0, "ns", &ns) < 0)
+		return NULL;
+	if (router_enter(self) < 0)
+		return NULL;
+	if (toks_get(a[1], &t) < 0) {
+		router_leave(self);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_router_remove(self->router, (uint32_t)owner, ns, t.p, t.n);
+	Py_END_ALLOW_THREADS
+	toks_put(&t);
+	router_leave(self);
+	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
+}
+
+/* clear_owner(owner) and clear_ns(ns): the count of holdings removed. */
+static PyObject *router_clear(RouterObject *self, PyObject *arg, int by_owner)
+{
+	uint64_t v, removed = 0;
+	int rc;
+
+	if (get_uint(arg, by_owner ? UINT32_MAX : UINT64_MAX, 0, by_owner ? "owner" : "ns",
+		     &v) < 0 ||
+	    router_enter(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = by_owner ? pce_router_clear_owner(self->router, (uint32_t)v, &removed)
+		      : pce_router_clear_ns(self->router, v, &removed);
+	Py_END_ALLOW_THREADS
+	router_leave(self);
+	return rc ? raise_rc(rc, NULL) : PyLong_FromUnsignedLongLong(removed);
+}
+
+static PyObject *Router_clear_owner(RouterObject *self, PyObject *arg)
+{
+	return router_clear(self, arg, 1);
+}
+
+static PyObject *Router_clear_ns(RouterObject *self, PyObject *arg)
+{
+	return router_clear(self, arg, 0);
+}
+
+/* The bound on k: one match writes k results into one array. */
+#define ROUTER_MAX_K (1u << 20)
+
+static int match_args(const char *fn, PyObject *const *args, Py_ssize_t nargs,
+		      PyObject *kwnames, PyObject **a, size_t *k, unsigned *flags)
+{
+	static const char *const names[] = {"tokens", "k", "ns", "peek", NULL};
+	uint64_t kv;
+	int peek;
+
+	if (parse_args(fn, args, nargs, kwnames, names, 2, 1, a) < 0 ||
+	    get_uint(a[1], ROUTER_MAX_K, 16, "k", &kv) < 0 || get_bool(a[3], &peek) < 0)
+		return -1;
+	*k = (size_t)kv;
+	*flags = peek ? PCE_ROUTER_MATCH_PEEK : 0;
+	return 0;
+}
+
+/* A MatchResult of @n overlaps and @left owners left out. */
+static PyObject *match_result(const struct pce_overlap *ov, size_t n, size_t left)
+{
+	PyObject *list = PyList_New((Py_ssize_t)n), *res;
+
+	for (size_t i = 0; list && i < n; i++) {
+		PyObject *o = struct_seq(&OverlapType, "KnKO", (unsigned long long)ov[i].owner,
+					 ov[i].tokens, (unsigned long long)ov[i].tier, Py_None);
+		PyObject *score = o ? PyFloat_FromDouble(ov[i].score) : NULL;
+		if (!score) {
+			Py_XDECREF(o);
+			Py_CLEAR(list);
+			break;
+		}
+		/* PyStructSequence_SET_ITEM steals; the placeholder goes. */
+		Py_DECREF(PyStructSequence_GET_ITEM(o, 3));
+		PyStructSequence_SET_ITEM(o, 3, score);
+		PyList_SET_ITEM(list, (Py_ssize_t)i, o);
+	}
+	if (!list)
+		return NULL;
+	res = struct_seq(&MatchResultType, "On", list, left);
+	Py_DECREF(list);
+	return res;
+}
+
+static PyObject *Router_match(RouterObject *self, PyObject *const *args, Py_ssize_t nargs,
+			      PyObject *kwnames)
+{
+	PyObject *a[4], *out;
+	struct pce_overlap small[16], *ov = small;
+	size_t k, n = 0, left = 0;
+	unsigned flags;
+	uint64_t ns;
+	struct toks t;
+	int rc;
+
+	if (match_args("match", args, nargs, kwnames, a, &k, &flags) < 0 ||
+	    get_uint(a[2], UINT64_MAX, 0, "ns", &ns) < 0)
+		return NULL;
+	if (k > sizeof(small) / sizeof(small[0]) && !(ov = PyMem_Malloc(k * sizeof(*ov))))
+		return PyErr_NoMemory();
+	out = NULL;
+	if (router_enter(self) < 0)
+		goto done;
+	if (toks_get(a[0], &t) < 0) {
+		router_leave(self);
+		goto done;
+	}
+	/* Wait-free: the GIL stays held. */
+	rc = pce_router_match(self->router, ns, t.p, t.n, flags, ov, k, &n, &left);
+	toks_put(&t);
+	router_leave(self);
+	out = rc ? raise_rc(rc, NULL) : match_result(ov, n, left);
+done:
+	if (ov != small)
+		PyMem_Free(ov);
+	return out;
+}
+
+static PyObject *Router_match_many(RouterObject *self, PyObject *const *args, Py_ssize_t nargs,
+				   PyObject *kwnames)
+{
+	PyObject *a[4], *out = NULL;
+	struct pce_overlap *ov = NULL;
+	size_t k, *n = NULL, *left = NULL;
+	unsigned flags;
+	struct batch b;
+	int *rc = NULL;
+	Py_ssize_t i;
+
+	if (match_args("match_many", args, nargs, kwnames, a, &k, &flags) < 0)
+		return NULL;
+	if (router_enter(self) < 0)
+		return NULL;
+	if (batch_get(a[0], a[2], &b) < 0) {
+		router_leave(self);
+		return NULL;
+	}
+	if ((size_t)b.n > PY_SSIZE_T_MAX / sizeof(*ov) / (k ? k : 1)) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	ov = PyMem_Malloc((size_t)(b.n ? b.n : 1) * (k ? k : 1) * sizeof(*ov));
+	n = PyMem_Malloc((size_t)(b.n ? b.n : 1) * sizeof(*n));
+	left = PyMem_Malloc((size_t)(b.n ? b.n : 1) * sizeof(*left));
+	rc = PyMem_Malloc((size_t)(b.n ? b.n : 1) * sizeof(*rc));
+	if (!ov || !n || !left || !rc) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	for (i = 0; i < b.n; i++)
+		rc[i] = pce_router_match(self->router, b.ns[i], b.t[i].p, b.t[i].n, flags,
+					 ov + (size_t)i * k, k, &n[i], &left[i]);
+	Py_END_ALLOW_THREADS
+	for (i = 0; i < b.n; i++)
+		if (rc[i]) {
+			raise_rc(rc[i], NULL);
+			goto out;
+		}
+	out = PyList_New(b.n);
+	for (i = 0; out && i < b.n; i++) {
+		PyObject *res = match_result(ov + (size_t)i * k, n[i], left[i]);
+		if (!res)
+			Py_CLEAR(out);
+		else
+			PyList_SET_ITEM(out, i, res);
+	}
+out:
+	batch_put(&b);
+	router_leave(self);
+	PyMem_Free(ov);
+	PyMem_Free(n);
+	PyMem_Free(left);
+	PyMem_Free(rc);
+	return out;
+}
+
+static PyObject *Router_reclaim(RouterObject *self, PyObject *unused)
+{
+	int rc;
+
+	(void)unused;
+	if (router_enter(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_router_reclaim(self->router);
+	Py_END_ALLOW_THREADS
+	router_leave(self);
+	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
+}
+
+#define RF_(f) {#f, offsetof(struct pce_router_stats, f)}
+static const struct dict_field router_stat_fields[] = {
+	RF_(matches), RF_(owners_reported), RF_(adds), RF_(adds_refused), RF_(removes),
+	RF_(reclaim_passes), RF_(holdings), RF_(nodes), RF_(tokens), RF_(trie_bytes),
+	RF_(owner_bytes), RF_(index_bytes), RF_(retired_bytes), RF_(fixed_bytes),
+	RF_(index_budget)};
+#undef RF_
+#define N_ROUTER_STATS (sizeof(router_stat_fields) / sizeof(router_stat_fields[0]))
+static PyObject *router_stat_keys[N_ROUTER_STATS], *key_bytes_per_owner_block;
+
+static PyObject *Router_stats(RouterObject *self, PyObject *unused)
+{
+	struct pce_router_stats s;
+	PyObject *d, *removed;
+	int rc;
+
+	(void)unused;
+	if (router_enter(self) < 0)
+		return NULL;
+	rc = pce_router_stats_get(self->router, &s); /* takes no lock */
+	router_leave(self);
+	if (rc)
+		return raise_rc(rc, NULL);
+	d = fields_dict(&s, router_stat_fields, router_stat_keys, N_ROUTER_STATS);
+	removed = PyDict_New();
+	for (int r = 0; removed && r < PCE_REASON_COUNT; r++)
+		if (dict_put(removed, reason_str[r], PyLong_FromUnsignedLongLong(s.removed[r])) < 0)
+			Py_CLEAR(removed);
+	if (!d || dict_put(d, key_removed, removed) < 0 ||
+	    dict_put(d, key_shards, PyLong_FromUnsignedLong(s.shards)) < 0 ||
+	    dict_put(d, key_bytes_per_owner_block, PyFloat_FromDouble(s.bytes_per_owner_block)) < 0) {
+		Py_XDECREF(d);
+		return NULL;
+	}
+	return d;
+}
+
+static PyObject *Router_audit(RouterObject *self, PyObject *unused)
+{
+	char msg[256] = "";
+	int rc;
+
+	(void)unused;
+	if (router_enter(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_router_audit(self->router, 0, msg, sizeof(msg));
+	Py_END_ALLOW_THREADS
+	router_leave(self);
+	return rc ? raise_rc(rc, msg[0] ? msg : NULL) : Py_NewRef(Py_None);
+}
+
+static PyMethodDef Router_methods[] = {
+	{"add", (PyCFunction)(void (*)(void))Router_add, METH_FASTCALL | METH_KEYWORDS,
+	 "add(owner, tokens, tier=TIER_GPU, *, ns=0, ttl_ns=0, retier=False) -> int\n\n"
+	 "owner holds tokens (rounded down to whole blocks) of ns, and so every\n"
+	 "whole-block prefix of it, in tier.  Returns the number of blocks the\n"
+	 "owner did not hold before.  Blocks it held keep their tier unless\n"
+	 "retier.  ttl_ns: 0 = the router's default_ttl_ns, NEVER = no expiry; a\n"
+	 "TTL never shortens an expiry.  Raises NoSpaceError when the index\n"
+	 "budget cannot hold the new blocks even after evicting every other\n"
+	 "holding, TooShortError below one block, TooBigError above MAX_TOKENS.\n"
+	 "Releases the GIL (writer lock; on_event runs in this thread).\n" DOC_TOKENS},
+	{"remove", (PyCFunction)(void (*)(void))Router_remove, METH_FASTCALL | METH_KEYWORDS,
+	 "remove(owner, tokens, *, ns=0) -> None\n\n"
+	 "owner no longer holds tokens from the block that ends at len(tokens)\n"
+	 "(rounded down to whole blocks) on: it loses that block and every\n"
+	 "holding extending it, and keeps the shorter prefix.  NotFoundError if\n"
+	 "it did not hold that block.  Releases the GIL."},
+	{"clear_owner", (PyCFunction)Router_clear_owner, METH_O,
+	 "clear_owner(owner) -> int\n\n"
+	 "owner holds nothing any more, in any namespace (a worker died).\n"
+	 "Returns the number of (owner, block) holdings removed.  Walks the\n"
+	 "whole index.  Releases the GIL."},
+	{"clear_ns", (PyCFunction)Router_clear_ns, METH_O,
+	 "clear_ns(ns) -> int\n\n"
+	 "Nobody holds anything of namespace ns any more.  Returns the number\n"
+	 "of (owner, block) holdings removed.  Releases the GIL."},
+	{"match", (PyCFunction)(void (*)(void))Router_match, METH_FASTCALL | METH_KEYWORDS,
+	 "match(tokens, k=16, *, ns=0, peek=False) -> MatchResult\n\n"
+	 "The owners holding the longest whole-block prefixes of tokens: the k\n"
+	 "with the most matched tokens, sorted by score (tokens x the weight of\n"
+	 "the tier of the last matched block), then tokens, then owner id.\n"
+	 "MatchResult.overlaps is that list of Overlap(owner, tokens, tier,\n"
+	 "score); MatchResult.left the holders of the first block not listed.\n"
+	 "k in [0, 2**20].  peek: no statistics, no CLOCK reference.  Wait-free;\n"
+	 "keeps the GIL.\n" DOC_TOKENS},
+	{"match_many", (PyCFunction)(void (*)(void))Router_match_many,
+	 METH_FASTCALL | METH_KEYWORDS,
+	 "match_many(seqs, k=16, *, ns=0, peek=False) -> list[MatchResult]\n\n"
+	 "match() of each sequence, with the GIL released once for the batch.\n"
+	 "ns: one int, or one per sequence."},
+	{"reclaim", (PyCFunction)Router_reclaim, METH_NOARGS,
+	 "reclaim() -> None\n\n"
+	 "One reclaim pass in this thread: drop expired holdings, evict to the\n"
+	 "low watermark if above the high one, free what was unlinked after a\n"
+	 "grace period.  Releases the GIL."},
+	{"stats", (PyCFunction)Router_stats, METH_NOARGS,
+	 "stats() -> dict\n\n"
+	 "Counters and gauges of pce_router_stats; 'removed' is keyed by reason\n"
+	 "('removed', 'cleared', 'ttl', 'capacity').  Takes no lock."},
+	{"audit", (PyCFunction)Router_audit, METH_NOARGS,
+	 "audit() -> None\n\n"
+	 "Check every invariant of the index; CorruptError carries the first\n"
+	 "violation.  Stalls writers meanwhile; meant for tests."},
+	{"close", (PyCFunction)Router_close, METH_NOARGS,
+	 "close() -> None\n\n"
+	 "Free the router (no events); later calls raise InvalidArgumentError.\n"
+	 "Raises BusyError while another thread is inside a call.  Idempotent.\n"
+	 "Deallocation closes the router too."},
+	{"__enter__", (PyCFunction)Router_enter, METH_NOARGS, NULL},
+	{"__exit__", (PyCFunction)Router_exit, METH_VARARGS, NULL},
+	{NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Router_getset[] = {
+	{"closed", (getter)Router_get_closed, NULL, "True once close() succeeded.", NULL},
+	{NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject RouterType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pce.Router",
+	.tp_basicsize = sizeof(RouterObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_doc =
+		"Router(**config)\n\n"
+		"A router index: for a prompt, which owners (workers) hold how much of\n"
+		"it, for every owner in one wait-free walk whose cost does not grow\n"
+		"with the number of owners.  Holdings are prefix-closed: an owner that\n"
+		"holds a sequence holds every whole-block prefix of it.  Every method\n"
+		"may be called from any thread.\n\n"
+		"Keyword configuration (defaults in brackets):\n"
+		"  shards               power of two in [1, 4096] [16]\n"
+		"  block_size           tokens per block [1]\n"
+		"  tier_weight          dict {tier: weight} or a sequence of up to 8\n"
+		"                       weights; finite, >= 0 [GPU 1.0, CPU 0.8, others 0]\n"
+		"  index_budget         bytes of the index, 0 = unlimited [0]\n"
+		"  high_watermark_pct, low_watermark_pct  reclaimer's band [90, 80]\n"
+		"  default_ttl_ns       TTL of adds with ttl_ns 0; 0 or NEVER = none [0]\n"
+		"  reclaim_interval_ns  background pass period, >= 100 us [10 ms]\n"
+		"  background_reclaim   a reclaim thread per router [True]\n"
+		"  on_event             callable(Event): holdings stored and removed,\n"
+		"                       with owner and tier, under a writer lock\n"
+		"  clock                callable() -> int ns, monotonic [CLOCK_MONOTONIC]\n\n"
+		"Callables follow Cache's rules (GIL taken, exceptions to\n"
+		"sys.unraisablehook, BusyError when they call into their own router).\n"
+		"An invalid configuration raises InvalidArgumentError naming the field.\n"
+		"The router is a context manager: leaving it calls close().",
+	.tp_traverse = (traverseproc)Router_traverse,
+	.tp_clear = (inquiry)Router_clear,
+	.tp_weaklistoffset = offsetof(RouterObject, weakrefs),
+	.tp_methods = Router_methods,
+	.tp_getset = Router_getset,
+	.tp_init = (initproc)Router_init,
+	.tp_new = PyType_GenericNew,
+	.tp_dealloc = (destructor)Router_dealloc,
+};
+
+static PyStructSequence_Field overlap_fields[] = {
+	{"owner", "the owner's (worker's) id"},
+	{"tokens", "leading tokens of the query it holds: whole blocks, >= 1 block"},
+	{"tier", "tier of the last matched block of its holding"},
+	{"score", "tokens x the weight of tier"},
+	{NULL, NULL}};
+static PyStructSequence_Desc overlap_desc = {
+	"pce.Overlap", "How much of a query one owner holds.", overlap_fields, 4};
+
+static PyStructSequence_Field match_result_fields[] = {
+	{"overlaps", "list of Overlap, best first"},
+	{"left", "owners holding at least the query's first block that are not listed"},
+	{NULL, NULL}};
+static PyStructSequence_Desc match_result_desc = {
+	"pce.MatchResult", "What Router.match() found.", match_result_fields, 2};
+
 /* ---- module ------------------------------------------------------------------------- */
 
 static PyObject *mod_dedup(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
@@ -2252,7 +2945,12 @@ PyMODINIT_FUNC PyInit__pce(void)
 	    add_seq_type(m, &EventType, &event_desc, "Event") < 0 ||
 	    add_seq_type(m, &ReleasedType, &released_desc, "Released") < 0 ||
 	    add_seq_type(m, &StoreResultType, &store_result_desc, "StoreResult") < 0 ||
-	    add_seq_type(m, &EvictedType, &evicted_desc, "Evicted") < 0)
+	    add_seq_type(m, &EvictedType, &evicted_desc, "Evicted") < 0 ||
+	    add_type(m, &RouterType, "Router") < 0 ||
+	    add_seq_type(m, &OverlapType, &overlap_desc, "Overlap") < 0 ||
+	    add_seq_type(m, &MatchResultType, &match_result_desc, "MatchResult") < 0 ||
+	    make_keys(router_stat_keys, router_stat_fields, N_ROUTER_STATS) < 0 ||
+	    !(key_bytes_per_owner_block = PyUnicode_InternFromString("bytes_per_owner_block")))
 		goto fail;
 	/* Registered once: the module is initialised once per process. */
 	if (pthread_atfork(NULL, NULL, after_fork_child)) {
@@ -2264,6 +2962,11 @@ PyMODINIT_FUNC PyInit__pce(void)
 	    PyModule_AddIntConstant(m, "MAX_SHARDS", (long)PCE_MAX_SHARDS) < 0 ||
 	    PyModule_AddObject(m, "MAX_KV_BYTES", PyLong_FromUnsignedLongLong(PCE_MAX_KV_BYTES)) < 0 ||
 	    PyModule_AddObject(m, "NEVER", PyLong_FromUnsignedLongLong(PCE_NEVER)) < 0 ||
+	    PyModule_AddIntConstant(m, "TIER_GPU", PCE_TIER_GPU) < 0 ||
+	    PyModule_AddIntConstant(m, "TIER_CPU", PCE_TIER_CPU) < 0 ||
+	    PyModule_AddIntConstant(m, "TIER_DISK", PCE_TIER_DISK) < 0 ||
+	    PyModule_AddIntConstant(m, "TIER_REMOTE", PCE_TIER_REMOTE) < 0 ||
+	    PyModule_AddIntConstant(m, "TIERS", PCE_TIERS) < 0 ||
 	    PyModule_AddIntConstant(m, "version_number", (long)pce_version_number()) < 0 ||
 	    PyModule_AddStringConstant(m, "version", pce_version_string()) < 0)
 		goto fail;

@@ -1,4 +1,5 @@
-"""README.md's Python example is examples/quickstart.py, which runs; the
+"""README.md's Python examples are examples/quickstart.py and
+examples/gateway.py (docs/python.md's router example too), which run; the
 stubs name what the module exports."""
 import ast
 import os
@@ -11,22 +12,37 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PYDIR = os.path.dirname(HERE)
 
 
-def readme_python_block():
-    with open(os.path.join(os.path.dirname(PYDIR), "README.md"), encoding="utf-8") as f:
+def fenced_block(doc, fence, section="\n## Python\n"):
+    with open(os.path.join(os.path.dirname(PYDIR), doc), encoding="utf-8") as f:
         text = f.read()
-    section = text[text.index("\n## Python\n"):]
-    start = section.index("```python\n") + len("```python\n")
-    return section[start:section.index("```", start)]
+    text = text[text.index(section):]
+    start = text.index(f"```{fence}\n") + len(f"```{fence}\n")
+    return text[start:text.index("```", start)]
+
+
+def run_example(name):
+    path = os.path.join(PYDIR, "examples", name)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pce.__file__)))
+    return subprocess.run([sys.executable, path], capture_output=True, text=True, check=True,
+                          timeout=60, env=env).stdout
+
+
+def example(name):
+    with open(os.path.join(PYDIR, "examples", name), encoding="utf-8") as f:
+        return f.read()
 
 
 def test_readme_example_is_the_quickstart_and_runs():
-    path = os.path.join(PYDIR, "examples", "quickstart.py")
-    with open(path, encoding="utf-8") as f:
-        assert readme_python_block() == f.read()
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pce.__file__)))
-    out = subprocess.run([sys.executable, path], capture_output=True, text=True, check=True,
-                         timeout=60, env=env)
-    assert out.stdout == "reuse 6 of 8 tokens from KV 0x1000\n"
+    assert fenced_block("README.md", "python") == example("quickstart.py")
+    assert run_example("quickstart.py") == "reuse 6 of 8 tokens from KV 0x1000\n"
+
+
+def test_router_examples_are_the_gateway_and_run():
+    assert fenced_block("README.md", "python router") == example("gateway.py")
+    assert fenced_block(os.path.join("docs", "python.md"), "python router",
+                        "\n## Router\n") == example("gateway.py")
+    assert run_example("gateway.py") == ("worker 3 holds 12 tokens (score 12.0)\n"
+                                         "worker 5 holds 8 tokens (score 6.4)\n")
 
 
 def test_stubs_cover_the_module():
@@ -36,7 +52,9 @@ def test_stubs_cover_the_module():
     stubbed |= {t.id for n in tree.body if isinstance(n, ast.AnnAssign)
                 for t in [n.target]}
     assert set(pce.__all__) <= stubbed
-    methods = {n.name for c in tree.body if isinstance(c, ast.ClassDef) and c.name == "Cache"
-               for n in c.body if isinstance(n, ast.FunctionDef)}
-    public = {m for m in dir(pce.Cache) if not m.startswith("_")}
-    assert public <= methods | {"closed"}
+    for cls in (pce.Cache, pce.Router):
+        methods = {n.name for c in tree.body
+                   if isinstance(c, ast.ClassDef) and c.name == cls.__name__
+                   for n in c.body if isinstance(n, ast.FunctionDef)}
+        public = {m for m in dir(cls) if not m.startswith("_")}
+        assert public <= methods | {"closed"}, cls
