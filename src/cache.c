@@ -136,6 +136,25 @@ static int check_seq(const uint32_t *q, size_t n)
 	return 0;
 }
 
+/* The prologue of the calls on one exact sequence (remove, remove_prefix,
+ * touch): check the arguments, then lock the sequence's shard (*@s).
+ * Return: 0 with the lock held, or the call's error. */
+static int seq_lock(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t n,
+		    struct pce_shard **s)
+{
+	int rc;
+
+	if (!c)
+		return PCE_EINVAL;
+	if (pce_cache_inherited(c))
+		return PCE_EFORKED;
+	if ((rc = check_seq(q, n)) != 0)
+		return rc;
+	*s = pce_shard_of(c, ns, q[0]);
+	pthread_mutex_lock(&(*s)->lock);
+	return 0;
+}
+
 /* Rounds of prepare and reserve a store makes holding only its own shard's
  * lock before it goes exclusive (B1 in budget.h).  A second failed
  * reservation means that other stores took the room the first eviction
@@ -339,14 +358,8 @@ int pce_cache_remove(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t
 	uint64_t now = 0;
 	int rc;
 
-	if (!c)
-		return PCE_EINVAL;
-	if (pce_cache_inherited(c))
-		return PCE_EFORKED;
-	if ((rc = check_seq(q, n)) != 0)
+	if ((rc = seq_lock(c, ns, q, n, &s)) != 0)
 		return rc;
-	s = pce_shard_of(c, ns, q[0]);
-	pthread_mutex_lock(&s->lock);
 	node = pce_trie_find_exact_locked(s, ns, q, n);
 	e = node ? node->entry : NULL;
 	if (!e) {
@@ -412,14 +425,8 @@ int pce_cache_remove_prefix(struct pce_cache *c, uint64_t ns, const uint32_t *q,
 
 	if (removed)
 		*removed = 0;
-	if (!c)
-		return PCE_EINVAL;
-	if (pce_cache_inherited(c))
-		return PCE_EFORKED;
-	if ((rc = check_seq(q, n)) != 0)
+	if ((rc = seq_lock(c, ns, q, n, &s)) != 0)
 		return rc;
-	s = pce_shard_of(c, ns, q[0]);
-	pthread_mutex_lock(&s->lock);
 	rc = pce_shard_remove_prefix_locked(c, s, ns, q, n, &count);
 	pthread_mutex_unlock(&s->lock);
 	if (removed)
@@ -436,14 +443,8 @@ int pce_cache_touch(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 	uint64_t now = 0, at;
 	int rc;
 
-	if (!c)
-		return PCE_EINVAL;
-	if (pce_cache_inherited(c))
-		return PCE_EFORKED;
-	if ((rc = check_seq(q, n)) != 0)
+	if ((rc = seq_lock(c, ns, q, n, &s)) != 0)
 		return rc;
-	s = pce_shard_of(c, ns, q[0]);
-	pthread_mutex_lock(&s->lock);
 	node = pce_trie_find_exact_locked(s, ns, q, n);
 	e = node ? node->entry : NULL;
 	if (!e || !pce_entry_live_at(c, e, &now)) {
