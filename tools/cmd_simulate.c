@@ -156,7 +156,7 @@ static const char usage[] =
 enum {
 	OPT_SVG = CLI_OPT_FIRST_FREE,
 	OPT_KV_BYTES,
-	OPT_WORKERS,
+	OPT_WORKERS, /* the options after it need it (routing_opt) */
 	OPT_WORKER_CAPACITY,
 	OPT_ROUTING,
 	OPT_CACHE_THRESHOLD,
@@ -861,7 +861,7 @@ int cmd_simulate(int argc, char **argv)
 	struct cli_progress bar;
 	const char *svg = NULL, *policy_opt = NULL;
 	uint64_t v;
-	int opt, rc, svg_rc;
+	int opt, li = 0, rc, svg_rc;
 
 	pce_route_opts_init(&s.ro);
 	s.ro.workers = 0; /* not routing until --workers */
@@ -874,7 +874,11 @@ int cmd_simulate(int argc, char **argv)
 	s.opts.n_policies = 2;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:p:t:f:b:w:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:p:t:f:b:w:h", longopts, &li)) != -1) {
+		/* The options after --workers in the enum only mean something
+		 * with it: remember the first one given, for the usage error. */
+		if (opt > OPT_WORKERS && opt <= OPT_TOP_K && !s.routing_opt)
+			s.routing_opt = longopts[li].name;
 		rc = cli_input_option("simulate", &in, opt, optarg);
 		if (rc < 0)
 			return -rc;
@@ -912,42 +916,35 @@ int cmd_simulate(int argc, char **argv)
 			s.ro.workers = (uint32_t)v;
 			break;
 		case OPT_WORKER_CAPACITY:
-			s.routing_opt = s.routing_opt ? s.routing_opt : "--worker-capacity";
 			if (cli_count("simulate", "--worker-capacity", optarg, 1, (uint64_t)1 << 50,
 				      &s.ro.capacity))
 				return CLI_BADINPUT;
 			break;
 		case OPT_ROUTING:
-			s.routing_opt = s.routing_opt ? s.routing_opt : "--routing";
 			if (parse_routing(&s, optarg))
 				return CLI_BADINPUT;
 			break;
 		case OPT_CACHE_THRESHOLD:
-			s.routing_opt = s.routing_opt ? s.routing_opt : "--cache-threshold";
 			if (cli_fraction("simulate", "--cache-threshold", optarg, 0, 1, 1,
 					 &s.ro.cache_threshold))
 				return CLI_BADINPUT;
 			break;
 		case OPT_BALANCE_ABS:
-			s.routing_opt = s.routing_opt ? s.routing_opt : "--balance-abs";
 			if (cli_count("simulate", "--balance-abs", optarg, 0, (uint64_t)1 << 40,
 				      &s.ro.balance_abs))
 				return CLI_BADINPUT;
 			break;
 		case OPT_BALANCE_REL:
-			s.routing_opt = s.routing_opt ? s.routing_opt : "--balance-rel";
 			if (cli_fraction("simulate", "--balance-rel", optarg, 1, 1e9, 0,
 					 &s.ro.balance_rel))
 				return CLI_BADINPUT;
 			break;
 		case OPT_IN_FLIGHT:
-			s.routing_opt = s.routing_opt ? s.routing_opt : "--in-flight";
 			if (cli_count("simulate", "--in-flight", optarg, 1, (uint64_t)1 << 24,
 				      &s.ro.in_flight))
 				return CLI_BADINPUT;
 			break;
 		case OPT_TOP_K:
-			s.routing_opt = s.routing_opt ? s.routing_opt : "--top-k";
 			if (cli_count("simulate", "--top-k", optarg, 1, PCE_ROUTE_MAX_WORKERS, &v))
 				return CLI_BADINPUT;
 			s.ro.top_k = (uint32_t)v;
@@ -957,7 +954,7 @@ int cmd_simulate(int argc, char **argv)
 		}
 	}
 	if (!s.ro.workers && s.routing_opt)
-		return cli_usage("simulate", "%s: only with --workers", s.routing_opt);
+		return cli_usage("simulate", "--%s: only with --workers", s.routing_opt);
 	if (s.ro.workers && s.sweep_opt)
 		return cli_usage("simulate", "%s: not with --workers", s.sweep_opt);
 	if (s.ro.workers && !s.ro.capacity)
