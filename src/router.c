@@ -762,10 +762,48 @@ static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t n
 	return 0;
 }
 
+/* The first child of @p, from slot @i of its table on, whose set holds
+ * @owner, or NULL. */
+static struct pce_node *held_child(const struct pce_node *p, size_t i, uint32_t owner)
+{
+	const struct pce_ctable *t = p->children;
+	struct pce_node *c;
+
+	for (; i < pce_ctable_cap(t); i++) {
+		c = t->slot[i].node;
+		if (c != NULL && c != PCE_CT_TOMB && pce_ctable_find_rcu(c->owners, owner))
+			return c;
+	}
+	return NULL;
+}
+
+/* The first node of a post-order over the nodes holding @owner below @n
+ * (which holds it): down the first holding child while there is one. */
+static struct pce_node *held_first_leaf(struct pce_node *n, uint32_t owner)
+{
+	struct pce_node *c;
+
+	while (n->children && (c = held_child(n, 0, owner)) != NULL)
+		n = c;
+	return n;
+}
+
+/* The slot after that of @key, a child of @t visited since: its slot keeps
+ * the key (live, or a tombstone once the child is unhung: T1 of ctable.h). */
+static size_t slot_after(const struct pce_ctable *t, uint64_t key)
+{
+	size_t mask = pce_ctable_cap(t) - 1;
+	size_t i = pce_ctable_home(t, key);
+
+	while (t->slot[i].key != key || t->slot[i].node == NULL)
+		i = (i + 1) & mask;
+	return i + 1;
+}
+
 int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns, const uint32_t *tokens,
 		      size_t len)
 {
-	struct pce_node *node, *x = NULL, *n, *next;
+	struct pce_node *node, *x = NULL, *n, *p, *sib;
 	struct pce_node *w;
 	struct pce_shard *s;
 	size_t pos = 0;
@@ -814,13 +852,28 @@ int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns, const u
 		}
 	}
 	emit(r, PCE_EVENT_REMOVED, PCE_REASON_REMOVED, ns, tokens, len, owner, tier);
-	/* Bottom-up over x's subtree (R2 for every reader). */
-	for (n = pce__router_first_leaf_locked(x); n; n = next) {
+	/* Bottom-up over the owner's nodes in x's subtree (R2 for every
+	 * reader); by R2 they form a subtree from x, so the walk enters only
+	 * children that hold the owner. */
+	for (n = held_first_leaf(x, owner);; n = sib ? held_first_leaf(sib, owner) : p) {
+		uint64_t key = n->tokens[0];
+		struct pce_ctable *t;
 		int last = n == x;
 
-		next = last ? NULL : pce__router_post_next_locked(n, x);
-		if (pce_ctable_find_rcu(n->owners, owner))
-			owner_out_locked(r, s, ns, n, owner, PCE_REASON_REMOVED);
+		p = n->parent;
+		t = last ? NULL : p->children;
+		owner_out_locked(r, s, ns, n, owner, PCE_REASON_REMOVED);
+		if (last)
+			break;
+		/* n may be gone; p stays (it holds the owner, and a router
+		 * trie never merges nodes).  Unhanging n may have replaced p's
+		 * table by a smaller one, in another slot order: the scan then
+		 * starts over (the children visited no longer hold the owner;
+		 * the new table is allocated before the old one is retired, so
+		 * the two never share an address). */
+		sib = NULL;
+		if (p->children)
+			sib = held_child(p, p->children == t ? slot_after(t, key) : 0, owner);
 	}
 	pthread_mutex_unlock(&s->lock);
 	pce_add_relaxed(&r->removes, 1);

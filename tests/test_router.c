@@ -532,6 +532,41 @@ static void test_spread_placement(void **state)
 	trouter_close(&t);
 }
 
+/* A remove under a node with many children: the walk enters only the
+ * children holding the owner, and the parent's children table shrinks while
+ * the owner's branches are unhung one by one, so the scan of its children
+ * resumes in a rebuilt table and must pass none of the owner's branches. */
+static void test_remove_many_branches(void **state)
+{
+	struct trouter t;
+	struct pce_overlap out[8];
+	struct pce_router_stats st;
+	uint32_t q[4];
+	size_t n;
+	(void)state;
+
+	trouter_open_bs(&t, 2);
+	q[0] = 1, q[1] = 2;
+	for (uint32_t b = 0; b < 200; b++) {
+		q[2] = 1000 + b, q[3] = b;
+		assert_int_equal(add(t.r, b % 20 == 7 ? 2 : 1, q, 4, PCE_TIER_GPU), 0);
+	}
+	raudit(t.r);
+	assert_int_equal(pce_router_remove(t.r, 1, 0, q, 2), 0);
+	raudit(t.r);
+	for (uint32_t b = 0; b < 200; b++) {
+		q[2] = 1000 + b, q[3] = b;
+		n = rmatch(t.r, q, 4, out, 8, NULL);
+		assert_int_equal(n, 1);
+		assert_int_equal(out[0].owner, 2);
+		assert_int_equal(out[0].tokens, b % 20 == 7 ? 4 : 2);
+	}
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.holdings, 1 + 10);
+	assert_int_equal(st.nodes, 1 + 1 + 10); /* root, the shared block, 10 branches */
+	trouter_close(&t);
+}
+
 /* A query through more nodes than the match keeps on its stack (128): the
  * climb walks again for the shallower ones. */
 static void test_deep_path_rewalk(void **state)
@@ -725,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_events_and_stats),
 		cmocka_unit_test(test_spread_placement),
 		cmocka_unit_test(test_deep_path_rewalk),
+		cmocka_unit_test(test_remove_many_branches),
 		cmocka_unit_test(test_reference_model),
 		cmocka_unit_test(test_clear_and_ttl_race_matches),
 	};
