@@ -47,8 +47,8 @@
  * if a set holds a TTL.
  *
  * Order.  The output is selected by matched tokens (climb order), then
- * deduplicated and sorted in place by score (heapsorts: no allocation,
- * O(n log n)).
+ * deduplicated and sorted in place by score: no allocation; O(n log n)
+ * heapsorts, or, up to SMALL_OUT owners, a scan and an insertion sort.
  */
 #include "rcu.h"
 #include "router_core.h"
@@ -56,6 +56,9 @@
 #include "trie.h"
 
 #define RING 128u
+/* Outputs up to this size are deduplicated and sorted in O(n^2) steps that
+ * beat a heapsort's at this size (no calls, nearly sorted input). */
+#define SMALL_OUT 16u
 
 struct cpoint {
 	const struct pce_ctable *set;
@@ -175,7 +178,7 @@ static void sift(struct pce_overlap *v, size_t i, size_t n, before_fn before)
 }
 
 /* Heapsort in @before order (a max-heap of "after" puts the last first). */
-static void sort_output(struct pce_overlap *v, size_t n, before_fn before)
+static void heapsort_output(struct pce_overlap *v, size_t n, before_fn before)
 {
 	for (size_t i = n / 2; i-- > 0;)
 		sift(v, i, n, before);
@@ -187,14 +190,61 @@ static void sort_output(struct pce_overlap *v, size_t n, before_fn before)
 	}
 }
 
+/* Sort by score: by insertion up to SMALL_OUT (a gateway's top-k, which
+ * the climb hands over nearly sorted already: by matched tokens). */
+static void sort_by_score(struct pce_overlap *v, size_t n)
+{
+	if (n > SMALL_OUT) {
+		heapsort_output(v, n, by_score);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct pce_overlap x;
+		size_t j = i;
+
+		if (!by_score(&v[i], &v[i - 1]))
+			continue;
+		x = v[i];
+		do {
+			v[j] = v[j - 1];
+			j--;
+		} while (j > 0 && by_score(&x, &v[j - 1]));
+		v[j] = x;
+	}
+}
+
 /* Keep each owner once, with its longest holding.  An owner appears twice
- * only when an add raced the walk (its set was read without it below and
- * with it above); the climb's own tests rule out every other case. */
+ * only when a change raced the walk (see Concurrency); the climb's own
+ * tests rule out every other case.  The climb writes the output longest
+ * first, so up to SMALL_OUT each owner's first entry is kept, the entries
+ * kept being scanned only when the owner's bit in a 64-bit filter is set
+ * already; larger outputs are sorted by owner, longest first. */
 static size_t dedup_output(struct pce_overlap *v, size_t n)
 {
 	size_t m = 0;
 
-	sort_output(v, n, by_owner);
+	if (n <= SMALL_OUT) {
+		uint64_t seen = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t bit = (uint64_t)1 << (v[i].owner & 63);
+			size_t j = 0;
+
+			if (seen & bit)
+				while (j < m && v[j].owner != v[i].owner)
+					j++;
+			else
+				j = m;
+			if (j < m)
+				continue;
+			seen |= bit;
+			if (m != i)
+				v[m] = v[i];
+			m++;
+		}
+		return m;
+	}
+	heapsort_output(v, n, by_owner);
 	for (size_t i = 0; i < n; i++)
 		if (m == 0 || v[m - 1].owner != v[i].owner)
 			v[m++] = v[i];
@@ -274,7 +324,7 @@ next:
 	}
 	pce_rcu_read_unlock();
 	n = dedup_output(out, n);
-	sort_output(out, n, by_score);
+	sort_by_score(out, n);
 	*n_out = n;
 	if (left_out)
 		*left_out = g.first_live > n ? g.first_live - n : 0;
