@@ -3,18 +3,11 @@
  * (route.h) on the real traces, Dynamo-style: the trace replayed over W
  * workers with spread placement.
  *
- * Event streams.  Each block id of a request becomes ROUTER_BLOCK
- * pseudo-tokens (trace_tokens.h; equal ids give equal runs), whole blocks
- * only.  Request i goes to worker i mod W (spread placement: under it every
- * worker holds the prompts' shared first block).  Per request the stream
- * has a match of the whole prompt (top ROUTER_K), then the worker's add of
- * the blocks it did not hold, then the removes of what its cache evicted.
- * A worker's cache is a model, not a pce_cache (7,000 of those would
- * measure the model): a FIFO of the prompts it served, at most
- * WORKER_CAPACITY distinct blocks, evicting its oldest prompts' blocks that
- * no newer prompt of it shares (prefix-closed, so they are a suffix of the
- * evicted prompt: one remove of blocks [j, n)).  The streams are built
- * before anything is timed and every index replays the same ones.
+ * Event streams (route_stream.h): per request a match of the whole prompt
+ * (top ROUTER_K here), the routed worker's add of the blocks it lacked,
+ * and the removes of what its modelled cache (WORKER_CAPACITY blocks)
+ * evicted.  The streams are built before anything is timed and every
+ * index replays the same ones.
  *
  *   replay   one thread applies a stream in order, each call timed (TSC):
  *            requests/s and block events/s as the sums of the call times
@@ -52,19 +45,15 @@
 #include <time.h>
 
 #include <pce/router.h>
-#include <trace.h>
-#include <xxhash.h>
 
 #include "machine.h"
 #include "rng.h"
 #include "route.h"
+#include "route_stream.h"
 #include "series.h"
 #include "timing.h"
-#include "trace_tokens.h"
 
-#define ROUTER_BLOCK 64       /* tokens per block id */
 #define ROUTER_K 8            /* owners a gateway asks for */
-#define WORKER_CAPACITY 256   /* blocks per worker cache */
 #define MATCH_TOKENS 1024     /* prompt length of the match throughput run */
 #define SKEW_W 256
 #define SWEEP_P99_NS 1e6
@@ -75,261 +64,6 @@ static const uint32_t worker_counts[] = {16, 256, 1000, 7000};
 
 const struct route_ops *const route_all[ROUTE_COUNT] = {&route_pce_ops, &route_pcens_ops,
 							 &route_dynamo_ops};
-
-/* ---- traces as block sequences -------------------------------------------- */
-
-struct rtrace {
-	const char *name;
-	struct expanded e;
-	struct route_seq *q;
-	uint64_t *hashes;
-	uint64_t blocks;
-};
-
-static int rtrace_load(struct pce_trace *tr, const char *name, uint64_t ns_every,
-		       struct rtrace *t)
-{
-	uint64_t *h;
-
-	memset(t, 0, sizeof(*t));
-	t->name = name;
-	if (trace_expand(tr, SIZE_MAX, ns_every, ROUTER_BLOCK, 1, &t->e) != 0 || t->e.n == 0)
-		return -1;
-	t->blocks = t->e.tokens / ROUTER_BLOCK;
-	t->q = calloc(t->e.n, sizeof(*t->q));
-	t->hashes = malloc(2 * t->blocks * sizeof(uint64_t));
-	if (!t->q || !t->hashes)
-		return -1;
-	h = t->hashes;
-	for (size_t i = 0; i < t->e.n; i++) {
-		struct route_seq *q = &t->q[i];
-		uint64_t *local = h, *chain = h + t->e.req[i].len / ROUTER_BLOCK;
-
-		q->ns = t->e.ns[i];
-		q->tok = t->e.req[i].tok;
-		q->nblocks = t->e.req[i].len / ROUTER_BLOCK;
-		for (uint32_t b = 0; b < q->nblocks; b++) {
-			local[b] = XXH3_64bits_withSeed(q->tok + (size_t)b * ROUTER_BLOCK,
-							ROUTER_BLOCK * sizeof(uint32_t), b ? 0 : q->ns);
-			chain[b] = b ? XXH3_64bits_withSeed(&local[b], sizeof(local[b]), chain[b - 1])
-				     : local[0];
-		}
-		q->local = local;
-		q->chain = chain;
-		h += 2 * q->nblocks;
-	}
-	return 0;
-}
-
-static void rtrace_free(struct rtrace *t)
-{
-	trace_expanded_free(&t->e);
-	free(t->q);
-	free(t->hashes);
-	memset(t, 0, sizeof(*t));
-}
-
-/* ---- event streams --------------------------------------------------------- */
-
-enum op_kind { OP_MATCH, OP_ADD, OP_REMOVE };
-
-struct rop {
-	uint32_t kind, owner, req, from, to;
-};
-
-struct rstream {
-	uint32_t workers;
-	struct rop *op;
-	size_t n, cap;
-	size_t *first;         /* per request: its first op; [nreq] = n */
-	uint64_t add_blocks, remove_blocks;
-	uint64_t holdings;     /* (owner, block) pairs held at the end */
-};
-
-/* The worker caches' model: (owner, chained block hash) -> prompts of the
- * owner holding that block; open addressing, backward-shift deletion. */
-struct hold {
-	uint64_t key;
-	uint32_t owner, count; /* count 0: free */
-};
-
-struct model {
-	struct hold *slot;
-	size_t mask;
-	size_t *next, *head, *tail; /* per worker FIFO of requests, SIZE_MAX: none */
-	uint64_t *held;             /* distinct blocks per worker */
-};
-
-static size_t hold_home(const struct model *m, uint32_t owner, uint64_t key)
-{
-	uint64_t x = key ^ (uint64_t)owner * 0x9E3779B97F4A7C15ULL;
-
-	return (size_t)splitmix64(&x) & m->mask;
-}
-
-static struct hold *hold_find(struct model *m, uint32_t owner, uint64_t key)
-{
-	size_t j;
-
-	for (j = hold_home(m, owner, key); m->slot[j].count; j = (j + 1) & m->mask)
-		if (m->slot[j].key == key && m->slot[j].owner == owner)
-			break;
-	return &m->slot[j];
-}
-
-static void hold_del(struct model *m, struct hold *h)
-{
-	size_t j = (size_t)(h - m->slot), k;
-
-	for (k = (j + 1) & m->mask; m->slot[k].count; k = (k + 1) & m->mask) {
-		size_t home = hold_home(m, m->slot[k].owner, m->slot[k].key);
-		if (((k - home) & m->mask) >= ((k - j) & m->mask)) {
-			m->slot[j] = m->slot[k];
-			j = k;
-		}
-	}
-	m->slot[j].count = 0;
-}
-
-static int push(struct rstream *st, struct rop op)
-{
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? 2 * st->cap : 65536;
-		struct rop *p = realloc(st->op, cap * sizeof(*p));
-		if (!p)
-			return -1;
-		st->op = p;
-		st->cap = cap;
-	}
-	st->op[st->n++] = op;
-	return 0;
-}
-
-/* The oldest prompt of worker @w leaves its cache.  Return: 0 or -1. */
-static int evict_oldest(const struct rtrace *t, struct model *m, struct rstream *st, uint32_t w)
-{
-	size_t r = m->head[w];
-	const struct route_seq *q = &t->q[r];
-	uint32_t j = q->nblocks;
-
-	m->head[w] = m->next[r];
-	if (m->head[w] == SIZE_MAX)
-		m->tail[w] = SIZE_MAX;
-	for (uint32_t b = q->nblocks; b-- > 0;) {
-		struct hold *h = hold_find(m, w, q->chain[b]);
-		if (h->count && --h->count == 0) {
-			hold_del(m, h);
-			m->held[w]--;
-			j = b;
-		}
-	}
-	if (j == q->nblocks)
-		return 0;
-	st->remove_blocks += q->nblocks - j;
-	return push(st, (struct rop){OP_REMOVE, w, (uint32_t)r, j, q->nblocks});
-}
-
-/* The stream of @t over @workers workers whose caches hold @capacity
- * blocks; @drain: end with every holding removed.  Return: 0 or -1 (out of
- * memory). */
-static int stream_build(const struct rtrace *t, uint32_t workers, uint64_t capacity, int drain,
-			struct rstream *st)
-{
-	struct model m;
-	size_t slots = 4;
-	int rc = -1;
-
-	memset(st, 0, sizeof(*st));
-	memset(&m, 0, sizeof(m));
-	st->workers = workers;
-	while (slots < 2 * t->blocks)
-		slots *= 2;
-	m.mask = slots - 1;
-	m.slot = calloc(slots, sizeof(*m.slot));
-	m.next = malloc(t->e.n * sizeof(size_t));
-	m.head = malloc(workers * sizeof(size_t));
-	m.tail = malloc(workers * sizeof(size_t));
-	m.held = calloc(workers, sizeof(uint64_t));
-	st->first = malloc((t->e.n + 1) * sizeof(size_t));
-	if (!m.slot || !m.next || !m.head || !m.tail || !m.held || !st->first)
-		goto out;
-	memset(m.head, 0xff, workers * sizeof(size_t));
-	memset(m.tail, 0xff, workers * sizeof(size_t));
-	for (size_t i = 0; i < t->e.n; i++) {
-		const struct route_seq *q = &t->q[i];
-		uint32_t w = (uint32_t)(i % workers), from = q->nblocks;
-
-		st->first[i] = st->n;
-		if (push(st, (struct rop){OP_MATCH, 0, (uint32_t)i, 0, q->nblocks}) != 0)
-			goto out;
-		for (uint32_t b = 0; b < q->nblocks; b++) {
-			struct hold *h = hold_find(&m, w, q->chain[b]);
-			if (!h->count) {
-				*h = (struct hold){q->chain[b], w, 0};
-				m.held[w]++;
-				if (from == q->nblocks)
-					from = b;
-			}
-			h->count++;
-		}
-		m.next[i] = SIZE_MAX;
-		if (m.tail[w] == SIZE_MAX)
-			m.head[w] = i;
-		else
-			m.next[m.tail[w]] = i;
-		m.tail[w] = i;
-		if (from < q->nblocks) {
-			st->add_blocks += q->nblocks - from;
-			if (push(st, (struct rop){OP_ADD, w, (uint32_t)i, from, q->nblocks}) != 0)
-				goto out;
-		}
-		while (m.held[w] > capacity && m.head[w] != i)
-			if (evict_oldest(t, &m, st, w) != 0)
-				goto out;
-	}
-	for (uint32_t w = 0; drain && w < workers; w++)
-		while (m.head[w] != SIZE_MAX)
-			if (evict_oldest(t, &m, st, w) != 0)
-				goto out;
-	st->first[t->e.n] = st->n;
-	for (uint32_t w = 0; w < workers; w++)
-		st->holdings += m.held[w];
-	rc = 0;
-out:
-	free(m.slot);
-	free(m.next);
-	free(m.head);
-	free(m.tail);
-	free(m.held);
-	return rc;
-}
-
-static void stream_free(struct rstream *st)
-{
-	free(st->op);
-	free(st->first);
-	memset(st, 0, sizeof(*st));
-}
-
-static int apply(const struct route_ops *ops, struct route_index *ix, const struct rtrace *t,
-		 const struct rop *op)
-{
-	if (op->kind == OP_ADD)
-		return ops->add(ix, op->owner, &t->q[op->req], op->from, op->to);
-	return ops->remove(ix, op->owner, &t->q[op->req], op->from, op->to);
-}
-
-/* Apply the events (not the matches) of ops [lo, hi).  Return: errors. */
-static int apply_events(const struct route_ops *ops, struct route_index *ix,
-			const struct rtrace *t, const struct rstream *st, size_t lo, size_t hi)
-{
-	int errors = 0;
-
-	for (size_t i = lo; i < hi; i++)
-		if (st->op[i].kind != OP_MATCH)
-			errors += apply(ops, ix, t, &st->op[i]) != 0;
-	return errors;
-}
 
 /* ---- replay ---------------------------------------------------------------- */
 
@@ -358,7 +92,7 @@ static void replay_fn(void *arg)
 		j->failed = 1;
 		return;
 	}
-	apply_events(j->ops, ix, j->t, st, 0, st->n);
+	rstream_apply_events(j->ops, ix, j->t, st, 0, st->n);
 	j->ops->destroy(ix);
 	if (j->ops->create(st->workers, ROUTER_BLOCK, &ix) != 0) {
 		j->failed = 1;
@@ -386,7 +120,7 @@ static void replay_fn(void *arg)
 			continue;
 		}
 		t0 = ticks();
-		j->errors += apply(j->ops, ix, j->t, op) != 0;
+		j->errors += rstream_apply(j->ops, ix, j->t, op) != 0;
 		hist_record(&j->h[op->kind], ticks() - t0);
 	}
 	j->ops->usage(ix, &j->u);
@@ -583,8 +317,8 @@ static void *sweep_writer(void *arg)
 	pthread_barrier_wait(&r->gate);
 	for (size_t i = r->lo; i < r->hi; i++) {
 		wait_until(r->t0 + (uint64_t)((double)(i - r->lo) * r->period_ns));
-		r->errors += apply_events(r->ops, r->ix, r->t, r->st, r->st->first[i] + 1,
-					  r->st->first[i + 1]);
+		r->errors += rstream_apply_events(r->ops, r->ix, r->t, r->st, r->st->first[i] + 1,
+						  r->st->first[i + 1]);
 	}
 	return NULL;
 }
@@ -593,7 +327,7 @@ static void preload_fn(void *arg)
 {
 	struct sweep_run *r = arg;
 
-	r->errors += apply_events(r->ops, r->ix, r->t, r->st, 0, r->st->first[r->lo]);
+	r->errors += rstream_apply_events(r->ops, r->ix, r->t, r->st, 0, r->st->first[r->lo]);
 }
 
 /* One rate: p99 in ns from the scheduled instant and of the call alone,
@@ -766,7 +500,7 @@ static void build_fn(void *arg)
 {
 	struct build_job *b = arg;
 
-	b->errors = apply_events(b->ops, b->ix, b->t, b->st, 0, b->st->n);
+	b->errors = rstream_apply_events(b->ops, b->ix, b->t, b->st, 0, b->st->n);
 }
 
 /* Matches/s per reader thread on the index @st builds, prompts cut to
@@ -838,7 +572,7 @@ static void *skew_main(void *arg)
 			const struct rop *op = &st->op[i];
 			if (op->kind == OP_MATCH || op->owner % r->threads != a->id)
 				continue;
-			errors += apply(r->ops, r->ix, r->t, op) != 0;
+			errors += rstream_apply(r->ops, r->ix, r->t, op) != 0;
 			blocks += op->to - op->from;
 		}
 	} while (now_ns() - t0 < r->duration_ns);
@@ -931,45 +665,6 @@ static void budget_fn(void *arg)
 
 /* ---- the experiment -------------------------------------------------------- */
 
-struct trace_src {
-	const char *name;
-	const char *path;
-	int full_only;
-};
-
-static const struct trace_src sources[] = {
-	{"mooncake", "mooncake_conversation/conversation_trace.jsonl", 0},
-	{"claude-code", "weka_claude_code", 1},
-};
-
-/* Claude Code prompts are long: the replay samples whole sessions
- * (namespaces) for about this many blocks. */
-#define MAX_TRACE_BLOCKS 500000
-
-static int load_source(const char *dir, const struct trace_src *src, struct rtrace *t)
-{
-	char path[1024];
-	const char *paths[1] = {path};
-	struct pce_trace_opts opts;
-	struct pce_trace *tr = NULL;
-	struct pce_trace_request r;
-	uint64_t blocks = 0;
-	int rc;
-
-	memset(&opts, 0, sizeof(opts));
-	snprintf(path, sizeof(path), "%s/%s", dir, src->path);
-	if (pce_trace_open(&tr, paths, 1, &opts) != 0) {
-		fprintf(stderr, "pce_bench: %s: %s\n", path, tr ? pce_trace_error(tr) : "cannot open");
-		pce_trace_close(tr);
-		return -1;
-	}
-	while (pce_trace_next(tr, &r) == PCE_TRACE_REQUEST)
-		blocks += r.len;
-	rc = rtrace_load(tr, src->name, (blocks + MAX_TRACE_BLOCKS - 1) / MAX_TRACE_BLOCKS, t);
-	pce_trace_close(tr);
-	return rc;
-}
-
 struct goals {
 	double p99_7000, ratio_b_7000, flat, mt1, ratio_a_256, events_per_core, owner_bytes;
 	double overshoot;
@@ -1002,9 +697,9 @@ static void run_trace(struct suite *s, const struct rtrace *t, struct goals *g)
 		uint32_t W = worker_counts[wi];
 		struct replay_fig *f = malloc(sizeof(*f));
 
-		if (!f || stream_build(t, W, WORKER_CAPACITY, 0, &st) != 0) {
+		if (!f || rstream_build(t, W, WORKER_CAPACITY, 0, &st) != 0) {
 			free(f);
-			stream_free(&st);
+			rstream_free(&st);
 			continue;
 		}
 		replay_series(s, t, &st, f);
@@ -1118,7 +813,7 @@ static void run_trace(struct suite *s, const struct rtrace *t, struct goals *g)
 			}
 			table_done(tt);
 		}
-		stream_free(&st);
+		rstream_free(&st);
 		free(f);
 	}
 	table_done(tr);
@@ -1137,11 +832,11 @@ static void flat(struct suite *s, const struct rtrace *t, struct goals *g)
 	for (int i = 0; i < 2; i++) {
 		struct rstream st;
 
-		if (stream_build(t, ws[i], UINT64_MAX, 0, &st) == 0)
+		if (rstream_build(t, ws[i], UINT64_MAX, 0, &st) == 0)
 			match_throughput(s, t, &st, UINT32_MAX, &ser[i], NULL);
 		else
 			memset(&ser[i], 0, sizeof(ser[i]));
-		stream_free(&st);
+		rstream_free(&st);
 	}
 	tf = report_table(s->rep,
 			  "Top-8 match time against W, every prompt held (no cache limit), whole "
@@ -1180,8 +875,8 @@ static void skew(struct suite *s, const struct rtrace *t, struct goals *g)
 	struct rstream st;
 	struct table *ts;
 
-	if (stream_build(t, SKEW_W, WORKER_CAPACITY, 1, &st) != 0) {
-		stream_free(&st);
+	if (rstream_build(t, SKEW_W, WORKER_CAPACITY, 1, &st) != 0) {
+		rstream_free(&st);
 		return;
 	}
 	ts = report_table(s->rep,
@@ -1213,7 +908,7 @@ static void skew(struct suite *s, const struct rtrace *t, struct goals *g)
 		}
 	}
 	table_done(ts);
-	stream_free(&st);
+	rstream_free(&st);
 }
 
 void exp_router(struct suite *s, const char *dir)
@@ -1238,10 +933,10 @@ void exp_router(struct suite *s, const char *dir)
 		       "in their events); libpce compares tokens.  pce-cache-ns matches "
 		       "every (W/16)-th request only; its requests/s count its mean match "
 		       "once per request.  See bench/README.md, \"Router index\".");
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-		if (sources[i].full_only && !s->p->claude_code)
+	for (size_t i = 0; i < RTRACE_SOURCES; i++) {
+		if (rtrace_sources[i].full_only && !s->p->claude_code)
 			continue;
-		if (load_source(dir, &sources[i], &t) != 0) {
+		if (rtrace_load_source(dir, &rtrace_sources[i], &t) != 0) {
 			rtrace_free(&t);
 			continue;
 		}
