@@ -800,10 +800,55 @@ static size_t slot_after(const struct pce_ctable *t, uint64_t key)
 	return i + 1;
 }
 
+/*
+ * Take @owner out of its nodes below @top, bottom-up (R2 for every reader),
+ * and out of @top itself unless it is a root; with @cut_events, one event
+ * per node hung from the root (a cut point).  By R2 the owner's nodes form
+ * subtrees from @top, so the walk enters only children that hold the owner.
+ * A node left without owners is unhung, which may replace its parent's
+ * children table by a smaller one in another slot order (the gone key kept
+ * as a tombstone): the parent's scan then starts over, passing the children
+ * visited (they no longer hold the owner) at a probe each.  The new table is
+ * allocated before the old one is retired, so the two never share an address.
+ */
+static void owner_out_below_locked(struct pce_router *r, struct pce_shard *s, uint64_t ns,
+				   struct pce_node *top, uint32_t owner, enum pce_reason reason,
+				   int cut_events)
+{
+	int top_is_root = top->owners == NULL;
+	struct pce_node *n = held_first_leaf(top, owner), *p, *sib;
+
+	while (n != top || !top_is_root) {
+		uint64_t key = n->tokens[0];
+		struct pce_ctable *t;
+		int gone_with_root;
+
+		p = n->parent;
+		t = p->children;
+		if (cut_events && p == top && top_is_root) {
+			struct pce_node *w = pce_ctable_find_rcu(n->owners, owner);
+
+			emit(r, PCE_EVENT_REMOVED, reason, ns, NULL, r->cfg.block_size, owner,
+			     pce_ow_tier(pce_ow_word(w)));
+		}
+		/* The root's last child takes the root along when it goes. */
+		gone_with_root = p == top && top_is_root && t->live == 1 && n->owners->live == 1;
+		owner_out_locked(r, s, ns, n, owner, reason);
+		if (n == top || gone_with_root)
+			return;
+		/* n may be gone; p stays (it holds the owner, or is a root with
+		 * other children, and a router trie never merges nodes). */
+		sib = NULL;
+		if (p->children)
+			sib = held_child(p, p->children == t ? slot_after(t, key) : 0, owner);
+		n = sib ? held_first_leaf(sib, owner) : p;
+	}
+}
+
 int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns, const uint32_t *tokens,
 		      size_t len)
 {
-	struct pce_node *node, *x = NULL, *n, *p, *sib;
+	struct pce_node *node, *x = NULL;
 	struct pce_node *w;
 	struct pce_shard *s;
 	size_t pos = 0;
@@ -852,29 +897,7 @@ int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns, const u
 		}
 	}
 	emit(r, PCE_EVENT_REMOVED, PCE_REASON_REMOVED, ns, tokens, len, owner, tier);
-	/* Bottom-up over the owner's nodes in x's subtree (R2 for every
-	 * reader); by R2 they form a subtree from x, so the walk enters only
-	 * children that hold the owner. */
-	for (n = held_first_leaf(x, owner);; n = sib ? held_first_leaf(sib, owner) : p) {
-		uint64_t key = n->tokens[0];
-		struct pce_ctable *t;
-		int last = n == x;
-
-		p = n->parent;
-		t = last ? NULL : p->children;
-		owner_out_locked(r, s, ns, n, owner, PCE_REASON_REMOVED);
-		if (last)
-			break;
-		/* n may be gone; p stays (it holds the owner, and a router
-		 * trie never merges nodes).  Unhanging n may have replaced p's
-		 * table by a smaller one, in another slot order: the scan then
-		 * starts over (the children visited no longer hold the owner;
-		 * the new table is allocated before the old one is retired, so
-		 * the two never share an address). */
-		sib = NULL;
-		if (p->children)
-			sib = held_child(p, p->children == t ? slot_after(t, key) : 0, owner);
-	}
+	owner_out_below_locked(r, s, ns, x, owner, PCE_REASON_REMOVED, 0);
 	pthread_mutex_unlock(&s->lock);
 	pce_add_relaxed(&r->removes, 1);
 	return 0;
@@ -914,22 +937,9 @@ static int clear(struct pce_router *r, int by_owner, uint32_t owner, uint64_t ns
 			pthread_mutex_unlock(&s->lock);
 			continue;
 		}
-		pce_ctable_for_each(s->roots, j, root) {
-			uint64_t rns = s->roots->slot[j].key;
-			struct pce_node *n = pce__router_first_leaf_locked(root), *next;
-
-			for (; n && n != root; n = next) {
-				struct pce_node *w = pce_ctable_find_rcu(n->owners, owner);
-
-				next = pce__router_post_next_locked(n, root);
-				if (!w)
-					continue;
-				if (n->parent == root) /* a cut point */
-					emit(r, PCE_EVENT_REMOVED, PCE_REASON_CLEARED, rns, NULL,
-					     r->cfg.block_size, owner, pce_ow_tier(pce_ow_word(w)));
-				owner_out_locked(r, s, rns, n, owner, PCE_REASON_CLEARED);
-			}
-		}
+		pce_ctable_for_each(s->roots, j, root)
+			owner_out_below_locked(r, s, s->roots->slot[j].key, root, owner,
+					       PCE_REASON_CLEARED, 1);
 		pthread_mutex_unlock(&s->lock);
 	}
 	before[1] = pce_load_relaxed(&r->removed[PCE_REASON_CLEARED]);

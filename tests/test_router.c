@@ -567,6 +567,25 @@ static void test_remove_many_branches(void **state)
 	trouter_close(&t);
 }
 
+static void test_clear_owner_many_branches(void **state)
+{
+	struct trouter t;
+	uint64_t removed;
+	uint32_t q[4];
+	(void)state;
+
+	trouter_open_bs(&t, 2);
+	q[0] = 1, q[1] = 2;
+	for (uint32_t b = 0; b < 200; b++) {
+		q[2] = 1000 + b, q[3] = b;
+		assert_int_equal(add(t.r, b % 20 == 7 ? 2 : 1, q, 4, PCE_TIER_GPU), 0);
+	}
+	assert_int_equal(pce_router_clear_owner(t.r, 1, &removed), 0);
+	raudit(t.r);
+	assert_int_equal(removed, 190 + 1);
+	trouter_close(&t);
+}
+
 /* A query through more nodes than the match keeps on its stack (128): the
  * climb walks again for the shallower ones. */
 static void test_deep_path_rewalk(void **state)
@@ -761,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_spread_placement),
 		cmocka_unit_test(test_deep_path_rewalk),
 		cmocka_unit_test(test_remove_many_branches),
+		cmocka_unit_test(test_clear_owner_many_branches),
 		cmocka_unit_test(test_reference_model),
 		cmocka_unit_test(test_clear_and_ttl_race_matches),
 	};
