@@ -11,7 +11,7 @@
 #   memcheck the unit tests under valgrind memcheck (definite and indirect
 #            leaks are errors), libc allocator
 #   fuzz     clang-14 libFuzzer targets (ASan + UBSan): corpus replay, then
-#            PCE_FUZZ_SECONDS (60) of fuzzing each
+#            PCE_FUZZ_SECONDS (environment, default 60) of fuzzing each
 #   python   the pce Python package, installed by pip from this tree into
 #            build/python/site, and its pytest suite, under Debian's python3
 #   pyasan   the same tests with the package built under ASan + UBSan
@@ -95,7 +95,7 @@ for s in $SUITES; do
 		TESTS="-L fuzz"
 		# shellcheck disable=SC2086
 		suite fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-			-DPCE_BUILD_FUZZ=ON -DPCE_SANITIZE=address -DPCE_DEBUG=2 $LEAN ;;
+			-DPCE_FUZZ_SECONDS="${PCE_FUZZ_SECONDS:-60}" -DPCE_BUILD_FUZZ=ON -DPCE_SANITIZE=address -DPCE_DEBUG=2 $LEAN ;;
 	python) python_suite ;;
 	pyasan) pyasan_suite ;;
 	*) echo "test.sh: unknown suite $s" >&2; exit 2 ;;
