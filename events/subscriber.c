@@ -93,7 +93,26 @@ struct pce_subscriber {
 	struct pce_wire_batch batch;
 	uint32_t *path;
 	uint32_t path_cap;
+	void *runs;       /* struct run_copy records, block_size tokens each */
+	uint32_t n_runs, cap_runs;
 };
+
+/* A namespace run removed: its namespace and its path's first block. */
+struct run_copy {
+	uint64_t ns;
+	uint32_t tok[];
+};
+
+/* Bytes of one record, a multiple of 8 so that every record's ns is aligned. */
+static size_t run_size(const struct pce_subscriber *s)
+{
+	return (sizeof(struct run_copy) + (size_t)s->block_size * 4 + 7) & ~(size_t)7;
+}
+
+static struct run_copy *run_at(struct pce_subscriber *s, uint32_t k)
+{
+	return (struct run_copy *)((char *)s->runs + (size_t)k * run_size(s));
+}
 
 /* Add 1 to counter @f of the endpoint and, when there is one, the owner. */
 #define COUNT(ep, ow, f)            \
@@ -313,36 +332,82 @@ struct remove_ctx {
 	struct pce_subscriber *s;
 	struct endpoint *ep;
 	struct owner *o;
+	uint32_t root;
+	int root_starts_run;
 };
 
 /*
  * One router remove per namespace run: the removed block's, and each
  * descendant that starts a namespace of its own (the others are below a
  * removed path in the same namespace: the router cut them already).
+ *
+ * A block that starts a run in namespace X (its extra keys derived X) was
+ * added with its whole path, so X also holds copies of its ancestors'
+ * blocks.  Removing it records (X, first block); once no block of the
+ * owner is left in X, the copies are cut from the first block on
+ * (remove_copies()).
  */
 static void on_remove(void *ctx, uint32_t i)
 {
 	struct remove_ctx *r = ctx;
+	struct pce_subscriber *s = r->s;
 	struct pce_blockmap *m = &r->o->map;
 	uint32_t p = m->e[i].parent, n;
+	int starts_run = i == r->root ? r->root_starts_run : m->e[p].ns != m->e[i].ns;
 
-	if (p != PCE_BM_NONE && m->e[p].ns == m->e[i].ns)
+	if (i != r->root && !starts_run)
 		return;
-	n = pce_bm_path(m, &r->s->intern, i, &r->s->path, &r->s->path_cap);
+	n = pce_bm_path(m, &s->intern, i, &s->path, &s->path_cap);
 	if (!n) {
 		COUNT(r->ep, r->o, dropped[PCE_SUB_DROP_ROUTER]);
 		degrade(r->o);
 		return;
 	}
 	/* PCE_ENOENT: the router no longer had it (its budget evicted it) */
-	pce_router_remove(r->s->router, r->o->id, m->e[i].ns, r->s->path, n);
+	pce_router_remove(s->router, r->o->id, m->e[i].ns, s->path, n);
+	if (starts_run && n > s->block_size) {
+		struct run_copy *c;
+
+		if (s->n_runs == s->cap_runs) {
+			uint32_t nc = s->cap_runs ? s->cap_runs * 2 : 8;
+			void *q = realloc(s->runs, (size_t)nc * run_size(s));
+
+			if (!q) {
+				COUNT(r->ep, r->o, dropped[PCE_SUB_DROP_ROUTER]);
+				degrade(r->o);
+				return;
+			}
+			s->runs = q;
+			s->cap_runs = nc;
+		}
+		c = run_at(s, s->n_runs++);
+		c->ns = m->e[i].ns;
+		memcpy(c->tok, s->path, s->block_size * sizeof(uint32_t));
+	}
+}
+
+/* The runs recorded by on_remove() whose namespace the owner no longer
+ * holds any block of: cut their copies. */
+static void remove_copies(struct pce_subscriber *s, struct owner *o)
+{
+	for (uint32_t k = 0; k < s->n_runs; k++) {
+		struct run_copy *c = run_at(s, k);
+		int left = 0;
+
+		/* a scan of the owner's map, only when a run was removed */
+		for (uint32_t i = 0; i < o->map.n && !left; i++)
+			left = o->map.e[i].node != PCE_BM_NONE && o->map.e[i].ns == c->ns;
+		if (!left)
+			pce_router_remove(s->router, o->id, c->ns, c->tok, s->block_size);
+	}
+	s->n_runs = 0;
 }
 
 static void apply_removed(struct pce_subscriber *s, struct endpoint *ep, struct owner *o,
 			  const struct pce_wire_event *e)
 {
 	uint8_t bit = (uint8_t)(1u << tier_of(s, ep, o, e));
-	struct remove_ctx r = {s, ep, o};
+	struct remove_ctx r = {s, ep, o, 0, 0};
 
 	for (uint32_t k = 0; k < e->n_hashes; k++) {
 		uint32_t i = pce_bm_find(&o->map, s->batch.hashes[e->hash0 + k]), n;
@@ -360,9 +425,13 @@ static void apply_removed(struct pce_subscriber *s, struct endpoint *ep, struct 
 				retier(s, ep, o, i);
 			continue;
 		}
+		r.root = i;
+		r.root_starts_run = x->parent != PCE_BM_NONE && o->map.e[x->parent].ns != x->ns;
 		n = pce_bm_remove(&o->map, &s->intern, i, on_remove, &r);
 		o->c.blocks_removed += n;
 		ep->c.blocks_removed += n;
+		if (s->n_runs)
+			remove_copies(s, o);
 	}
 }
 
@@ -1016,6 +1085,7 @@ static void free_sub(struct pce_subscriber *s)
 	pce_intern_free(&s->intern);
 	pce_wire_batch_free(&s->batch);
 	free(s->path);
+	free(s->runs);
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
 	pthread_mutex_destroy(&s->lock);
