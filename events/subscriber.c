@@ -34,6 +34,7 @@
 
 #include "blockmap.h"
 #include "pce/events.h"
+#include "subscriber.h"
 #include "wire.h"
 
 #define POLL_MS 20
@@ -93,6 +94,8 @@ struct pce_subscriber {
 	struct pce_wire_batch batch;
 	uint32_t *path;
 	uint32_t path_cap;
+	uint32_t *gone;   /* apply_removed()'s blocks to remove */
+	uint32_t gone_cap;
 	void *runs;       /* struct run_copy records, block_size tokens each */
 	uint32_t n_runs, cap_runs;
 };
@@ -403,14 +406,33 @@ static void remove_copies(struct pce_subscriber *s, struct owner *o)
 	s->n_runs = 0;
 }
 
+/*
+ * apply_removed - The blocks leave the medium; a block in no medium left
+ * leaves the map with every block below it.  An engine lists a subtree's
+ * blocks deepest first, so the blocks are first collected and then taken
+ * from the last: the shallowest goes first and takes the deeper ones with
+ * it, one router remove instead of one per block.
+ */
 static void apply_removed(struct pce_subscriber *s, struct endpoint *ep, struct owner *o,
 			  const struct pce_wire_event *e)
 {
 	uint8_t bit = (uint8_t)(1u << tier_of(s, ep, o, e));
 	struct remove_ctx r = {s, ep, o, 0, 0};
+	uint32_t n_gone = 0;
 
+	if (e->n_hashes > s->gone_cap) {
+		void *p = realloc(s->gone, (size_t)e->n_hashes * sizeof(*s->gone));
+
+		if (!p) {
+			COUNT(ep, o, dropped[PCE_SUB_DROP_ROUTER]);
+			degrade(o);
+			return;
+		}
+		s->gone = p;
+		s->gone_cap = e->n_hashes;
+	}
 	for (uint32_t k = 0; k < e->n_hashes; k++) {
-		uint32_t i = pce_bm_find(&o->map, s->batch.hashes[e->hash0 + k]), n;
+		uint32_t i = pce_bm_find(&o->map, s->batch.hashes[e->hash0 + k]);
 		struct pce_bm_entry *x;
 
 		if (i == PCE_BM_NONE || !(o->map.e[i].media & bit)) {
@@ -419,12 +441,17 @@ static void apply_removed(struct pce_subscriber *s, struct endpoint *ep, struct 
 		}
 		x = &o->map.e[i];
 		x->media &= (uint8_t)~bit;
-		if (x->media) {
-			/* still held in another medium */
-			if (best_tier(x->media) != x->tier)
-				retier(s, ep, o, i);
-			continue;
-		}
+		if (!x->media)
+			s->gone[n_gone++] = i;
+		else if (best_tier(x->media) != x->tier)
+			retier(s, ep, o, i); /* still held in another medium */
+	}
+	while (n_gone) {
+		uint32_t i = s->gone[--n_gone], n;
+		struct pce_bm_entry *x = &o->map.e[i];
+
+		if (x->node == PCE_BM_NONE)
+			continue; /* went with a block above it */
 		r.root = i;
 		r.root_starts_run = x->parent != PCE_BM_NONE && o->map.e[x->parent].ns != x->ns;
 		n = pce_bm_remove(&o->map, &s->intern, i, on_remove, &r);
@@ -813,6 +840,17 @@ static void *sub_main(void *arg)
 	return NULL;
 }
 
+int pce__sub_feed(struct pce_subscriber *s, size_t endpoint, uint64_t seq, const void *payload,
+		  size_t len)
+{
+	if (!s || endpoint >= s->n_ep || (!payload && len))
+		return PCE_EINVAL;
+	pthread_mutex_lock(&s->lock);
+	on_live(s, &s->ep[endpoint], seq, payload, len);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 /* ---- export / import -------------------------------------------------------- */
 
 struct wbuf {
@@ -983,7 +1021,7 @@ int pce_sub_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *se
 static int import_blob(struct pce_subscriber *s, const void *blob, size_t len)
 {
 	struct rbuf r;
-	uint64_t bs, n_ep, n_own, v;
+	uint64_t bs, n_ep, n_own, v = 0;
 	uint32_t *idx = NULL;
 	uint32_t *tok = NULL;
 	int rc = PCE_EINVAL;
@@ -1018,7 +1056,8 @@ static int import_blob(struct pce_subscriber *s, const void *blob, size_t len)
 			goto out;
 		}
 		for (uint64_t j = 0; j < n; j++) {
-			uint64_t h, ns, par, media, tier;
+			/* the entry count was checked against the bytes left */
+			uint64_t h = 0, ns = 0, par = 0, media = 0, tier = 0;
 			uint32_t parent;
 
 			get_u(&r, &h, 8);
@@ -1086,6 +1125,7 @@ static void free_sub(struct pce_subscriber *s)
 	pce_wire_batch_free(&s->batch);
 	free(s->path);
 	free(s->runs);
+	free(s->gone);
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
 	pthread_mutex_destroy(&s->lock);

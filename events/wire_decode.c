@@ -7,7 +7,9 @@
  * left before anything is reserved for it (every element takes at least
  * one byte), so a small frame that claims 2^32 elements costs nothing.
  * Nesting is bounded (PCE_WIRE_MAX_DEPTH) when a value is skipped, so a
- * frame of nested arrays cannot exhaust the stack.
+ * frame of nested arrays cannot exhaust the stack.  An event is parsed in
+ * one pass; only a bad or unknown one is walked again, from its start, to
+ * find where it ends.
  *
  * Event layouts accepted (vLLM's msgspec structs, tag=True, omit_defaults):
  *   BlockStored:  block_hashes, parent_block_hash, token_ids, block_size,
@@ -364,9 +366,19 @@ static int read_field(struct pce_wire_batch *b, struct pce_wire_event *e, struct
 		for (uint32_t i = 0; i < v.n; i++) {
 			struct val t;
 
-			/* a positive fixint is the common case: one byte */
+			/* token ids are fixints, uint16 or uint32: read them inline */
 			if (need(c, 1) && *c->p <= 0x7f) {
 				b->tokens[b->n_tokens + i] = *c->p++;
+				continue;
+			}
+			if (need(c, 3) && *c->p == 0xcd) {
+				b->tokens[b->n_tokens + i] = (uint32_t)c->p[1] << 8 | c->p[2];
+				c->p += 3;
+				continue;
+			}
+			if (need(c, 5) && *c->p == 0xce) {
+				b->tokens[b->n_tokens + i] = (uint32_t)be(c->p + 1, 4);
+				c->p += 5;
 				continue;
 			}
 			if (next(c, &t) || t.t != V_UINT || t.u > UINT32_MAX)
@@ -450,17 +462,12 @@ static int kind_of(const struct val *tag)
  */
 static int read_event(struct pce_wire_batch *b, struct cur *c)
 {
-	struct cur start = *c, after;
+	struct cur start = *c;
 	struct pce_wire_event e;
 	struct val v, tag;
 	uint32_t hashes = b->n_hashes, tokens = b->n_tokens, extra = b->n_extra;
 	int kind, rc = -1;
 
-	/* Where the event ends, first: a bad field then skips only this event. */
-	if (skip(c, 1))
-		return -1;
-	after = *c;
-	*c = start;
 	memset(&e, 0, sizeof(e));
 	if (next(c, &v) || (v.t != V_ARRAY && v.t != V_MAP) || v.n == 0)
 		goto bad;
@@ -523,19 +530,24 @@ static int read_event(struct pce_wire_batch *b, struct cur *c)
 	if ((rc = grow((void **)&b->ev, &b->cap_ev, b->n_ev + 1, sizeof(*b->ev))))
 		goto bad;
 	b->ev[b->n_ev++] = e;
-	*c = after;
 	return 0;
+	/* A skipped event: move past it from its start (the bytes must still
+	 * hold one whole value, or the batch is unreadable). */
 unknown:
+	*c = start;
+	if (skip(c, 1))
+		return -1;
 	b->unknown_tag++;
-	*c = after;
 	return 1;
 bad:
 	b->n_hashes = hashes;
 	b->n_tokens = tokens;
 	b->n_extra = extra;
-	*c = after;
 	if (rc == PCE_ENOMEM)
 		return PCE_ENOMEM;
+	*c = start;
+	if (skip(c, 1))
+		return -1;
 	b->malformed++;
 	return 1;
 }
