@@ -660,6 +660,52 @@ static int buffer_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t s
 	return 0;
 }
 
+/* A live batch in sequence order (restarts already handled). */
+static void take_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t seq, const void *p,
+		      size_t len)
+{
+	if (!ep->started) {
+		/*
+		 * The start of an engine life: the owners hold nothing (cleared)
+		 * and will equal the engine once [0, seq] is applied: EXACT at
+		 * once from 0, RECOVERING through a replay of [0, seq) otherwise,
+		 * DEGRADED only if that replay fails.
+		 */
+		ep->started = 1;
+		ep->next = 0;
+		clear_all(s, ep);
+		exact_again(s, ep);
+		if (seq != 0) {
+			ep->c.gaps++;
+			start_recovery(s, ep, 0);
+		}
+	}
+	if (!ep->recovering) {
+		if (seq < ep->next)
+			return; /* a replay applied it already */
+		if (seq == ep->next) {
+			apply_batch(s, ep, seq, p, len, 0);
+			ep->next = seq + 1;
+			return;
+		}
+		ep->c.gaps++;
+		start_recovery(s, ep, ep->next);
+	}
+	if (buffer_live(s, ep, seq, p, len)) {
+		/* the buffer is full (or memory is): the replay has failed, and
+		 * what lies between the buffer and this batch is lost too */
+		give_up(s, ep);
+		if (seq < ep->next)
+			return;
+		if (seq > ep->next) {
+			ep->c.recoveries_failed++;
+			lose(s, ep, 1);
+		}
+		apply_batch(s, ep, seq, p, len, 0);
+		ep->next = seq + 1;
+	}
+}
+
 static void on_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t seq, const void *p,
 		    size_t len)
 {
@@ -678,42 +724,7 @@ static void on_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t seq,
 		}
 		ep->started = 0;
 	}
-	if (!ep->started) {
-		/*
-		 * The start of an engine life: the owners hold nothing (cleared)
-		 * and will equal the engine once [0, seq] is applied: EXACT at
-		 * once from 0, RECOVERING through a replay of [0, seq) otherwise,
-		 * DEGRADED only if that replay fails.
-		 */
-		ep->started = 1;
-		ep->next = 0;
-		clear_all(s, ep);
-		exact_again(s, ep);
-		if (seq != 0) {
-			ep->c.gaps++;
-			start_recovery(s, ep, 0);
-		}
-	}
-	if (ep->recovering) {
-		if (buffer_live(s, ep, seq, p, len)) {
-			give_up(s, ep);
-			on_live(s, ep, seq, p, len);
-		}
-		return;
-	}
-	if (seq < ep->next)
-		return; /* a replay applied it already */
-	if (seq > ep->next) {
-		ep->c.gaps++;
-		start_recovery(s, ep, ep->next);
-		if (buffer_live(s, ep, seq, p, len)) {
-			give_up(s, ep);
-			on_live(s, ep, seq, p, len);
-		}
-		return;
-	}
-	apply_batch(s, ep, seq, p, len, 0);
-	ep->next = seq + 1;
+	take_live(s, ep, seq, p, len);
 }
 
 static void on_replay(struct pce_subscriber *s, struct endpoint *ep, uint64_t seq, const void *p,

@@ -16,6 +16,7 @@ releases are selectable:
                         block hashes as uint64 (often >= 2^63), as negative
                         int64, or as 32-byte sha256 digests
   --replay-topic 0|1    replies carry the topic frame (newer releases) or not
+  --replay-silent       read replay requests and never answer them
 Binds both sockets on 127.0.0.1 random ports and prints "ports PUB REPLAY".
 
 Driven by JSON lines on stdin, each answered by "ok NEXT_SEQ":
@@ -111,6 +112,7 @@ def main():
     ap.add_argument("--topic", default="kv")
     ap.add_argument("--rank", type=int, default=0)
     ap.add_argument("--buffer", type=int, default=10000)
+    ap.add_argument("--replay-silent", action="store_true")
     args = ap.parse_args()
 
     ctx = zmq.Context()
@@ -134,7 +136,7 @@ def main():
         ready = dict(poller.poll(1000))
         if rep in ready:
             frames = rep.recv_multipart()
-            if len(frames) == 3:
+            if len(frames) == 3 and not args.replay_silent:
                 client, _, start = frames
                 start = int.from_bytes(start, "big")
                 for s, payload in buf:

@@ -445,6 +445,8 @@ static struct pce_router *new_router(void)
 	return r;
 }
 
+static uint32_t cfg_max_buffered, cfg_timeout_ms; /* 0: the defaults */
+
 static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n,
 				      const void *blob, size_t blob_len)
 {
@@ -473,6 +475,10 @@ static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n
 	cfg.n_endpoints = (size_t)n;
 	cfg.import_blob = blob;
 	cfg.import_len = blob_len;
+	if (cfg_max_buffered)
+		cfg.max_buffered = cfg_max_buffered;
+	if (cfg_timeout_ms)
+		cfg.replay_timeout_ms = cfg_timeout_ms;
 	assert_int_equal(pce_sub_create(&cfg, &s), 0);
 	return s;
 }
@@ -671,6 +677,52 @@ static void test_window_too_short(void **state)
 	check_router(r, eng, 1);
 	pce_sub_destroy(s);
 	pub_stop(&p);
+	pce_router_destroy(r);
+}
+
+/* A replay that never answers: it times out, or the live batches overflow
+ * the buffer first; either way the owner is cleared and DEGRADED, and
+ * every batch after the hole is applied. */
+static void test_replay_silent(void **state)
+{
+	const char *a[] = {"--replay-silent", NULL};
+	struct pub p;
+	struct pce_router *r = new_router();
+	struct pce_subscriber *s;
+	struct pce_sub_endpoint_status st;
+	struct pce_sub_owner_status os;
+
+	(void)state;
+	for (int overflow = 0; overflow < 2; overflow++) {
+		srand(18);
+		reset();
+		cfg_max_buffered = overflow ? 3 : 0;
+		cfg_timeout_ms = overflow ? 600000 : 300;
+		pub_start(&p, a);
+		s = new_sub(r, &p, 1, NULL, 0);
+		/* a first batch at seq 0 settles without a replay */
+		pub_cmd(&p, "{\"op\": \"batch\", \"events\": []}");
+		pub_handshake(&p, s, 0);
+		pub_cmd(&p, gen_batch(&eng[0], 1, 0)); /* lost */
+		/* after the hole: a store of a new root block */
+		pub_cmd(&p, "{\"op\": \"batch\", \"events\": [{\"t\": \"S\", \"h\": [9], "
+			    "\"p\": null, \"tok\": [7, 7], \"bs\": 2}]}");
+		for (int i = 0; i < (overflow ? 4 : 0); i++)
+			pub_cmd(&p, "{\"op\": \"batch\", \"events\": []}");
+		wait_settled(s, 0, p.next_seq - 1);
+		assert_int_equal(pce_sub_endpoint_status(s, 0, &st), 0);
+		assert_int_equal(st.state, PCE_EV_DEGRADED);
+		/* 2 when the subscriber joined after seq 0 and the replay of
+		 * [0, first) failed as well */
+		assert_in_range(st.c.recoveries_failed, 1, 2);
+		assert_int_equal(pce_sub_owner_status(s, 0, &os), 0);
+		assert_int_equal(os.blocks, 1); /* the block stored after the hole */
+		pce_sub_destroy(s);
+		pub_stop(&p);
+		pce_router_clear_owner(r, 0, NULL);
+	}
+	cfg_max_buffered = 0;
+	cfg_timeout_ms = 0;
 	pce_router_destroy(r);
 }
 
@@ -896,7 +948,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_config),     cmocka_unit_test(test_scripted),
 		cmocka_unit_test(test_dropped_recovered), cmocka_unit_test(test_restart),
-		cmocka_unit_test(test_window_too_short), cmocka_unit_test(test_no_replay),
+		cmocka_unit_test(test_window_too_short), cmocka_unit_test(test_replay_silent),
+		cmocka_unit_test(test_no_replay),
 		cmocka_unit_test(test_malformed),      cmocka_unit_test(test_rank_owner),
 		cmocka_unit_test(test_resume),
 	};
