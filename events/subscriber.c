@@ -71,6 +71,7 @@ struct endpoint {
 	int has_seq;
 	uint64_t last_seq;
 	int recovering, lost_now;
+	uint64_t round_start; /* next when the current replay was asked for */
 	uint64_t deadline_ms;
 	int lost;          /* owners first seen here start DEGRADED */
 	struct buffered *buf;
@@ -176,7 +177,8 @@ static int owner_state(const struct pce_subscriber *s, const struct owner *o)
 
 	if (o->degraded)
 		return PCE_EV_DEGRADED;
-	if (ep->recovering || !ep->started)
+	/* a resumed endpoint is not known to continue until a live batch says so */
+	if (ep->recovering || !ep->started || !ep->have_live)
 		return PCE_EV_RECOVERING;
 	return PCE_EV_EXACT;
 }
@@ -581,17 +583,40 @@ static void buf_drop_head(struct endpoint *ep)
 	ep->nbuf--;
 }
 
-/*
- * finish_recovery - The replay ended (END, timeout or overflow): apply what
- * is buffered; a hole the replay left is a loss.
- */
-static void finish_recovery(struct pce_subscriber *s, struct endpoint *ep)
+static void start_recovery(struct pce_subscriber *s, struct endpoint *ep, uint64_t from)
 {
-	ep->recovering = 0;
+	uint8_t req[8];
+
+	for (int i = 0; i < 8; i++)
+		req[i] = (uint8_t)(from >> (56 - 8 * i));
+	if (!ep->recovering)
+		ep->lost_now = 0;
+	ep->next = from;
+	ep->round_start = from;
+	ep->recovering = 1;
+	ep->deadline_ms = now_ms() + s->replay_timeout_ms;
+	if (!ep->rep || zmq_send(ep->rep, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0 ||
+	    zmq_send(ep->rep, req, 8, ZMQ_DONTWAIT) != 8)
+		ep->deadline_ms = 0; /* no replay: the first check gives up */
+}
+
+/*
+ * finish_recovery - A replay round ended (@end: its END marker; else a
+ * timeout or a full buffer): apply what is buffered, in order.  A hole left
+ * before a buffered batch is asked for again after an END that made
+ * progress (the engine served the replay before it published the hole's
+ * batches); otherwise it is a loss.
+ */
+static void finish_recovery(struct pce_subscriber *s, struct endpoint *ep, int end)
+{
 	while (ep->nbuf) {
 		struct buffered *b = &ep->buf[ep->head];
 
 		if (b->seq > ep->next) {
+			if (end && ep->next != ep->round_start) {
+				start_recovery(s, ep, ep->next);
+				return;
+			}
 			ep->c.recoveries_failed++;
 			lose(s, ep, !ep->lost_now);
 			ep->lost_now = 1;
@@ -603,27 +628,13 @@ static void finish_recovery(struct pce_subscriber *s, struct endpoint *ep)
 		}
 		buf_drop_head(ep);
 	}
+	ep->recovering = 0;
 }
 
 static void give_up(struct pce_subscriber *s, struct endpoint *ep)
 {
-	finish_recovery(s, ep);
+	finish_recovery(s, ep, 0);
 	replay_reset(s, ep);
-}
-
-static void start_recovery(struct pce_subscriber *s, struct endpoint *ep, uint64_t from)
-{
-	uint8_t req[8];
-
-	for (int i = 0; i < 8; i++)
-		req[i] = (uint8_t)(from >> (56 - 8 * i));
-	ep->next = from;
-	ep->lost_now = 0;
-	ep->recovering = 1;
-	ep->deadline_ms = now_ms() + s->replay_timeout_ms;
-	if (!ep->rep || zmq_send(ep->rep, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0 ||
-	    zmq_send(ep->rep, req, 8, ZMQ_DONTWAIT) != 8)
-		ep->deadline_ms = 0; /* no replay: the first check gives up */
 }
 
 static int buffer_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t seq,
@@ -734,7 +745,7 @@ static void on_replay(struct pce_subscriber *s, struct endpoint *ep, uint64_t se
 		return; /* a reply to a request already settled */
 	ep->deadline_ms = now_ms() + s->replay_timeout_ms;
 	if (seq == END_SEQ) {
-		finish_recovery(s, ep);
+		finish_recovery(s, ep, 1);
 		return;
 	}
 	if (seq < ep->next)
@@ -1292,7 +1303,8 @@ int pce_sub_endpoint_status(struct pce_subscriber *s, size_t endpoint,
 		return PCE_ENOENT;
 	ep = &s->ep[endpoint];
 	pthread_mutex_lock(&s->lock);
-	out->state = ep->recovering || !ep->started ? PCE_EV_RECOVERING : PCE_EV_EXACT;
+	out->state = ep->recovering || !ep->started || !ep->have_live ? PCE_EV_RECOVERING
+								      : PCE_EV_EXACT;
 	for (size_t i = 0; i < s->n_own; i++)
 		if (s->own[i].ep == endpoint && s->own[i].degraded)
 			out->state = PCE_EV_DEGRADED;

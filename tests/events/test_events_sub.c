@@ -900,6 +900,8 @@ static void test_resume(void **state)
 		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
 	s = new_sub(r, &p, 1, blob, len);
 	free(blob);
+	/* not EXACT before the engine is heard from again */
+	owner_is(s, 0, PCE_EV_RECOVERING);
 	pub_handshake(&p, s, 0);
 	for (int i = 0; i < 30; i++)
 		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
