@@ -93,6 +93,7 @@ struct pce_subscriber {
 	size_t n_own, cap_own;
 	struct pce_intern intern;
 	struct pce_wire_batch batch;
+	zmq_pollitem_t *items; /* two per endpoint, for sub_main() */
 	uint32_t *path;
 	uint32_t path_cap;
 	uint32_t *gone;   /* apply_removed()'s blocks to remove */
@@ -823,9 +824,9 @@ static void handle(struct pce_subscriber *s, struct endpoint *ep, int replay, zm
 static void *sub_main(void *arg)
 {
 	struct pce_subscriber *s = arg;
-	zmq_pollitem_t *items = calloc(2 * s->n_ep, sizeof(*items));
+	zmq_pollitem_t *items = s->items;
 
-	while (items && !atomic_load_explicit(&s->stop, memory_order_acquire)) {
+	while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
 		int n = 0;
 
 		for (size_t i = 0; i < s->n_ep; i++) {
@@ -858,7 +859,6 @@ static void *sub_main(void *arg)
 			pthread_mutex_unlock(&s->lock);
 		}
 	}
-	free(items);
 	return NULL;
 }
 
@@ -1143,6 +1143,7 @@ static void free_sub(struct pce_subscriber *s)
 		pce_bm_free(&s->own[i].map, &s->intern);
 	free(s->own);
 	free(s->ep);
+	free(s->items);
 	pce_intern_free(&s->intern);
 	pce_wire_batch_free(&s->batch);
 	free(s->path);
@@ -1223,9 +1224,10 @@ int pce_sub_create(const struct pce_sub_config *cfg, struct pce_subscriber **out
 	s->max_buffered = cfg->max_buffered;
 	s->replay_timeout_ms = cfg->replay_timeout_ms;
 	s->ep = calloc(cfg->n_endpoints, sizeof(*s->ep));
+	s->items = calloc(2 * cfg->n_endpoints, sizeof(*s->items));
 	s->zctx = zmq_ctx_new();
-	if (!s->ep || !s->zctx) {
-		rc = s->ep ? PCE_EZMQ : PCE_ENOMEM;
+	if (!s->ep || !s->items || !s->zctx) {
+		rc = s->ep && s->items ? PCE_EZMQ : PCE_ENOMEM;
 		goto fail;
 	}
 	s->n_ep = cfg->n_endpoints;
