@@ -17,17 +17,20 @@ cmake
 ninja-build
 pkg-config
 "
-# What libpce and the pce tool link.
+# What libpce, libpce_events (ZMQ, msgpack-c) and the pce tool link.
 RUN="
 liburcu-dev
 libmimalloc-dev
 libcjson-dev
 zlib1g-dev
+libzmq3-dev
+libmsgpack-dev
 "
 # The test suites: cmocka, the benchmarks' dependencies (the release, asan
 # and tsan suites build them), clang-14 with libFuzzer (fuzz), valgrind
 # (memcheck), Debian's python3 (the tool's tests parse its JSON and SVG;
-# the python suites build and test the Python package with pip and pytest).
+# the python suites build and test the Python package with pip and pytest;
+# the events tests run a KV-event publisher with python3-zmq and -msgpack).
 TEST="
 libcmocka-dev
 libxxhash-dev
@@ -40,6 +43,8 @@ python3-dev
 python3-setuptools
 python3-pip
 python3-pytest
+python3-zmq
+python3-msgpack
 "
 # The benchmarks: xxHash (the block-hash baseline), git (the commit that
 # docs/benchmarks.md names).

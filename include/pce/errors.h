@@ -32,7 +32,9 @@ extern "C" {
 	XX(ENOPINS, -30801, "pin table is full")                                   \
 	XX(ECORRUPT, -30802, "audit found a broken invariant")                     \
 	XX(ETHREAD, -30803, "could not start the reclaim thread")                  \
-	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it")
+	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it") \
+	XX(EEVBATCH, -30810, "malformed KV-event batch")                           \
+	XX(EZMQ, -30811, "ZMQ socket could not be created, bound or connected")
 
 enum pce_error {
 	PCE_OK = 0,

@@ -35,6 +35,10 @@ class CorruptError(Error): ...
 class ThreadError(Error): ...
 class ForkedError(Error):
     """Every call on a Cache or Router inherited across fork(), in the child."""
+class EventBatchError(Error):
+    """A KV-event batch could not be decoded (libpce_events)."""
+class ZmqError(Error):
+    """A ZMQ socket could not be created, bound or connected (libpce_events)."""
 
 class Event(tuple):
     kind: str

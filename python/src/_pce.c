@@ -115,6 +115,8 @@ static PyObject *no_base; /* stays NULL: pce.Error only */
 #define PY_ERR_ECORRUPT "CorruptError", no_base
 #define PY_ERR_ETHREAD "ThreadError", no_base
 #define PY_ERR_EFORKED "ForkedError", no_base
+#define PY_ERR_EEVBATCH "EventBatchError", no_base
+#define PY_ERR_EZMQ "ZmqError", no_base
 
 struct err_row {
 	int code;
