@@ -830,6 +830,7 @@ static int next_section(struct walk *w, const uint8_t *p, size_t n, size_t *off,
 	plen = rd64(h + 8);
 	s->count = rd64(h + 16);
 	if (s->name_len > PCE_SNAPSHOT_NAME_MAX ||
+	    s->name_len > left - SEC_HDR_BYTES - CRC_BYTES ||
 	    plen > left - SEC_HDR_BYTES - CRC_BYTES - s->name_len)
 		return bad(w, "truncated at byte %zu: section runs past the end of the file",
 			   *off);
