@@ -88,9 +88,15 @@ static uint8_t *slurp(const char *p, size_t *n)
 	return b;
 }
 
+/* A new file each time: ext4 flushes a file truncated and rewritten in
+ * place at close (auto_da_alloc), which would make thousands of rewrites
+ * wait for the disk. */
 static void spit(const char *p, const uint8_t *b, size_t n)
 {
-	FILE *f = fopen(p, "wb");
+	FILE *f;
+
+	unlink(p);
+	f = fopen(p, "wb");
 
 	assert_non_null(f);
 	assert_int_equal(fwrite(b, 1, n, f), n);
@@ -375,7 +381,9 @@ static void test_sections(void **state)
 
 /* ---- corrupt files ---------------------------------------------------------- */
 
-static void assert_refused(const char *p)
+/* Refused by inspect (saying why) and by the restore of @kind: a cache or a
+ * router file stays refused by the other kind's restore anyway. */
+static void assert_refused(const char *p, int kind)
 {
 	struct pce_config cfg;
 	struct pce_router_config rcfg;
@@ -383,16 +391,20 @@ static void assert_refused(const char *p)
 	struct pce_router *r = (void *)1;
 	struct pce_snapshot_info info;
 
-	pce_config_init(&cfg);
-	cfg.background_reclaim = 0;
-	pce_router_config_init(&rcfg);
-	rcfg.background_reclaim = 0;
-	assert_int_equal(pce_cache_snapshot_restore(&cfg, p, NULL, NULL, &c), PCE_EBADSNAP);
-	assert_null(c);
-	assert_int_equal(pce_router_snapshot_restore(&rcfg, p, NULL, NULL, &r), PCE_EBADSNAP);
-	assert_null(r);
 	assert_int_equal(pce_snapshot_inspect(p, &info, NULL, NULL), PCE_EBADSNAP);
 	assert_true(info.error[0] != '\0');
+	if (kind == 0) {
+		pce_config_init(&cfg);
+		cfg.background_reclaim = 0;
+		assert_int_equal(pce_cache_snapshot_restore(&cfg, p, NULL, NULL, &c), PCE_EBADSNAP);
+		assert_null(c);
+	} else {
+		pce_router_config_init(&rcfg);
+		rcfg.background_reclaim = 0;
+		assert_int_equal(pce_router_snapshot_restore(&rcfg, p, NULL, NULL, &r),
+				 PCE_EBADSNAP);
+		assert_null(r);
+	}
 }
 
 static void test_truncated_and_flipped(void **state)
@@ -429,13 +441,13 @@ static void test_truncated_and_flipped(void **state)
 		m = malloc(n);
 		for (size_t len = 0; len < n; len++) {
 			spit(path_of("bad.snap"), b, len);
-			assert_refused(path_of("bad.snap"));
+			assert_refused(path_of("bad.snap"), kind);
 		}
 		for (size_t bit = 0; bit < n * 8; bit++) {
 			memcpy(m, b, n);
 			m[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			spit(path_of("bad.snap"), m, n);
-			assert_refused(path_of("bad.snap"));
+			assert_refused(path_of("bad.snap"), kind);
 		}
 		/* A future version, with a valid header checksum, is refused by
 		 * its version. */
@@ -444,7 +456,7 @@ static void test_truncated_and_flipped(void **state)
 			memcpy(m, b, n);
 			m[8] = PCE_SNAPSHOT_VERSION + 1;
 			spit(path_of("bad.snap"), m, n);
-			assert_refused(path_of("bad.snap"));
+			assert_refused(path_of("bad.snap"), kind);
 			assert_int_equal(pce_snapshot_inspect(path_of("bad.snap"), &info, NULL, NULL),
 					 PCE_EBADSNAP);
 			assert_non_null(strstr(info.error, "version"));
