@@ -770,9 +770,55 @@ void test_fork()
 
 } // namespace
 
+// Snapshot of a cache, caller sections, restore with the config's callables,
+// and the errors of a bad file.
+void test_snapshot()
+{
+	const std::string path = "/tmp/test_pce_hpp-" + std::to_string(getpid()) + ".snap";
+	auto c = pce::cache::create(manual_config());
+	CHECK(c.has_value());
+	CHECK(!c->store(3, toks{1, 2, 3, 4}, 11, 100));
+	CHECK(!c->store(3, toks{1, 2}, 12, 50));
+	const char blob[] = "seq=42";
+	std::vector<pce_snapshot_section> sec{{"events", blob, sizeof blob}};
+	CHECK(!c->snapshot(path.c_str(), sec));
+
+	std::uint64_t released = 0;
+	pce::config cfg = manual_config();
+	cfg.on_release = [&](const pce_released &) { released++; };
+	std::string seen;
+	auto r = pce::cache::restore(cfg, path.c_str(),
+				     [&](const char *name, const void *data, std::size_t len) {
+					     seen = std::string(name) + ":" +
+						    std::string(static_cast<const char *>(data), len - 1);
+					     return 0;
+				     });
+	CHECK(r.has_value());
+	CHECK(seen == "events:seq=42");
+	auto m = r->lookup(3, toks{1, 2, 3, 4, 5});
+	CHECK(m.has_value() && m->tokens == 4 && m->value == 11 && m->kv_bytes == 100);
+	CHECK(!r->close());
+	CHECK(released == 2);
+
+	// A refusing callback: its code, and nothing is left.
+	auto refused = pce::cache::restore(cfg, path.c_str(),
+					   [](const char *, const void *, std::size_t) { return -5; });
+	CHECK(!refused.has_value() && refused.error().value() == -5);
+	auto missing = pce::cache::restore(cfg, "/no/such/file.snap");
+	CHECK(!missing.has_value() && missing.error() == std::errc::no_such_file_or_directory);
+	std::FILE *f = std::fopen(path.c_str(), "wb");
+	std::fputs("not a snapshot", f);
+	std::fclose(f);
+	auto bad = pce::cache::restore(cfg, path.c_str());
+	CHECK(!bad.has_value() && bad.error() == pce::errc::bad_snapshot);
+	CHECK(std::string(bad.error().message()) == pce_strerror(PCE_EBADSNAP));
+	std::remove(path.c_str());
+}
+
 int main()
 {
 	test_config_defaults();
+	test_snapshot();
 	test_tokens();
 	test_errors();
 	test_calls();

@@ -296,9 +296,36 @@ void test_concurrent()
 
 } // namespace
 
+// Snapshot of a router and restore with another shard count.
+void test_snapshot()
+{
+	const std::string path = "/tmp/test_pce_hpp_router-" + std::to_string(getpid()) + ".snap";
+	pce::router_config cfg = manual_config();
+	cfg.block_size = 2;
+	auto r = pce::router::create(cfg);
+	CHECK(r.has_value());
+	CHECK(r->add(7, 0, toks{1, 2, 3, 4}, 1).has_value());
+	CHECK(r->add(8, 0, toks{1, 2, 9, 9}, 0).has_value());
+	CHECK(!r->snapshot(path.c_str()));
+	cfg.shards = 2;
+	auto b = pce::router::restore(cfg, path.c_str());
+	CHECK(b.has_value());
+	CHECK(!b->audit());
+	std::vector<pce_overlap> out(4);
+	auto m = b->match(0, toks{1, 2, 3, 4}, out);
+	CHECK(m.has_value() && m->count == 2);
+	CHECK(out[0].owner == 7 && out[0].tokens == 4 && out[0].tier == 1);
+	CHECK(out[1].owner == 8 && out[1].tokens == 2 && out[1].tier == 0);
+	cfg.block_size = 4;
+	auto wrong = pce::router::restore(cfg, path.c_str());
+	CHECK(!wrong.has_value() && wrong.error() == pce::errc::invalid_argument);
+	std::remove(path.c_str());
+}
+
 int main()
 {
 	test_config();
+	test_snapshot();
 	test_calls();
 	test_errors();
 	test_events_and_clock();

@@ -27,6 +27,9 @@ static const char usage[] =
 	"                      buys, through a libpce router index\n"
 	"  bench               libpce's throughput on this machine: the quick preset of\n"
 	"                      the benchmark suite, or a short built-in check\n"
+	"  snapshot inspect FILE\n"
+	"                      check a libpce snapshot file (a cache or router index)\n"
+	"                      and print what it holds\n"
 	"  help [COMMAND]      this text, or the manual of COMMAND\n"
 	"\n"
 	"Options:\n"
@@ -52,6 +55,7 @@ static const struct {
 	{"analyze", cmd_analyze},
 	{"simulate", cmd_simulate},
 	{"bench", cmd_bench},
+	{"snapshot", cmd_snapshot},
 };
 
 static int find(const char *name)

@@ -33,6 +33,8 @@ extern "C" {
 	XX(ECORRUPT, -30802, "audit found a broken invariant")                     \
 	XX(ETHREAD, -30803, "could not start the reclaim thread")                  \
 	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it") \
+	XX(EBADSNAP, -30805, "snapshot file is corrupt, truncated or of another format")  \
+	XX(EIO, -EIO, "I/O error on a snapshot file")                              \
 	XX(EEVBATCH, -30810, "malformed KV-event batch")                           \
 	XX(EZMQ, -30811, "ZMQ socket could not be created, bound or connected")
 

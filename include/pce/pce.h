@@ -9,5 +9,6 @@
 #include "pce/cache.h"
 #include "pce/overlap.h"
 #include "pce/router.h"
+#include "pce/snapshot.h"
 
 #endif /* PCE_PCE_H */

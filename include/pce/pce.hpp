@@ -126,6 +126,8 @@ enum class errc : int {
 	corrupt = PCE_ECORRUPT,
 	thread = PCE_ETHREAD,
 	forked = PCE_EFORKED, /* the cache was created before a fork() of this process */
+	bad_snapshot = PCE_EBADSNAP,
+	io_error = PCE_EIO,
 	event_batch = PCE_EEVBATCH, /* a KV-event batch could not be decoded (pce/events.h) */
 	zmq = PCE_EZMQ,             /* a ZMQ socket failed (pce/events.h) */
 };
@@ -134,7 +136,7 @@ namespace detail {
 #define PCE_HPP_COUNT_(name, value, msg) +1
 inline constexpr int c_error_codes = 0 PCE_ERRNO_MAP(PCE_HPP_COUNT_);
 #undef PCE_HPP_COUNT_
-static_assert(c_error_codes == 15, "pce/errors.h has a code that pce::errc does not name");
+static_assert(c_error_codes == 17, "pce/errors.h has a code that pce::errc does not name");
 
 class category_impl final : public std::error_category {
 public:
@@ -507,6 +509,18 @@ struct hooks {
 		static_cast<hooks *>(ctx)->on_event(*ev);
 	}
 };
+} // namespace detail
+
+/* Receives a caller section of a snapshot at restore (pce/snapshot.h):
+ * its name, data and length, valid for the call; a non-zero return fails
+ * the restore, which returns it.  Must not throw. */
+using snapshot_section_fn = std::function<int(const char *name, const void *data, std::size_t len)>;
+
+namespace detail {
+inline int section_fn(void *ctx, const char *name, const void *data, std::size_t len) noexcept
+{
+	return (*static_cast<const snapshot_section_fn *>(ctx))(name, data, len);
+}
 
 inline pce_seq to_c_seq(const pce_seq &s) noexcept { return s; }
 inline pce_seq to_c_seq(const sequence &s) noexcept { return {s.ns, s.tokens.data(), s.tokens.size()}; }
@@ -572,29 +586,49 @@ public:
 	 */
 	static result<cache> create(const config &cfg = {})
 	{
-		pce_config c = cfg.c_config();
+		pce_config c;
 		std::unique_ptr<detail::hooks> h;
-		if (cfg.clock || cfg.on_release || cfg.on_event) {
-			h.reset(new (std::nothrow) detail::hooks{cfg.clock, cfg.on_release, cfg.on_event});
-			if (!h)
-				return errc::out_of_memory;
-			if (h->clock) {
-				c.clock = detail::hooks::clock_fn;
-				c.clock_ctx = h.get();
-			}
-			if (h->on_release) {
-				c.on_release = detail::hooks::release_fn;
-				c.release_ctx = h.get();
-			}
-			if (h->on_event) {
-				c.on_event = detail::hooks::event_fn;
-				c.event_ctx = h.get();
-			}
-		}
+		if (std::error_code ec = c_config_hooked(cfg, c, h))
+			return ec;
 		pce_cache *raw = nullptr;
 		if (int rc = pce_cache_create(&c, &raw))
 			return make_error_code(rc);
 		return cache(raw, std::move(h));
+	}
+
+	/*
+	 * restore - pce_cache_snapshot_restore(): a new cache from @cfg, filled
+	 * from the snapshot at @path; @on_section (may be empty) receives each
+	 * caller section and must not throw.
+	 * Return: the cache, or the error (errc::bad_snapshot, io_error, ...).
+	 */
+	static result<cache> restore(const config &cfg, const char *path,
+				     const snapshot_section_fn &on_section = {})
+	{
+		pce_config c;
+		std::unique_ptr<detail::hooks> h;
+		if (std::error_code ec = c_config_hooked(cfg, c, h))
+			return ec;
+		pce_cache *raw = nullptr;
+		if (int rc = pce_cache_snapshot_restore(&c, path,
+							on_section ? detail::section_fn : nullptr,
+							const_cast<snapshot_section_fn *>(&on_section), &raw))
+			return make_error_code(rc);
+		return cache(raw, std::move(h));
+	}
+
+	/* snapshot - pce_cache_snapshot_write() of this cache and @n caller
+	 * sections to @path. */
+	[[nodiscard]] std::error_code snapshot(const char *path,
+					       const pce_snapshot_section *sections = nullptr,
+					       std::size_t n = 0) const noexcept
+	{
+		return make_error_code(pce_cache_snapshot_write(c_, path, sections, n));
+	}
+	[[nodiscard]] std::error_code snapshot(const char *path,
+					       const std::vector<pce_snapshot_section> &sections) const noexcept
+	{
+		return snapshot(path, sections.data(), sections.size());
 	}
 
 	/*
@@ -768,6 +802,31 @@ public:
 	}
 
 private:
+	/* @cfg as a pce_config, its callables in *@h. */
+	static std::error_code c_config_hooked(const config &cfg, pce_config &c,
+					       std::unique_ptr<detail::hooks> &h)
+	{
+		c = cfg.c_config();
+		if (cfg.clock || cfg.on_release || cfg.on_event) {
+			h.reset(new (std::nothrow) detail::hooks{cfg.clock, cfg.on_release, cfg.on_event});
+			if (!h)
+				return make_error_code(PCE_ENOMEM);
+			if (h->clock) {
+				c.clock = detail::hooks::clock_fn;
+				c.clock_ctx = h.get();
+			}
+			if (h->on_release) {
+				c.on_release = detail::hooks::release_fn;
+				c.release_ctx = h.get();
+			}
+			if (h->on_event) {
+				c.on_event = detail::hooks::event_fn;
+				c.event_ctx = h.get();
+			}
+		}
+		return {};
+	}
+
 	cache(pce_cache *c, std::unique_ptr<detail::hooks> h) noexcept : c_(c), hooks_(std::move(h)) {}
 
 	/* Destroy the cache; with live pins, leak it and its callables instead,
@@ -912,25 +971,45 @@ public:
 	 */
 	static result<router> create(const router_config &cfg = {})
 	{
-		pce_router_config c = cfg.c_config();
+		pce_router_config c;
 		std::unique_ptr<detail::hooks> h;
-		if (cfg.clock || cfg.on_event) {
-			h.reset(new (std::nothrow) detail::hooks{cfg.clock, {}, cfg.on_event});
-			if (!h)
-				return errc::out_of_memory;
-			if (h->clock) {
-				c.clock = detail::hooks::clock_fn;
-				c.clock_ctx = h.get();
-			}
-			if (h->on_event) {
-				c.on_event = detail::hooks::event_fn;
-				c.event_ctx = h.get();
-			}
-		}
+		if (std::error_code ec = c_config_hooked(cfg, c, h))
+			return ec;
 		pce_router *raw = nullptr;
 		if (int rc = pce_router_create(&c, &raw))
 			return make_error_code(rc);
 		return router(raw, std::move(h));
+	}
+
+	/* restore - pce_router_snapshot_restore(), as cache::restore(). */
+	static result<router> restore(const router_config &cfg, const char *path,
+				      const snapshot_section_fn &on_section = {})
+	{
+		pce_router_config c;
+		std::unique_ptr<detail::hooks> h;
+		if (std::error_code ec = c_config_hooked(cfg, c, h))
+			return ec;
+		pce_router *raw = nullptr;
+		if (int rc = pce_router_snapshot_restore(&c, path,
+							 on_section ? detail::section_fn : nullptr,
+							 const_cast<snapshot_section_fn *>(&on_section),
+							 &raw))
+			return make_error_code(rc);
+		return router(raw, std::move(h));
+	}
+
+	/* snapshot - pce_router_snapshot_write() of this router and @n caller
+	 * sections to @path. */
+	[[nodiscard]] std::error_code snapshot(const char *path,
+					       const pce_snapshot_section *sections = nullptr,
+					       std::size_t n = 0) const noexcept
+	{
+		return make_error_code(pce_router_snapshot_write(r_, path, sections, n));
+	}
+	[[nodiscard]] std::error_code snapshot(const char *path,
+					       const std::vector<pce_snapshot_section> &sections) const noexcept
+	{
+		return snapshot(path, sections.data(), sections.size());
 	}
 
 	/* close - pce_router_destroy() (no events); the router is empty after. */
@@ -1030,6 +1109,27 @@ public:
 	}
 
 private:
+	/* @cfg as a pce_router_config, its callables in *@h. */
+	static std::error_code c_config_hooked(const router_config &cfg, pce_router_config &c,
+					       std::unique_ptr<detail::hooks> &h)
+	{
+		c = cfg.c_config();
+		if (cfg.clock || cfg.on_event) {
+			h.reset(new (std::nothrow) detail::hooks{cfg.clock, {}, cfg.on_event});
+			if (!h)
+				return make_error_code(PCE_ENOMEM);
+			if (h->clock) {
+				c.clock = detail::hooks::clock_fn;
+				c.clock_ctx = h.get();
+			}
+			if (h->on_event) {
+				c.on_event = detail::hooks::event_fn;
+				c.event_ctx = h.get();
+			}
+		}
+		return {};
+	}
+
 	router(pce_router *r, std::unique_ptr<detail::hooks> h) noexcept : r_(r), hooks_(std::move(h)) {}
 
 	pce_router *r_ = nullptr;

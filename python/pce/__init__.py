@@ -11,7 +11,8 @@ class under pce.Error.
 import atexit
 
 from ._pce import (
-    MAX_KV_BYTES, MAX_PINS, MAX_SHARDS, MAX_TOKENS, NEVER, BusyError, Cache, CorruptError,
+    MAX_KV_BYTES, MAX_PINS, MAX_SHARDS, MAX_TOKENS, NEVER, BadSnapshotError, BusyError,
+    Cache, CorruptError, SnapshotIOError,
     Error, Event, Evicted, ExistsError, ForkedError, InvalidArgumentError, Match, NoPinsError,
     NoSpaceError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
     ThreadError, TooBigError, TooShortError, EventBatchError, ZmqError, dedup, err_name, strerror, version,
@@ -30,6 +31,6 @@ __all__ = [
     "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
     "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",
     "TooBigError", "TooShortError", "NoPinsError", "CorruptError", "ThreadError",
-    "ForkedError", "EventBatchError", "ZmqError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
+    "ForkedError", "BadSnapshotError", "SnapshotIOError", "EventBatchError", "ZmqError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
     "TIER_REMOTE", "TIERS",
 ]

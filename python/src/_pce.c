@@ -115,6 +115,8 @@ static PyObject *no_base; /* stays NULL: pce.Error only */
 #define PY_ERR_ECORRUPT "CorruptError", no_base
 #define PY_ERR_ETHREAD "ThreadError", no_base
 #define PY_ERR_EFORKED "ForkedError", no_base
+#define PY_ERR_EBADSNAP "BadSnapshotError", no_base
+#define PY_ERR_EIO "SnapshotIOError", no_base
 #define PY_ERR_EEVBATCH "EventBatchError", no_base
 #define PY_ERR_EZMQ "ZmqError", no_base
 
@@ -925,7 +927,9 @@ static void hooks_free(struct hooks *h)
 	PyMem_RawFree(h);
 }
 
-static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds)
+/* Cache(**config), or with @path Cache.restore(path, **config): the cache
+ * restored from the snapshot at @path instead of an empty one. */
+static int cache_open(CacheObject *self, PyObject *args, PyObject *kwds, const char *path)
 {
 	struct pce_config cfg;
 	struct hooks *h;
@@ -977,7 +981,8 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds)
 					     cfg.high_watermark_pct, cfg.low_watermark_pct};
 	/* The reclaim thread may call back at once. */
 	Py_BEGIN_ALLOW_THREADS
-	rc = pce_cache_create(&cfg, &self->cache);
+	rc = path ? pce_cache_snapshot_restore(&cfg, path, NULL, NULL, &self->cache)
+		  : pce_cache_create(&cfg, &self->cache);
 	Py_END_ALLOW_THREADS
 	if (rc) {
 		self->cache = NULL;
@@ -987,6 +992,11 @@ static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds)
 		return -1;
 	}
 	return 0;
+}
+
+static int Cache_init(CacheObject *self, PyObject *args, PyObject *kwds)
+{
+	return cache_open(self, args, kwds, NULL);
 }
 
 /* Destroy libpce's cache (GIL released: on_release calls and the reclaim
@@ -1763,7 +1773,74 @@ static PyObject *Cache_dedup(CacheObject *self, PyObject *const *args, Py_ssize_
 	"tokens: a buffer of 32-bit unsigned ints read in place (array('I'),\n"      \
 	"numpy.uint32, memoryview), or a sequence of ints in [0, 2**32).\n"
 
+/* ---- snapshots ---------------------------------------------------------- */
+
+/* restore(path, **config) of @type (Cache or Router) through @open. */
+static PyObject *snapshot_restore(PyTypeObject *type, PyObject *args, PyObject *kwds,
+				  int (*open)(PyObject *, PyObject *, PyObject *, const char *))
+{
+	PyObject *path = NULL, *empty, *obj;
+
+	if (!PyArg_ParseTuple(args, "O&:restore", PyUnicode_FSConverter, &path))
+		return NULL;
+	empty = PyTuple_New(0);
+	obj = empty ? type->tp_new(type, empty, NULL) : NULL;
+	if (obj && open(obj, empty, kwds, PyBytes_AS_STRING(path)) < 0)
+		Py_CLEAR(obj);
+	Py_XDECREF(empty);
+	Py_DECREF(path);
+	return obj;
+}
+
+static int cache_open_obj(PyObject *o, PyObject *args, PyObject *kwds, const char *path)
+{
+	return cache_open((CacheObject *)o, args, kwds, path);
+}
+
+static PyObject *Cache_restore(PyObject *type, PyObject *args, PyObject *kwds)
+{
+	return snapshot_restore((PyTypeObject *)type, args, kwds, cache_open_obj);
+}
+
+static PyObject *Cache_snapshot(CacheObject *self, PyObject *arg)
+{
+	PyObject *path = NULL;
+	int rc;
+
+	if (!PyUnicode_FSConverter(arg, &path))
+		return NULL;
+	if (cache_enter(self) < 0) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_cache_snapshot_write(self->cache, PyBytes_AS_STRING(path), NULL, 0);
+	Py_END_ALLOW_THREADS
+	cache_leave(self);
+	Py_DECREF(path);
+	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
+}
+
+#define DOC_SNAPSHOT                                                                      \
+	"The file is written to a temporary file beside it, synced and renamed\n"          \
+	"over path, so a crash leaves the old file or the new one.  Each shard is\n"      \
+	"copied under its writer lock (a consistent cut per shard); lookups go on.\n"     \
+	"The GIL is released meanwhile.  Raises the I/O error's class (NotFoundError\n"   \
+	"for a missing directory, NoSpaceError, SnapshotIOError) or pce.Error.\n"
+
+#define DOC_RESTORE                                                                       \
+	"A new object made from the keyword configuration (as the constructor takes\n"    \
+	"it; block_size must be the file's) and filled from the snapshot at path.\n"      \
+	"Remaining TTLs restart from now.  Raises BadSnapshotError for a corrupt,\n"      \
+	"truncated, future-version or other-kind file; nothing is half-loaded.\n"
+
 static PyMethodDef Cache_methods[] = {
+	{"snapshot", (PyCFunction)Cache_snapshot, METH_O,
+	 "snapshot(path) -> None\n\nWrite every live entry (namespace, tokens, value,\n"
+	 "kv_bytes, remaining TTL; not pins) to the snapshot file path.\n" DOC_SNAPSHOT},
+	{"restore", (PyCFunction)(void (*)(void))Cache_restore,
+	 METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+	 "Cache.restore(path, **config) -> Cache\n\n" DOC_RESTORE},
 	{"store", (PyCFunction)(void (*)(void))Cache_store, METH_FASTCALL | METH_KEYWORDS,
 	 "store(tokens, value, kv_bytes=0, *, ns=0, replace=False, ttl_ns=0,\n"
 	 "      pin_holder=False, lease_ns=0) -> StoreResult\n\n"
@@ -2286,7 +2363,8 @@ static int router_cfg_set(struct pce_router_config *cfg, struct hooks *h, PyObje
 	return -1;
 }
 
-static int Router_init(RouterObject *self, PyObject *args, PyObject *kwds)
+/* Router(**config), or with @path Router.restore(path, **config). */
+static int router_open(RouterObject *self, PyObject *args, PyObject *kwds, const char *path)
 {
 	struct pce_router_config cfg;
 	struct hooks *h;
@@ -2332,7 +2410,8 @@ static int Router_init(RouterObject *self, PyObject *args, PyObject *kwds)
 	self->generation = fork_generation;
 	/* The reclaim thread may call the clock at once. */
 	Py_BEGIN_ALLOW_THREADS
-	rc = pce_router_create(&cfg, &self->router);
+	rc = path ? pce_router_snapshot_restore(&cfg, path, NULL, NULL, &self->router)
+		  : pce_router_create(&cfg, &self->router);
 	Py_END_ALLOW_THREADS
 	if (rc) {
 		self->router = NULL;
@@ -2342,6 +2421,11 @@ static int Router_init(RouterObject *self, PyObject *args, PyObject *kwds)
 		return -1;
 	}
 	return 0;
+}
+
+static int Router_init(RouterObject *self, PyObject *args, PyObject *kwds)
+{
+	return router_open(self, args, kwds, NULL);
 }
 
 /* Destroy libpce's router (GIL released: the reclaim thread's last clock
@@ -2726,7 +2810,42 @@ static PyObject *Router_audit(RouterObject *self, PyObject *unused)
 	return rc ? raise_rc(rc, msg[0] ? msg : NULL) : Py_NewRef(Py_None);
 }
 
+static int router_open_obj(PyObject *o, PyObject *args, PyObject *kwds, const char *path)
+{
+	return router_open((RouterObject *)o, args, kwds, path);
+}
+
+static PyObject *Router_restore(PyObject *type, PyObject *args, PyObject *kwds)
+{
+	return snapshot_restore((PyTypeObject *)type, args, kwds, router_open_obj);
+}
+
+static PyObject *Router_snapshot(RouterObject *self, PyObject *arg)
+{
+	PyObject *path = NULL;
+	int rc;
+
+	if (!PyUnicode_FSConverter(arg, &path))
+		return NULL;
+	if (router_enter(self) < 0) {
+		Py_DECREF(path);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = pce_router_snapshot_write(self->router, PyBytes_AS_STRING(path), NULL, 0);
+	Py_END_ALLOW_THREADS
+	router_leave(self);
+	Py_DECREF(path);
+	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
+}
+
 static PyMethodDef Router_methods[] = {
+	{"snapshot", (PyCFunction)Router_snapshot, METH_O,
+	 "snapshot(path) -> None\n\nWrite every live holding (owner, namespace, path,\n"
+	 "tier of each block, remaining TTL) to the snapshot file path.\n" DOC_SNAPSHOT},
+	{"restore", (PyCFunction)(void (*)(void))Router_restore,
+	 METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+	 "Router.restore(path, **config) -> Router\n\n" DOC_RESTORE},
 	{"add", (PyCFunction)(void (*)(void))Router_add, METH_FASTCALL | METH_KEYWORDS,
 	 "add(owner, tokens, tier=TIER_GPU, *, ns=0, ttl_ns=0, retier=False) -> int\n\n"
 	 "owner holds tokens (rounded down to whole blocks) of ns, and so every\n"

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <cjson/cJSON.h>
+#include <pce/pce.h>
 
 #include "expected.h"
 
@@ -604,6 +605,67 @@ static void test_bench(void **state)
 	unsetenv("PCE_BENCH");
 }
 
+/* pce snapshot inspect: an intact file (table and JSON), a truncated one. */
+static void test_snapshot_inspect(void **state)
+{
+	struct pce_config cfg;
+	struct pce_cache *c;
+	uint32_t q[4] = { 1, 2, 3, 4 };
+	struct pce_snapshot_section sec = { "events.seq", "12345", 5 };
+	char path[300], bad[300], args[700];
+	cJSON *o;
+	FILE *f, *g;
+	int ch;
+	(void)state;
+
+	snprintf(path, sizeof path, "%s/c.snap", scratch_dir());
+	snprintf(bad, sizeof bad, "%s/bad.snap", scratch_dir());
+	pce_config_init(&cfg);
+	cfg.background_reclaim = 0;
+	cfg.shards = 2;
+	assert_int_equal(pce_cache_create(&cfg, &c), 0);
+	assert_int_equal(pce_cache_store(c, 0, q, 4, 1, 0, NULL, NULL), 0);
+	assert_int_equal(pce_cache_store(c, 0, q, 2, 2, 0, NULL, NULL), 0);
+	assert_int_equal(pce_cache_snapshot_write(c, path, &sec, 1), 0);
+	assert_int_equal(pce_cache_destroy(c), 0);
+
+	snprintf(args, sizeof args, "snapshot inspect '%s'", path);
+	assert_int_equal(pce(args), 0);
+	assert_non_null(strstr(out, "cache index, format version 1"));
+	assert_non_null(strstr(out, "2 entries"));
+	assert_non_null(strstr(out, "events.seq"));
+	snprintf(args, sizeof args, "snapshot inspect --json '%s'", path);
+	assert_int_equal(pce(args), 0);
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "intact")));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind")), "cache");
+	assert_true(number(o, "records") == 2);
+	assert_true(number(o, "shards") == 2);
+	assert_true(number(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "sections"), 0), "bytes") == 5);
+	cJSON_Delete(o);
+
+	f = fopen(path, "rb");
+	g = fopen(bad, "wb");
+	for (int i = 0; i < 60 && (ch = fgetc(f)) != EOF; i++)
+		fputc(ch, g);
+	fclose(f);
+	fclose(g);
+	snprintf(args, sizeof args, "snapshot inspect '%s'", bad);
+	assert_int_equal(pce(args), 2);
+	assert_non_null(strstr(err, "refused: truncated"));
+	snprintf(args, sizeof args, "snapshot inspect --json '%s'", bad);
+	assert_int_equal(pce(args), 2);
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "intact")));
+	assert_non_null(cJSON_GetObjectItem(o, "error"));
+	cJSON_Delete(o);
+	assert_int_equal(pce("snapshot inspect /no/such/file"), 2);
+	assert_int_equal(pce("snapshot frobnicate x"), 2);
+	assert_int_equal(pce("snapshot inspect"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -621,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_not_a_trace),
 		cmocka_unit_test(test_time_warning),
 		cmocka_unit_test(test_bench),
+		cmocka_unit_test(test_snapshot_inspect),
 	};
 
 	return tool_test_main("cli", tests, NELEM(tests));
