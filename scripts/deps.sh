@@ -17,12 +17,15 @@ cmake
 ninja-build
 pkg-config
 "
-# What libpce and the pce tool link.
+# What libpce and the pce tool link, and libpce_events (events/).
 RUN="
 liburcu-dev
 libmimalloc-dev
 libcjson-dev
 zlib1g-dev
+libzmq3-dev
+libmsgpack-dev
+libxxhash-dev
 "
 # The test suites: cmocka, the benchmarks' dependencies (the release, asan
 # and tsan suites build them), clang-14 with libFuzzer (fuzz), valgrind
@@ -40,6 +43,8 @@ python3-dev
 python3-setuptools
 python3-pip
 python3-pytest
+python3-zmq
+python3-msgpack
 "
 # The benchmarks: xxHash (the block-hash baseline), git (the commit that
 # docs/benchmarks.md names).
