@@ -32,9 +32,7 @@ extern "C" {
 	XX(ENOPINS, -30801, "pin table is full")                                   \
 	XX(ECORRUPT, -30802, "audit found a broken invariant")                     \
 	XX(ETHREAD, -30803, "could not start the reclaim thread")                  \
-	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it") \
-	XX(EZMQ, -30815, "a ZMQ socket could not be set up (bad or busy endpoint)")        \
-	XX(ETIMEOUT, -30816, "the wait ended before the condition held")
+	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it")
 
 enum pce_error {
 	PCE_OK = 0,
