@@ -183,20 +183,22 @@ long pce__mirror_add_locked(struct pce__mirror *m, struct pce__entry *e, const u
 struct pce__entry *pce__mirror_remove_locked(struct pce__mirror *m, uint64_t id, size_t *first)
 {
 	struct pce__entry *e = map_get(&m->entries, id);
-	size_t i;
 
 	if (!e)
 		return NULL;
 	map_del(&m->entries, id);
-	/* (M2): the freed blocks are the suffix whose refs are 1. */
-	for (i = 0; i < e->nblocks; i++) {
-		const struct pce__block *b = map_get(&m->blocks, e->hashes[i]);
+	/* (M2): the blocks freed are a suffix; the first one freed starts it. */
+	*first = e->nblocks;
+	for (size_t i = 0; i < e->nblocks; i++) {
+		struct pce__block *b = map_get(&m->blocks, e->hashes[i]);
 
-		if (b->refs == 1)
-			break;
+		if (--b->refs == 0) {
+			map_del(&m->blocks, e->hashes[i]);
+			free(b);
+			if (*first == e->nblocks)
+				*first = i;
+		}
 	}
-	*first = i;
-	unref(m, e->hashes, 0, e->nblocks);
 	return e;
 }
 

@@ -70,6 +70,50 @@ static int ok(struct pce__wire *w, int failed)
 	return 0;
 }
 
+/* A uint32 array in msgpack-c's own shortest forms (positive fixint, uint8,
+ * uint16, uint32), written straight into the buffer: token arrays are most
+ * of a batch, and a pack call per token costs a buffer check each. */
+static int uint32_array(struct pce__wire *w, const uint32_t *v, size_t n)
+{
+	msgpack_sbuffer *sb = &w->body;
+	unsigned char *o;
+
+	if (msgpack_pack_array(&w->pk, n))
+		return -1;
+	if (sb->alloc - sb->size < n * 5) {
+		size_t alloc = sb->alloc * 2 > sb->size + n * 5 ? sb->alloc * 2 : sb->size + n * 5;
+		char *d = realloc(sb->data, alloc);
+
+		if (!d)
+			return -1;
+		sb->data = d;
+		sb->alloc = alloc;
+	}
+	o = (unsigned char *)sb->data + sb->size;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t x = v[i];
+
+		if (x < 128) {
+			*o++ = (unsigned char)x;
+		} else if (x < 256) {
+			*o++ = 0xcc;
+			*o++ = (unsigned char)x;
+		} else if (x < 65536) {
+			*o++ = 0xcd;
+			*o++ = (unsigned char)(x >> 8);
+			*o++ = (unsigned char)x;
+		} else {
+			*o++ = 0xce;
+			*o++ = (unsigned char)(x >> 24);
+			*o++ = (unsigned char)(x >> 16);
+			*o++ = (unsigned char)(x >> 8);
+			*o++ = (unsigned char)x;
+		}
+	}
+	sb->size = (size_t)(o - (unsigned char *)sb->data);
+	return 0;
+}
+
 int pce__wire_block_stored(struct pce__wire *w, const uint64_t *h, size_t n,
 			   const uint64_t *parent, const uint32_t *tokens, size_t ntokens,
 			   uint32_t block_size)
@@ -78,10 +122,8 @@ int pce__wire_block_stored(struct pce__wire *w, const uint64_t *h, size_t n,
 	int r = msgpack_pack_map(pk, 8) || KEY(pk, "type") || KEY(pk, "BlockStored") ||
 		KEY(pk, "block_hashes") || hashes(w, h, n) || KEY(pk, "parent_block_hash") ||
 		(parent ? hash(w, *parent) : msgpack_pack_nil(pk)) || KEY(pk, "token_ids") ||
-		msgpack_pack_array(pk, ntokens);
+		uint32_array(w, tokens, ntokens);
 
-	for (size_t i = 0; !r && i < ntokens; i++)
-		r = msgpack_pack_uint32(pk, tokens[i]);
 	r = r || KEY(pk, "block_size") || msgpack_pack_uint32(pk, block_size) ||
 	    KEY(pk, "lora_id") || msgpack_pack_nil(pk) || KEY(pk, "medium") ||
 	    str(pk, w->medium, w->medium_len) || KEY(pk, "lora_name") || msgpack_pack_nil(pk);

@@ -99,6 +99,11 @@ def decode_batch(payload, rank):
     check(isinstance(ts, float) and abs(ts - time.time()) < 3600, "ts")
     check(dp == rank, "data_parallel_rank %r" % (dp,))
     check(isinstance(events, list) and events, "events")
+    # msgspec writes every value in its shortest form, maps in field order:
+    # packing the decoded batch again gives the same bytes.
+    again = msgpack.packb(msgpack.unpackb(payload, raw=False, strict_map_key=False),
+                          use_bin_type=True)
+    check(again == payload, "not the canonical (shortest) encoding")
     return [decode_event(e) for e in events]
 
 

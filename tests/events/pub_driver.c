@@ -76,14 +76,15 @@ static uint32_t rnd(uint32_t n)
 	return (uint32_t)((rng_state >> 33) % n);
 }
 
-/* A sequence from a small vocabulary over few roots, so prefixes are shared. */
+/* A sequence over few roots and a small vocabulary at first, so prefixes are
+ * shared; later tokens span every msgpack integer width. */
 static size_t gen(uint32_t *t)
 {
 	size_t len = 1 + rnd(40);
 
 	t[0] = 1 + rnd(6);
 	for (size_t i = 1; i < len; i++)
-		t[i] = i < 12 ? 100 + rnd(2) : rnd(50000);
+		t[i] = i < 12 ? 100 + rnd(2) : rnd(1u << (4 * (i & 7)));
 	return len;
 }
 
