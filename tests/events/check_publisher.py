@@ -1,7 +1,8 @@
 """check_publisher.py - subscribe to a libpce publisher (pub_driver) over
 real sockets and check its stream against vLLM's KV-event schema.
 
-Usage: /usr/bin/python3 check_publisher.py PUB_DRIVER SCENARIO SEED
+Usage: /usr/bin/python3 check_publisher.py SCENARIO SEED [WRAPPER...] PUB_DRIVER
+(WRAPPER: a command the driver runs under, valgrind in the memcheck suite)
 
 The decoding below is written from vLLM's msgspec definitions
 (vllm/distributed/kv_events.py), not from libpce's code:
@@ -163,8 +164,8 @@ def replay(dealer, start):
 
 def main():
     global TOPIC
-    drv, scenario, seed = sys.argv[1], sys.argv[2], sys.argv[3]
-    p = subprocess.Popen([drv, scenario, seed], stdin=subprocess.PIPE,
+    scenario, seed, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+    p = subprocess.Popen(cmd + [scenario, seed], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
     try:
         hello = {}
