@@ -589,13 +589,13 @@ static int bind_socket(void *zctx, int type, const char *addr, int hwm, char *bo
 	int zero = 0;
 
 	if (!s)
-		return PCE_EINVAL;
+		return PCE_ENOMEM; /* out of memory or of file descriptors */
 	/* Until destroy sets the configured linger, a failed create closes at once. */
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	if ((hwm && zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm))) || zmq_bind(s, addr) ||
 	    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, bound, &len)) {
 		zmq_close(s);
-		return PCE_EINVAL;
+		return PCE_EENDPOINT;
 	}
 	*out = s;
 	return 0;
@@ -673,7 +673,7 @@ int pce_publisher_create(const struct pce_publisher_config *cfg, struct pce_publ
 	p->cfg.medium = p->medium;
 	p->wire.medium = p->medium;
 
-	rc = PCE_EINVAL;
+	rc = PCE_ENOMEM; /* no context or eventfd: memory or file descriptors */
 	p->zctx = zmq_ctx_new();
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->zctx && p->efd >= 0)
@@ -731,7 +731,7 @@ int pce_publisher_flush(struct pce_publisher *pub, uint64_t timeout_ns)
 	pthread_mutex_lock(&pub->mu);
 	while (pub->done < target || pub->lost)
 		if (pthread_cond_timedwait(&pub->sent, &pub->mu, &dl) == ETIMEDOUT) {
-			rc = pub->done < target || pub->lost ? PCE_EBUSY : 0;
+			rc = pub->done < target || pub->lost ? PCE_ETIMEDOUT : 0;
 			break;
 		}
 	pub->flushers--;

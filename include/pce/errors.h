@@ -32,7 +32,9 @@ extern "C" {
 	XX(ENOPINS, -30801, "pin table is full")                                   \
 	XX(ECORRUPT, -30802, "audit found a broken invariant")                     \
 	XX(ETHREAD, -30803, "could not start the reclaim thread")                  \
-	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it")
+	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it") \
+	XX(EENDPOINT, -30815, "endpoint could not be bound (malformed or in use)")         \
+	XX(ETIMEDOUT, -30816, "wait timed out")
 
 enum pce_error {
 	PCE_OK = 0,

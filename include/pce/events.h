@@ -105,8 +105,9 @@ PCE_API void pce_publisher_config_init(struct pce_publisher_config *cfg);
 /*
  * pce_publisher_create - Bind the sockets and start the publisher thread.
  * @cfg is copied (strings included).  Sequence numbers start at 0.
- * Return: 0; PCE_EINVAL NULL argument, invalid field, or an endpoint ZMQ
- * could not bind (malformed, or the address is in use); PCE_ENOMEM;
+ * Return: 0; PCE_EINVAL NULL argument or invalid field; PCE_EENDPOINT an
+ * endpoint ZMQ could not bind (malformed, or the address is in use);
+ * PCE_ENOMEM (memory, or file descriptors for ZMQ's context and sockets);
  * PCE_ETHREAD.
  */
 PCE_API int pce_publisher_create(const struct pce_publisher_config *cfg,
@@ -134,7 +135,7 @@ PCE_API void pce_publisher_on_event(void *ctx, const struct pce_event *event);
 /*
  * pce_publisher_flush - Wait until every event queued before the call is
  * sent (and a pending resync done), without waiting for max_delay_ns.
- * Return: 0; PCE_EBUSY not done within @timeout_ns; PCE_EINVAL NULL @pub.
+ * Return: 0; PCE_ETIMEDOUT not done within @timeout_ns; PCE_EINVAL NULL @pub.
  */
 PCE_API int pce_publisher_flush(struct pce_publisher *pub, uint64_t timeout_ns);
 

@@ -126,13 +126,15 @@ enum class errc : int {
 	corrupt = PCE_ECORRUPT,
 	thread = PCE_ETHREAD,
 	forked = PCE_EFORKED, /* the cache was created before a fork() of this process */
+	endpoint = PCE_EENDPOINT, /* libpce_events: a ZMQ endpoint could not be bound */
+	timed_out = PCE_ETIMEDOUT, /* libpce_events: a wait timed out */
 };
 
 namespace detail {
 #define PCE_HPP_COUNT_(name, value, msg) +1
 inline constexpr int c_error_codes = 0 PCE_ERRNO_MAP(PCE_HPP_COUNT_);
 #undef PCE_HPP_COUNT_
-static_assert(c_error_codes == 13, "pce/errors.h has a code that pce::errc does not name");
+static_assert(c_error_codes == 15, "pce/errors.h has a code that pce::errc does not name");
 
 class category_impl final : public std::error_category {
 public:

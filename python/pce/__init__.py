@@ -12,9 +12,9 @@ import atexit
 
 from ._pce import (
     MAX_KV_BYTES, MAX_PINS, MAX_SHARDS, MAX_TOKENS, NEVER, BusyError, Cache, CorruptError,
-    Error, Event, Evicted, ExistsError, ForkedError, InvalidArgumentError, Match, NoPinsError,
+    EndpointError, Error, Event, Evicted, ExistsError, ForkedError, InvalidArgumentError, Match, NoPinsError,
     NoSpaceError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
-    ThreadError, TooBigError, TooShortError, dedup, err_name, strerror, version,
+    ThreadError, TimedOutError, TooBigError, TooShortError, dedup, err_name, strerror, version,
     version_number, Router, Overlap, MatchResult, TIER_GPU, TIER_CPU, TIER_DISK, TIER_REMOTE,
     TIERS,
 )
@@ -30,6 +30,6 @@ __all__ = [
     "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
     "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",
     "TooBigError", "TooShortError", "NoPinsError", "CorruptError", "ThreadError",
-    "ForkedError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
+    "ForkedError", "EndpointError", "TimedOutError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
     "TIER_REMOTE", "TIERS",
 ]

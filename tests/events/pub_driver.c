@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 			/* overflow: 3 sent, a burst of 12 (the 5th is refused),
 			 * then 5 more sent one at a time */
 			if (burst && (i < 3 || i >= 15) && pce_publisher_flush(pub, 60ull * 1000000000u))
-				die("flush", PCE_EBUSY);
+				die("flush", PCE_ETIMEDOUT);
 		}
 		pce_cache_remove(cache, 1, (const uint32_t[]){ 1, 2, 3, 4 }, 4, NULL);
 	}
