@@ -2,7 +2,7 @@
  * wire_encode.h - vLLM's KV-event batch, encoded with msgpack-c.
  *
  * The encoding matches vLLM's msgspec structs (vllm/distributed/kv_events.py,
- * vLLM main of late 2026): KVEventBatch is array_like, [ts, events,
+ * vLLM v0.26.0 and later: maps since vLLM PR #42892): KVEventBatch is array_like, [ts, events,
  * data_parallel_rank]; events are tagged maps, "type" first, then the fields
  * in declaration order, fields whose value equals their default left out
  * (omit_defaults): BlockStored's event_version (1), extra_keys, group_idx,
