@@ -126,9 +126,11 @@ PCE_API int pce_publisher_replay_endpoint(struct pce_publisher *pub, char *buf, 
  * pce_publisher_on_event - A pce_event_fn: set config.on_event to it and
  * config.event_ctx to the publisher.  Never blocks on I/O; takes the
  * publisher's mutex (shared with other shards' writers and, briefly, the
- * publisher thread).  Router events are ignored.  An allocation failure
- * counts as a drop (and resyncs) like a full queue.  The publisher must
- * outlive the cache.
+ * publisher thread).  Meant for a pce_cache's events (a router's owners
+ * and tiers are not told apart).  An allocation failure counts in
+ * stats.drops: for a queued event it resyncs like a full queue; for the
+ * mirror's record of an entry, that entry's blocks stay unpublished
+ * (docs/events.md).  The publisher must outlive the cache.
  */
 PCE_API void pce_publisher_on_event(void *ctx, const struct pce_event *event);
 
