@@ -25,6 +25,7 @@ libcjson-dev
 zlib1g-dev
 libzmq3-dev
 libmsgpack-dev
+libxxhash-dev
 "
 # The test suites: cmocka, the benchmarks' dependencies (the release, asan
 # and tsan suites build them), clang-14 with libFuzzer (fuzz), valgrind

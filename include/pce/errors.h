@@ -36,7 +36,8 @@ extern "C" {
 	XX(EBADSNAP, -30805, "snapshot file is corrupt, truncated or of another format")  \
 	XX(EIO, -EIO, "I/O error on a snapshot file")                              \
 	XX(EEVBATCH, -30810, "malformed KV-event batch")                           \
-	XX(EZMQ, -30811, "ZMQ socket could not be created, bound or connected")
+	XX(EZMQ, -30811, "ZMQ socket could not be created, bound or connected")    \
+	XX(ETIMEDOUT, -30816, "wait timed out")
 
 enum pce_error {
 	PCE_OK = 0,

@@ -119,6 +119,7 @@ static PyObject *no_base; /* stays NULL: pce.Error only */
 #define PY_ERR_EIO "SnapshotIOError", no_base
 #define PY_ERR_EEVBATCH "EventBatchError", no_base
 #define PY_ERR_EZMQ "ZmqError", no_base
+#define PY_ERR_ETIMEDOUT "TimedOutError", PyExc_TimeoutError
 
 struct err_row {
 	int code;

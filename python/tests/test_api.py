@@ -324,7 +324,8 @@ def test_errors_hierarchy():
     classes = [pce.InvalidArgumentError, pce.OutOfMemoryError, pce.ExistsError,
                pce.NotFoundError, pce.BusyError, pce.NoSpaceError, pce.StaleError,
                pce.TooBigError, pce.TooShortError, pce.NoPinsError, pce.CorruptError,
-               pce.ThreadError, pce.ForkedError, pce.EventBatchError, pce.ZmqError]
+               pce.ThreadError, pce.ForkedError, pce.EventBatchError, pce.ZmqError,
+               pce.TimedOutError]
     assert len({k.code for k in classes}) == len(classes)
     for k in classes:
         assert issubclass(k, pce.Error)

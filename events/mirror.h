@@ -1,0 +1,92 @@
+/*
+ * mirror.h - the publisher's copy of a cache's block set: chained block
+ * hashes, a refcount per block, and per entry the blocks it covers.
+ *
+ * Invariants:
+ *   (M1) A block is in the map iff its refs > 0, and refs is the number of
+ *        entries in the entry map whose hashes[] contain it.
+ *   (M2) An entry covering block i covers blocks 0..i-1, so along an
+ *        entry's chain refs never increase: the blocks one entry adds (refs
+ *        0 -> 1) or frees (1 -> 0) are a suffix of its chain.
+ *   (M3) A block's parent is the block before it in every chain holding it
+ *        (a hash fixes its whole prefix, up to 64-bit collisions).
+ * Not thread-safe: the publisher calls every function but pce__mirror_hash()
+ * with its mutex held (the _locked suffix).
+ */
+#ifndef PCE_EVENTS_MIRROR_H
+#define PCE_EVENTS_MIRROR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pce__map_slot {
+	uint64_t key;
+	void *val; /* NULL: empty slot */
+};
+
+/* Open addressing, linear probing, backward-shift deletion. */
+struct pce__map {
+	struct pce__map_slot *slots;
+	size_t mask; /* capacity - 1; 0 slots while empty */
+	size_t count;
+};
+
+struct pce__block {
+	uint64_t hash;
+	uint64_t parent;
+	uint32_t refs;
+	uint32_t mark;      /* pce__mirror_each_chain_locked()'s generation */
+	int has_parent;
+	uint32_t tokens[];  /* block_size tokens */
+};
+
+struct pce__entry {
+	uint64_t id;
+	size_t nblocks;
+	uint64_t hashes[]; /* chain order, root first */
+};
+
+struct pce__mirror {
+	struct pce__map blocks;  /* hash -> struct pce__block */
+	struct pce__map entries; /* entry id -> struct pce__entry */
+	uint32_t block_size;
+	uint32_t mark;
+};
+
+void pce__mirror_init(struct pce__mirror *m, uint32_t block_size);
+void pce__mirror_destroy(struct pce__mirror *m);
+
+/* The chained hashes of @nblocks whole blocks of @tokens in @ns; needs no
+ * lock (pure). */
+void pce__mirror_hash(uint64_t seed, uint64_t ns, const uint32_t *tokens, size_t nblocks,
+		      uint32_t block_size, uint64_t *out);
+
+/*
+ * pce__mirror_add_locked - Record entry @e (its hashes filled, ownership
+ * passes to the mirror on success) over @tokens.
+ * Return: the index of its first new block (e->nblocks: none is new), or -1:
+ * out of memory or @e->id already recorded (nothing changed, @e still the
+ * caller's).
+ */
+long pce__mirror_add_locked(struct pce__mirror *m, struct pce__entry *e, const uint32_t *tokens);
+
+/*
+ * pce__mirror_remove_locked - Forget entry @id.
+ * Return: its record (the caller frees it) with *@first set to the index of
+ * the first block no entry covers any more, or NULL if @id is unknown.
+ */
+struct pce__entry *pce__mirror_remove_locked(struct pce__mirror *m, uint64_t id, size_t *first);
+
+const struct pce__block *pce__mirror_block_locked(const struct pce__mirror *m, uint64_t hash);
+
+/*
+ * pce__mirror_each_chain_locked - Visit the whole block set as chains, each
+ * block once, every block after its parent: @fn(@ctx, e, first) stands for
+ * e->hashes[first..nblocks), whose parent is e->hashes[first - 1] (none when
+ * first is 0).  Stops at the first nonzero return and returns it.
+ */
+int pce__mirror_each_chain_locked(struct pce__mirror *m,
+				  int (*fn)(void *ctx, const struct pce__entry *e, size_t first),
+				  void *ctx);
+
+#endif /* PCE_EVENTS_MIRROR_H */
