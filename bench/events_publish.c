@@ -57,7 +57,7 @@ static void run(int publish, uint32_t *toks, size_t n, size_t len, double *st, d
 	if (publish) {
 		pce_publisher_flush(pub, 60ull * 1000000000u);
 		*pub_s += now() - t0;
-		pce_publisher_stats(pub, ps);
+		pce_publisher_stats_get(pub, ps);
 	}
 	pce_cache_destroy(c);
 	pce_publisher_destroy(pub);

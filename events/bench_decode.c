@@ -92,14 +92,14 @@ int main(int argc, char **argv)
 	struct conv(*conv)[CONVS] = calloc((size_t)owners, sizeof(*conv));
 	uint64_t *seq = calloc((size_t)owners, sizeof(*seq)), next_hash = 1ull << 40;
 	struct msg *msgs = calloc((size_t)batches, sizeof(*msgs));
-	struct pce_sub_endpoint *ep = calloc((size_t)owners, sizeof(*ep));
+	struct pce_subscriber_endpoint *ep = calloc((size_t)owners, sizeof(*ep));
 	uint64_t block_events = 0;
 	struct mp m = {0};
 	struct pce_router_config rc;
 	struct pce_router *r;
-	struct pce_sub_config sc;
+	struct pce_subscriber_config sc;
 	struct pce_subscriber *s;
-	struct pce_sub_stats st;
+	struct pce_subscriber_stats st;
 	struct pce_wire_batch b;
 	double t0, t_dec, t_app;
 
@@ -168,18 +168,18 @@ int main(int argc, char **argv)
 		ep[o].pub_addr = "tcp://127.0.0.1:1"; /* never connects: fed directly */
 		ep[o].owner = (uint32_t)o;
 	}
-	pce_sub_config_init(&sc);
+	pce_subscriber_config_init(&sc);
 	sc.router = r;
 	sc.block_size = BSZ;
 	sc.endpoints = ep;
 	sc.n_endpoints = (size_t)owners;
-	if (pce_sub_create(&sc, &s))
+	if (pce_subscriber_create(&sc, &s))
 		return 1;
 	t0 = cpu_s();
 	for (long i = 0; i < batches; i++)
 		pce__sub_feed(s, msgs[i].ep, msgs[i].seq, m.p + msgs[i].off, msgs[i].len);
 	t_app = cpu_s() - t0;
-	pce_sub_stats_get(s, &st);
+	pce_subscriber_stats_get(s, &st);
 	printf("batches %ld owners %d block_events %llu stream_bytes %zu\n", batches, owners,
 	       (unsigned long long)block_events, m.n);
 	printf("decode:        %.2f M block events/s per core (%.3f s CPU)\n",
@@ -192,11 +192,11 @@ int main(int argc, char **argv)
 	       st.bytes_per_owner_block, (unsigned long long)st.map_bytes,
 	       (unsigned long long)st.token_bytes);
 	printf("dropped: malformed %llu unknown_parent %llu unknown_hash %llu router %llu\n",
-	       (unsigned long long)st.c.dropped[PCE_SUB_DROP_MALFORMED],
-	       (unsigned long long)st.c.dropped[PCE_SUB_DROP_UNKNOWN_PARENT],
-	       (unsigned long long)st.c.dropped[PCE_SUB_DROP_UNKNOWN_HASH],
-	       (unsigned long long)st.c.dropped[PCE_SUB_DROP_ROUTER]);
-	pce_sub_destroy(s);
+	       (unsigned long long)st.c.dropped[PCE_SUBSCRIBER_DROP_MALFORMED],
+	       (unsigned long long)st.c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_PARENT],
+	       (unsigned long long)st.c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_HASH],
+	       (unsigned long long)st.c.dropped[PCE_SUBSCRIBER_DROP_ROUTER]);
+	pce_subscriber_destroy(s);
 	pce_router_destroy(r);
 	free(m.p);
 	free(conv);

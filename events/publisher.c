@@ -739,7 +739,7 @@ int pce_publisher_flush(struct pce_publisher *pub, uint64_t timeout_ns)
 	return rc;
 }
 
-int pce_publisher_stats(struct pce_publisher *pub, struct pce_publisher_stats *out)
+int pce_publisher_stats_get(struct pce_publisher *pub, struct pce_publisher_stats *out)
 {
 	if (!pub || !out)
 		return PCE_EINVAL;

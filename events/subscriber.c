@@ -54,7 +54,7 @@ struct owner {
 	int has_seq;
 	uint64_t last_seq;
 	struct pce_blockmap map;
-	struct pce_sub_counters c;
+	struct pce_subscriber_counters c;
 };
 
 struct endpoint {
@@ -77,7 +77,7 @@ struct endpoint {
 	struct buffered *buf;
 	uint32_t head, nbuf, cap;
 	uint32_t owners;
-	struct pce_sub_counters c;
+	struct pce_subscriber_counters c;
 };
 
 struct pce_subscriber {
@@ -229,7 +229,7 @@ static int add_path(struct pce_subscriber *s, struct endpoint *ep, struct owner 
 	uint32_t n = pce_bm_path(&o->map, &s->intern, i, &s->path, &s->path_cap);
 
 	if (!n || pce_router_add(s->router, o->id, ns, s->path, n, tier, &opts, NULL)) {
-		COUNT(ep, o, dropped[PCE_SUB_DROP_ROUTER]);
+		COUNT(ep, o, dropped[PCE_SUBSCRIBER_DROP_ROUTER]);
 		degrade(o);
 		return -1;
 	}
@@ -271,7 +271,7 @@ static void apply_stored(struct pce_subscriber *s, struct endpoint *ep, struct o
 	uint64_t ns;
 
 	if (e->block_size != s->block_size) {
-		COUNT(ep, o, dropped[PCE_SUB_DROP_MALFORMED]);
+		COUNT(ep, o, dropped[PCE_SUBSCRIBER_DROP_MALFORMED]);
 		degrade(o);
 		return;
 	}
@@ -281,7 +281,7 @@ static void apply_stored(struct pce_subscriber *s, struct endpoint *ep, struct o
 		parent = pce_bm_find(&o->map, e->parent);
 		if (parent == PCE_BM_NONE) {
 			/* never guessed: the engine holds a path we cannot see */
-			COUNT(ep, o, dropped[PCE_SUB_DROP_UNKNOWN_PARENT]);
+			COUNT(ep, o, dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_PARENT]);
 			degrade(o);
 			return;
 		}
@@ -322,7 +322,7 @@ static void apply_stored(struct pce_subscriber *s, struct endpoint *ep, struct o
 		i = pce_bm_insert(&o->map, &s->intern, h, parent, bns, tok, e->block_size, bit,
 				  (uint8_t)tier);
 		if (i == PCE_BM_NONE) {
-			COUNT(ep, o, dropped[PCE_SUB_DROP_ROUTER]);
+			COUNT(ep, o, dropped[PCE_SUBSCRIBER_DROP_ROUTER]);
 			degrade(o);
 			break;
 		}
@@ -365,7 +365,7 @@ static void on_remove(void *ctx, uint32_t i)
 		return;
 	n = pce_bm_path(m, &s->intern, i, &s->path, &s->path_cap);
 	if (!n) {
-		COUNT(r->ep, r->o, dropped[PCE_SUB_DROP_ROUTER]);
+		COUNT(r->ep, r->o, dropped[PCE_SUBSCRIBER_DROP_ROUTER]);
 		degrade(r->o);
 		return;
 	}
@@ -379,7 +379,7 @@ static void on_remove(void *ctx, uint32_t i)
 			void *q = realloc(s->runs, (size_t)nc * run_size(s));
 
 			if (!q) {
-				COUNT(r->ep, r->o, dropped[PCE_SUB_DROP_ROUTER]);
+				COUNT(r->ep, r->o, dropped[PCE_SUBSCRIBER_DROP_ROUTER]);
 				degrade(r->o);
 				return;
 			}
@@ -427,7 +427,7 @@ static void apply_removed(struct pce_subscriber *s, struct endpoint *ep, struct 
 		void *p = realloc(s->gone, (size_t)e->n_hashes * sizeof(*s->gone));
 
 		if (!p) {
-			COUNT(ep, o, dropped[PCE_SUB_DROP_ROUTER]);
+			COUNT(ep, o, dropped[PCE_SUBSCRIBER_DROP_ROUTER]);
 			degrade(o);
 			return;
 		}
@@ -439,7 +439,7 @@ static void apply_removed(struct pce_subscriber *s, struct endpoint *ep, struct 
 		struct pce_bm_entry *x;
 
 		if (i == PCE_BM_NONE || !(o->map.e[i].media & bit)) {
-			COUNT(ep, o, dropped[PCE_SUB_DROP_UNKNOWN_HASH]);
+			COUNT(ep, o, dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_HASH]);
 			continue;
 		}
 		x = &o->map.e[i];
@@ -521,17 +521,17 @@ static void apply_batch(struct pce_subscriber *s, struct endpoint *ep, uint64_t 
 		rc = PCE_EEVBATCH;
 	if (rc) {
 		/* what the batch said is lost: every owner it may be for */
-		COUNT(ep, o, dropped[PCE_SUB_DROP_MALFORMED]);
+		COUNT(ep, o, dropped[PCE_SUBSCRIBER_DROP_MALFORMED]);
 		lose(s, ep, 0);
 		return;
 	}
 	COUNT(ep, o, batches);
 	if (replayed)
 		COUNT(ep, o, replayed);
-	ep->c.dropped[PCE_SUB_DROP_MALFORMED] += b->malformed;
-	o->c.dropped[PCE_SUB_DROP_MALFORMED] += b->malformed;
-	ep->c.dropped[PCE_SUB_DROP_UNKNOWN_TAG] += b->unknown_tag;
-	o->c.dropped[PCE_SUB_DROP_UNKNOWN_TAG] += b->unknown_tag;
+	ep->c.dropped[PCE_SUBSCRIBER_DROP_MALFORMED] += b->malformed;
+	o->c.dropped[PCE_SUBSCRIBER_DROP_MALFORMED] += b->malformed;
+	ep->c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_TAG] += b->unknown_tag;
+	o->c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_TAG] += b->unknown_tag;
 	if (b->malformed)
 		degrade(o);
 	for (uint32_t k = 0; k < b->n_ev; k++) {
@@ -811,7 +811,7 @@ static void handle(struct pce_subscriber *s, struct endpoint *ep, int replay, zm
 	/* live: [topic, seq, payload]; replay: ["", (topic,) seq, payload] */
 	if ((replay ? (n != 3 && n != 4) || zmq_msg_size(&f[0]) != 0 : n != 3) ||
 	    zmq_msg_size(&f[seqf]) != 8) {
-		ep->c.dropped[PCE_SUB_DROP_MALFORMED]++;
+		ep->c.dropped[PCE_SUBSCRIBER_DROP_MALFORMED]++;
 		return;
 	}
 	if (replay)
@@ -917,7 +917,7 @@ static uint64_t blob_sum(const uint8_t *p, size_t n)
 	return pce_wire_hash_bytes(p, n);
 }
 
-int pce_sub_export(struct pce_subscriber *s, void **blob, size_t *len)
+int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
 {
 	struct wbuf w = {0};
 	uint32_t *ord = NULL;
@@ -1023,7 +1023,7 @@ static int blob_open(const void *blob, size_t len, struct rbuf *r, uint64_t *bs,
 	return get_u(r, bs, 4) || get_u(r, n_ep, 4) ? -1 : 0;
 }
 
-int pce_sub_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq)
+int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq)
 {
 	struct rbuf r;
 	uint64_t bs, n_ep, has;
@@ -1112,7 +1112,7 @@ out:
 
 /* ---- create / destroy / status --------------------------------------------- */
 
-void pce_sub_config_init(struct pce_sub_config *cfg)
+void pce_subscriber_config_init(struct pce_subscriber_config *cfg)
 {
 	if (!cfg)
 		return;
@@ -1156,7 +1156,7 @@ static void free_sub(struct pce_subscriber *s)
 }
 
 static int open_endpoint(struct pce_subscriber *s, struct endpoint *ep,
-			 const struct pce_sub_endpoint *c)
+			 const struct pce_subscriber_endpoint *c)
 {
 	int zero = 0, hwm = 100000;
 	const char *topic = c->topic ? c->topic : "";
@@ -1191,7 +1191,7 @@ static int open_endpoint(struct pce_subscriber *s, struct endpoint *ep,
 	return 0;
 }
 
-int pce_sub_create(const struct pce_sub_config *cfg, struct pce_subscriber **out)
+int pce_subscriber_create(const struct pce_subscriber_config *cfg, struct pce_subscriber **out)
 {
 	struct pce_subscriber *s;
 	int rc;
@@ -1201,12 +1201,12 @@ int pce_sub_create(const struct pce_sub_config *cfg, struct pce_subscriber **out
 	    cfg->unknown_medium_tier >= PCE_TIERS || !cfg->max_buffered)
 		return PCE_EINVAL;
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
-		const struct pce_sub_endpoint *a = &cfg->endpoints[i];
+		const struct pce_subscriber_endpoint *a = &cfg->endpoints[i];
 
 		if (!a->pub_addr)
 			return PCE_EINVAL;
 		for (size_t j = 0; j < i; j++) {
-			const struct pce_sub_endpoint *b = &cfg->endpoints[j];
+			const struct pce_subscriber_endpoint *b = &cfg->endpoints[j];
 
 			if (!a->owner_by_rank && !b->owner_by_rank && a->owner == b->owner)
 				return PCE_EINVAL;
@@ -1232,7 +1232,7 @@ int pce_sub_create(const struct pce_sub_config *cfg, struct pce_subscriber **out
 	}
 	s->n_ep = cfg->n_endpoints;
 	for (size_t i = 0; i < s->n_ep; i++) {
-		const struct pce_sub_endpoint *c = &cfg->endpoints[i];
+		const struct pce_subscriber_endpoint *c = &cfg->endpoints[i];
 
 		if ((rc = open_endpoint(s, &s->ep[i], c)))
 			goto fail;
@@ -1254,7 +1254,7 @@ fail:
 	return rc;
 }
 
-void pce_sub_destroy(struct pce_subscriber *s)
+void pce_subscriber_destroy(struct pce_subscriber *s)
 {
 	if (!s)
 		return;
@@ -1263,7 +1263,7 @@ void pce_sub_destroy(struct pce_subscriber *s)
 	free_sub(s);
 }
 
-static void add_counters(struct pce_sub_counters *a, const struct pce_sub_counters *b)
+static void add_counters(struct pce_subscriber_counters *a, const struct pce_subscriber_counters *b)
 {
 	uint64_t *x = (uint64_t *)a;
 	const uint64_t *y = (const uint64_t *)b;
@@ -1272,7 +1272,7 @@ static void add_counters(struct pce_sub_counters *a, const struct pce_sub_counte
 		x[i] += y[i];
 }
 
-int pce_sub_stats_get(struct pce_subscriber *s, struct pce_sub_stats *out)
+int pce_subscriber_stats_get(struct pce_subscriber *s, struct pce_subscriber_stats *out)
 {
 	if (!s || !out)
 		return PCE_EINVAL;
@@ -1294,8 +1294,8 @@ int pce_sub_stats_get(struct pce_subscriber *s, struct pce_sub_stats *out)
 	return 0;
 }
 
-int pce_sub_endpoint_status(struct pce_subscriber *s, size_t endpoint,
-			    struct pce_sub_endpoint_status *out)
+int pce_subscriber_endpoint_status(struct pce_subscriber *s, size_t endpoint,
+			    struct pce_subscriber_endpoint_status *out)
 {
 	const struct endpoint *ep;
 
@@ -1318,8 +1318,8 @@ int pce_sub_endpoint_status(struct pce_subscriber *s, size_t endpoint,
 	return 0;
 }
 
-int pce_sub_owner_status(struct pce_subscriber *s, uint32_t owner,
-			 struct pce_sub_owner_status *out)
+int pce_subscriber_owner_status(struct pce_subscriber *s, uint32_t owner,
+			 struct pce_subscriber_owner_status *out)
 {
 	const struct owner *o;
 	int rc = 0;

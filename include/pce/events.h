@@ -72,10 +72,10 @@ PCE_API uint64_t pce_ev_ns_extra(uint64_t ns, const void *entry, size_t len);
 struct pce_subscriber;
 
 /*
- * struct pce_sub_endpoint - One engine (one data-parallel rank) to follow.
- * Strings are copied by pce_sub_create().
+ * struct pce_subscriber_endpoint - One engine (one data-parallel rank) to follow.
+ * Strings are copied by pce_subscriber_create().
  */
-struct pce_sub_endpoint {
+struct pce_subscriber_endpoint {
 	const char *pub_addr;    /* the engine's PUB socket, e.g. "tcp://10.0.0.5:5557" */
 	const char *replay_addr; /* its replay ROUTER socket; NULL: none */
 	const char *topic;       /* subscription prefix; NULL or "": every topic */
@@ -85,25 +85,25 @@ struct pce_sub_endpoint {
 	int64_t group_idx;       /* KV-cache group followed; events of others are
 	                          * ignored (counted); default 0 */
 	int resume;              /* 1: resume_seq was the last sequence applied
-	                          * (restored with pce_sub_config.import_blob) */
+	                          * (restored with pce_subscriber_config.import_blob) */
 	uint64_t resume_seq;
 };
 
-/* Why events were not applied (pce_sub_counters.dropped[]). */
-enum pce_sub_drop {
-	PCE_SUB_DROP_MALFORMED = 0,   /* unreadable message, batch or event */
-	PCE_SUB_DROP_UNKNOWN_TAG,     /* an event type this library does not know */
-	PCE_SUB_DROP_UNKNOWN_PARENT,  /* BlockStored under a parent not held */
-	PCE_SUB_DROP_UNKNOWN_HASH,    /* BlockRemoved of a block not held */
-	PCE_SUB_DROP_ROUTER,          /* the router refused an add (budget, memory) */
-	PCE_SUB_DROP_COUNT
+/* Why events were not applied (pce_subscriber_counters.dropped[]). */
+enum pce_subscriber_drop {
+	PCE_SUBSCRIBER_DROP_MALFORMED = 0,   /* unreadable message, batch or event */
+	PCE_SUBSCRIBER_DROP_UNKNOWN_TAG,     /* an event type this library does not know */
+	PCE_SUBSCRIBER_DROP_UNKNOWN_PARENT,  /* BlockStored under a parent not held */
+	PCE_SUBSCRIBER_DROP_UNKNOWN_HASH,    /* BlockRemoved of a block not held */
+	PCE_SUBSCRIBER_DROP_ROUTER,          /* the router refused an add (budget, memory) */
+	PCE_SUBSCRIBER_DROP_COUNT
 };
 
-struct pce_sub_config {
+struct pce_subscriber_config {
 	struct pce_router *router;   /* fed; must outlive the subscriber */
 	uint32_t block_size;         /* the router's config.block_size: events
 	                              * of another block size are malformed */
-	const struct pce_sub_endpoint *endpoints;
+	const struct pce_subscriber_endpoint *endpoints;
 	size_t n_endpoints;          /* >= 1 */
 	uint32_t unknown_medium_tier; /* tier of a medium other than GPU, CPU,
 	                               * DISK, REMOTE (counted); default REMOTE */
@@ -111,27 +111,28 @@ struct pce_sub_config {
 	                              * default 10000 (vLLM's replay buffer) */
 	uint32_t replay_timeout_ms;  /* a replay that is silent this long has
 	                              * failed; default 3000 */
-	const void *import_blob;     /* NULL, or pce_sub_export()'s block maps */
+	const void *import_blob;     /* NULL, or pce_subscriber_export()'s block maps */
 	size_t import_len;
 };
 
-/* pce_sub_config_init - The documented defaults, no router, no endpoints. */
-PCE_API void pce_sub_config_init(struct pce_sub_config *cfg);
+/* pce_subscriber_config_init - The documented defaults, no router, no endpoints. */
+PCE_API void pce_subscriber_config_init(struct pce_subscriber_config *cfg);
 
 /*
- * pce_sub_create - Start a subscriber: one thread that owns every ZMQ
+ * pce_subscriber_create - Start a subscriber: one thread that owns every ZMQ
  * socket and applies what it receives to cfg->router.
  * Return: 0; PCE_EINVAL (NULL, no endpoint, no address, an owner given
  * twice, a bad tier or a malformed import blob); PCE_EZMQ (a socket could
  * not be created or connected); PCE_ENOMEM; PCE_ETHREAD.
  */
-PCE_API int pce_sub_create(const struct pce_sub_config *cfg, struct pce_subscriber **out);
+PCE_API int pce_subscriber_create(const struct pce_subscriber_config *cfg,
+				  struct pce_subscriber **out);
 
-/* pce_sub_destroy - Stop the thread, close the sockets, free.  Accepts NULL.
+/* pce_subscriber_destroy - Stop the thread, close the sockets, free.  Accepts NULL.
  * The router keeps what was applied. */
-PCE_API void pce_sub_destroy(struct pce_subscriber *s);
+PCE_API void pce_subscriber_destroy(struct pce_subscriber *s);
 
-struct pce_sub_counters {
+struct pce_subscriber_counters {
 	uint64_t batches;        /* batches applied (live and replayed) */
 	uint64_t replayed;       /* of which from a replay */
 	uint64_t events;         /* events applied */
@@ -143,29 +144,29 @@ struct pce_sub_counters {
 	uint64_t recoveries_failed; /* gaps a replay could not cover */
 	uint64_t other_group;    /* events of another KV-cache group, ignored */
 	uint64_t unknown_medium; /* blocks stored with an unknown medium */
-	uint64_t dropped[PCE_SUB_DROP_COUNT];
+	uint64_t dropped[PCE_SUBSCRIBER_DROP_COUNT];
 };
 
-struct pce_sub_endpoint_status {
+struct pce_subscriber_endpoint_status {
 	int state;               /* enum pce_ev_state */
 	int has_seq;             /* a sequence number was applied */
 	uint64_t last_seq;       /* the last applied */
 	uint32_t owners;         /* owners seen on it */
-	struct pce_sub_counters c;
+	struct pce_subscriber_counters c;
 };
 
-struct pce_sub_owner_status {
+struct pce_subscriber_owner_status {
 	uint32_t owner;
 	uint32_t endpoint;       /* index in the config */
 	int state;               /* enum pce_ev_state */
 	uint64_t blocks;         /* blocks held (map entries) */
 	int has_seq;
 	uint64_t last_seq;       /* last sequence applied to this owner */
-	struct pce_sub_counters c;
+	struct pce_subscriber_counters c;
 };
 
-struct pce_sub_stats {
-	struct pce_sub_counters c; /* every endpoint */
+struct pce_subscriber_stats {
+	struct pce_subscriber_counters c; /* every endpoint */
 	uint64_t owners;
 	uint64_t blocks;           /* (owner, block) map entries */
 	uint64_t interned_blocks;  /* distinct token blocks stored */
@@ -175,27 +176,27 @@ struct pce_sub_stats {
 };
 
 /* Status and statistics: consistent snapshots (taken between batches). */
-PCE_API int pce_sub_stats_get(struct pce_subscriber *s, struct pce_sub_stats *out);
+PCE_API int pce_subscriber_stats_get(struct pce_subscriber *s, struct pce_subscriber_stats *out);
 /* Return: 0, PCE_EINVAL, PCE_ENOENT (no such endpoint / owner not seen). */
-PCE_API int pce_sub_endpoint_status(struct pce_subscriber *s, size_t endpoint,
-				    struct pce_sub_endpoint_status *out);
-PCE_API int pce_sub_owner_status(struct pce_subscriber *s, uint32_t owner,
-				 struct pce_sub_owner_status *out);
+PCE_API int pce_subscriber_endpoint_status(struct pce_subscriber *s, size_t endpoint,
+				    struct pce_subscriber_endpoint_status *out);
+PCE_API int pce_subscriber_owner_status(struct pce_subscriber *s, uint32_t owner,
+				 struct pce_subscriber_owner_status *out);
 
 /*
- * pce_sub_export - The block maps of every owner, and each endpoint's last
+ * pce_subscriber_export - The block maps of every owner, and each endpoint's last
  * applied sequence number, as one byte string (docs/events.md, "Export"),
  * taken between two batches.  *@blob is malloc'd; free() it.
  * Return: 0, PCE_EINVAL, PCE_ENOMEM.
  */
-PCE_API int pce_sub_export(struct pce_subscriber *s, void **blob, size_t *len);
+PCE_API int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len);
 
 /*
- * pce_sub_blob_seq - Endpoint @endpoint's last applied sequence number as
+ * pce_subscriber_blob_seq - Endpoint @endpoint's last applied sequence number as
  * recorded in @blob.  Return: 0; PCE_ENOENT none recorded; PCE_EINVAL the
  * blob is malformed.
  */
-PCE_API int pce_sub_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq);
+PCE_API int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq);
 /* ==== publisher ==========================================================
  *
  * A pce_cache used inside an engine announces its block set the way vLLM's
@@ -320,8 +321,8 @@ PCE_API void pce_publisher_on_event(void *ctx, const struct pce_event *event);
  */
 PCE_API int pce_publisher_flush(struct pce_publisher *pub, uint64_t timeout_ns);
 
-/* pce_publisher_stats - Snapshot of the counters.  Return: 0 or PCE_EINVAL. */
-PCE_API int pce_publisher_stats(struct pce_publisher *pub, struct pce_publisher_stats *out);
+/* pce_publisher_stats_get - Snapshot of the counters.  Return: 0 or PCE_EINVAL. */
+PCE_API int pce_publisher_stats_get(struct pce_publisher *pub, struct pce_publisher_stats *out);
 
 /*
  * pce_publisher_destroy - Send what is queued, stop the thread, close the

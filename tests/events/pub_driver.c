@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 	rc = pce_publisher_flush(pub, 60ull * 1000000000u);
 	if (rc)
 		die("flush", rc);
-	pce_publisher_stats(pub, &st);
+	pce_publisher_stats_get(pub, &st);
 	printf("LAST %llu SKIPPED %llu DROPS %llu RESYNCS %llu\n",
 	       (unsigned long long)st.next_seq - 1, (unsigned long long)st.skipped_seqs,
 	       (unsigned long long)st.drops, (unsigned long long)st.resyncs);

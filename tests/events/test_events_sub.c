@@ -121,9 +121,9 @@ static uint64_t ms_now(void)
 /* Endpoint @e has applied @seq and settled (not RECOVERING). */
 static int settled(struct pce_subscriber *s, size_t e, uint64_t seq)
 {
-	struct pce_sub_endpoint_status st;
+	struct pce_subscriber_endpoint_status st;
 
-	assert_int_equal(pce_sub_endpoint_status(s, e, &st), 0);
+	assert_int_equal(pce_subscriber_endpoint_status(s, e, &st), 0);
 	return st.has_seq && st.last_seq == seq && st.state != PCE_EV_RECOVERING;
 }
 
@@ -143,13 +143,13 @@ static void wait_settled(struct pce_subscriber *s, size_t e, uint64_t seq)
 static void pub_handshake(struct pub *p, struct pce_subscriber *s, size_t e)
 {
 	uint64_t end = ms_now() + WAIT_MS;
-	struct pce_sub_endpoint_status st, st0;
+	struct pce_subscriber_endpoint_status st, st0;
 
-	assert_int_equal(pce_sub_endpoint_status(s, e, &st0), 0);
+	assert_int_equal(pce_subscriber_endpoint_status(s, e, &st0), 0);
 	for (;;) {
 		pub_cmd(p, "{\"op\": \"batch\", \"events\": []}");
 		usleep(5000);
-		assert_int_equal(pce_sub_endpoint_status(s, e, &st), 0);
+		assert_int_equal(pce_subscriber_endpoint_status(s, e, &st), 0);
 		if (st.has_seq && (!st0.has_seq || st.last_seq != st0.last_seq))
 			break;
 		if (ms_now() > end)
@@ -451,8 +451,8 @@ static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n
 				      const void *blob, size_t blob_len)
 {
 	static char pubs[8][64], reps[8][64];
-	struct pce_sub_endpoint ep[8];
-	struct pce_sub_config cfg;
+	struct pce_subscriber_endpoint ep[8];
+	struct pce_subscriber_config cfg;
 	struct pce_subscriber *s;
 
 	memset(ep, 0, sizeof(ep));
@@ -464,11 +464,11 @@ static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n
 		ep[i].topic = "kv";
 		ep[i].owner = (uint32_t)i;
 		if (blob) {
-			ep[i].resume = pce_sub_blob_seq(blob, blob_len, (size_t)i,
+			ep[i].resume = pce_subscriber_blob_seq(blob, blob_len, (size_t)i,
 							&ep[i].resume_seq) == 0;
 		}
 	}
-	pce_sub_config_init(&cfg);
+	pce_subscriber_config_init(&cfg);
 	cfg.router = r;
 	cfg.block_size = BS;
 	cfg.endpoints = ep;
@@ -479,7 +479,7 @@ static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n
 		cfg.max_buffered = cfg_max_buffered;
 	if (cfg_timeout_ms)
 		cfg.replay_timeout_ms = cfg_timeout_ms;
-	assert_int_equal(pce_sub_create(&cfg, &s), 0);
+	assert_int_equal(pce_subscriber_create(&cfg, &s), 0);
 	return s;
 }
 
@@ -487,9 +487,9 @@ static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n
 
 static void owner_is_(struct pce_subscriber *s, uint32_t owner, int state, int line)
 {
-	struct pce_sub_owner_status st;
+	struct pce_subscriber_owner_status st;
 
-	assert_int_equal(pce_sub_owner_status(s, owner, &st), 0);
+	assert_int_equal(pce_subscriber_owner_status(s, owner, &st), 0);
 	if (st.state != state)
 		fail_msg("line %d: owner %u is %s, expected %s (dropped: malformed %llu, tag %llu, "
 			 "parent %llu, hash %llu, router %llu; gaps %llu, failed %llu)",
@@ -524,7 +524,7 @@ static void test_scripted(void **state)
 	struct pub p[3];
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
-	struct pce_sub_stats st;
+	struct pce_subscriber_stats st;
 
 	(void)state;
 	srand(11);
@@ -543,13 +543,13 @@ static void test_scripted(void **state)
 		owner_is(s, (uint32_t)e, PCE_EV_EXACT);
 	}
 	check_router(r, eng, 3);
-	assert_int_equal(pce_sub_stats_get(s, &st), 0);
-	assert_int_equal(st.c.dropped[PCE_SUB_DROP_MALFORMED], 0);
-	assert_int_equal(st.c.dropped[PCE_SUB_DROP_UNKNOWN_PARENT], 0);
+	assert_int_equal(pce_subscriber_stats_get(s, &st), 0);
+	assert_int_equal(st.c.dropped[PCE_SUBSCRIBER_DROP_MALFORMED], 0);
+	assert_int_equal(st.c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_PARENT], 0);
 	assert_int_equal(st.c.recoveries_failed, 0);
 	assert_true(st.c.blocks_stored > 100);
 	assert_true(st.c.blocks_removed > 10);
-	pce_sub_destroy(s);
+	pce_subscriber_destroy(s);
 	for (int e = 0; e < 3; e++)
 		pub_stop(&p[e]);
 	pce_router_destroy(r);
@@ -561,7 +561,7 @@ static void test_dropped_recovered(void **state)
 	struct pub p;
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
-	struct pce_sub_endpoint_status st;
+	struct pce_subscriber_endpoint_status st;
 
 	(void)state;
 	srand(12);
@@ -574,12 +574,12 @@ static void test_dropped_recovered(void **state)
 	pub_cmd(&p, gen_batch(&eng[0], 0, 0)); /* the last one arrives */
 	wait_settled(s, 0, p.next_seq - 1);
 	owner_is(s, 0, PCE_EV_EXACT);
-	assert_int_equal(pce_sub_endpoint_status(s, 0, &st), 0);
+	assert_int_equal(pce_subscriber_endpoint_status(s, 0, &st), 0);
 	assert_true(st.c.gaps >= 1);
 	assert_true(st.c.replayed >= 1);
 	assert_int_equal(st.c.recoveries_failed, 0);
 	check_router(r, eng, 1);
-	pce_sub_destroy(s);
+	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
 }
@@ -591,7 +591,7 @@ static void test_restart(void **state)
 	struct pub p;
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
-	struct pce_sub_endpoint_status st;
+	struct pce_subscriber_endpoint_status st;
 
 	(void)state;
 	srand(13);
@@ -615,10 +615,10 @@ static void test_restart(void **state)
 		owner_is(s, 0, PCE_EV_EXACT);
 		check_router(r, eng, 1);
 	}
-	assert_int_equal(pce_sub_endpoint_status(s, 0, &st), 0);
+	assert_int_equal(pce_subscriber_endpoint_status(s, 0, &st), 0);
 	assert_int_equal(st.c.restarts, 2);
 	assert_int_equal(st.c.recoveries_failed, 0);
-	pce_sub_destroy(s);
+	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
 }
@@ -630,7 +630,7 @@ static void test_window_too_short(void **state)
 	struct pub p;
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
-	struct pce_sub_endpoint_status st;
+	struct pce_subscriber_endpoint_status st;
 	struct pce_router_stats rs;
 
 	(void)state;
@@ -650,7 +650,7 @@ static void test_window_too_short(void **state)
 	pub_cmd(&p, gen_batch(&eng[0], 0, 0));
 	wait_settled(s, 0, p.next_seq - 1);
 	owner_is(s, 0, PCE_EV_DEGRADED);
-	assert_int_equal(pce_sub_endpoint_status(s, 0, &st), 0);
+	assert_int_equal(pce_subscriber_endpoint_status(s, 0, &st), 0);
 	assert_int_equal(st.state, PCE_EV_DEGRADED);
 	assert_int_equal(st.c.recoveries_failed, 1);
 	/* cleared, then only what the window still had: less than the engine */
@@ -675,7 +675,7 @@ static void test_window_too_short(void **state)
 	wait_settled(s, 0, p.next_seq - 1);
 	owner_is(s, 0, PCE_EV_EXACT);
 	check_router(r, eng, 1);
-	pce_sub_destroy(s);
+	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
 }
@@ -689,8 +689,8 @@ static void test_replay_silent(void **state)
 	struct pub p;
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
-	struct pce_sub_endpoint_status st;
-	struct pce_sub_owner_status os;
+	struct pce_subscriber_endpoint_status st;
+	struct pce_subscriber_owner_status os;
 
 	(void)state;
 	for (int overflow = 0; overflow < 2; overflow++) {
@@ -710,14 +710,14 @@ static void test_replay_silent(void **state)
 		for (int i = 0; i < (overflow ? 4 : 0); i++)
 			pub_cmd(&p, "{\"op\": \"batch\", \"events\": []}");
 		wait_settled(s, 0, p.next_seq - 1);
-		assert_int_equal(pce_sub_endpoint_status(s, 0, &st), 0);
+		assert_int_equal(pce_subscriber_endpoint_status(s, 0, &st), 0);
 		assert_int_equal(st.state, PCE_EV_DEGRADED);
 		/* 2 when the subscriber joined after seq 0 and the replay of
 		 * [0, first) failed as well */
 		assert_in_range(st.c.recoveries_failed, 1, 2);
-		assert_int_equal(pce_sub_owner_status(s, 0, &os), 0);
+		assert_int_equal(pce_subscriber_owner_status(s, 0, &os), 0);
 		assert_int_equal(os.blocks, 1); /* the block stored after the hole */
-		pce_sub_destroy(s);
+		pce_subscriber_destroy(s);
 		pub_stop(&p);
 		pce_router_clear_owner(r, 0, NULL);
 	}
@@ -747,7 +747,7 @@ static void test_no_replay(void **state)
 	pub_cmd(&p, gen_batch(&eng[0], 0, 0));
 	wait_settled(s, 0, p.next_seq - 1);
 	owner_is(s, 0, PCE_EV_DEGRADED);
-	pce_sub_destroy(s);
+	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
 }
@@ -770,7 +770,7 @@ static void test_malformed(void **state)
 	struct pub p;
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
-	struct pce_sub_endpoint_status st;
+	struct pce_subscriber_endpoint_status st;
 	char cmd[256];
 
 	(void)state;
@@ -792,14 +792,14 @@ static void test_malformed(void **state)
 		pub_cmd(&p, "{\"op\": \"batch\", \"events\": [{\"t\": \"X\"}]}");
 	}
 	wait_settled(s, 0, p.next_seq - 1);
-	assert_int_equal(pce_sub_endpoint_status(s, 0, &st), 0);
-	assert_int_equal(st.c.dropped[PCE_SUB_DROP_MALFORMED], 3 + 5);
-	assert_int_equal(st.c.dropped[PCE_SUB_DROP_UNKNOWN_TAG], 20);
+	assert_int_equal(pce_subscriber_endpoint_status(s, 0, &st), 0);
+	assert_int_equal(st.c.dropped[PCE_SUBSCRIBER_DROP_MALFORMED], 3 + 5);
+	assert_int_equal(st.c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_TAG], 20);
 	/* what the lost batches said is unknown */
 	owner_is(s, 0, PCE_EV_DEGRADED);
 	/* every good batch was applied */
 	check_router(r, eng, 1);
-	pce_sub_destroy(s);
+	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
 }
@@ -810,10 +810,10 @@ static void test_rank_owner(void **state)
 	const char *a[] = {"--rank", "3", NULL};
 	struct pub p;
 	struct pce_router *r = new_router();
-	struct pce_sub_endpoint ep = {0};
-	struct pce_sub_config cfg;
+	struct pce_subscriber_endpoint ep = {0};
+	struct pce_subscriber_config cfg;
 	struct pce_subscriber *s;
-	struct pce_sub_owner_status os;
+	struct pce_subscriber_owner_status os;
 	struct pce_overlap out[2];
 	char pa[64], ra[64];
 	uint32_t q[2] = {5, 6};
@@ -827,18 +827,18 @@ static void test_rank_owner(void **state)
 	ep.replay_addr = ra;
 	ep.owner = 2;
 	ep.owner_by_rank = 1;
-	pce_sub_config_init(&cfg);
+	pce_subscriber_config_init(&cfg);
 	cfg.router = r;
 	cfg.block_size = BS;
 	cfg.endpoints = &ep;
 	cfg.n_endpoints = 1;
 	cfg.unknown_medium_tier = 6;
-	assert_int_equal(pce_sub_create(&cfg, &s), 0);
+	assert_int_equal(pce_subscriber_create(&cfg, &s), 0);
 	pub_handshake(&p, s, 0);
 	pub_cmd(&p, "{\"op\": \"batch\", \"events\": [{\"t\": \"S\", \"h\": [1], \"p\": null, "
 		    "\"tok\": [5, 6], \"bs\": 2, \"medium\": \"NVME\"}]}");
 	wait_settled(s, 0, p.next_seq - 1);
-	assert_int_equal(pce_sub_owner_status(s, 5, &os), 0);
+	assert_int_equal(pce_subscriber_owner_status(s, 5, &os), 0);
 	assert_int_equal(os.state, PCE_EV_EXACT);
 	assert_int_equal(os.blocks, 1);
 	assert_int_equal(os.c.unknown_medium, 1);
@@ -846,8 +846,8 @@ static void test_rank_owner(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(out[0].owner, 5);
 	assert_int_equal(out[0].tier, 6);
-	assert_int_equal(pce_sub_owner_status(s, 2, &os), PCE_ENOENT);
-	pce_sub_destroy(s);
+	assert_int_equal(pce_subscriber_owner_status(s, 2, &os), PCE_ENOENT);
+	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
 }
@@ -859,7 +859,7 @@ static void test_resume(void **state)
 	struct pub p;
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
-	struct pce_sub_endpoint_status st;
+	struct pce_subscriber_endpoint_status st;
 	void *blob;
 	size_t len;
 	uint64_t seq;
@@ -873,26 +873,26 @@ static void test_resume(void **state)
 	for (int i = 0; i < 50; i++)
 		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
 	wait_settled(s, 0, p.next_seq - 1);
-	assert_int_equal(pce_sub_export(s, &blob, &len), 0);
-	pce_sub_destroy(s);
-	assert_int_equal(pce_sub_blob_seq(blob, len, 0, &seq), 0);
+	assert_int_equal(pce_subscriber_export(s, &blob, &len), 0);
+	pce_subscriber_destroy(s);
+	assert_int_equal(pce_subscriber_blob_seq(blob, len, 0, &seq), 0);
 	assert_int_equal(seq, p.next_seq - 1);
-	assert_int_equal(pce_sub_blob_seq(blob, len, 1, &seq), PCE_ENOENT);
+	assert_int_equal(pce_subscriber_blob_seq(blob, len, 1, &seq), PCE_ENOENT);
 	/* a flipped bit is refused */
 	((uint8_t *)blob)[len / 2] ^= 1;
 	{
-		struct pce_sub_endpoint ep = {.pub_addr = "tcp://127.0.0.1:1"};
-		struct pce_sub_config cfg;
+		struct pce_subscriber_endpoint ep = {.pub_addr = "tcp://127.0.0.1:1"};
+		struct pce_subscriber_config cfg;
 		struct pce_subscriber *x;
 
-		pce_sub_config_init(&cfg);
+		pce_subscriber_config_init(&cfg);
 		cfg.router = r;
 		cfg.block_size = BS;
 		cfg.endpoints = &ep;
 		cfg.n_endpoints = 1;
 		cfg.import_blob = blob;
 		cfg.import_len = len;
-		assert_int_equal(pce_sub_create(&cfg, &x), PCE_EINVAL);
+		assert_int_equal(pce_subscriber_create(&cfg, &x), PCE_EINVAL);
 	}
 	((uint8_t *)blob)[len / 2] ^= 1;
 	/* while nobody listens */
@@ -907,12 +907,12 @@ static void test_resume(void **state)
 		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
 	wait_settled(s, 0, p.next_seq - 1);
 	owner_is(s, 0, PCE_EV_EXACT);
-	assert_int_equal(pce_sub_endpoint_status(s, 0, &st), 0);
+	assert_int_equal(pce_subscriber_endpoint_status(s, 0, &st), 0);
 	assert_int_equal(st.c.recoveries_failed, 0);
-	assert_int_equal(st.c.dropped[PCE_SUB_DROP_UNKNOWN_PARENT], 0);
-	assert_int_equal(st.c.dropped[PCE_SUB_DROP_UNKNOWN_HASH], 0);
+	assert_int_equal(st.c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_PARENT], 0);
+	assert_int_equal(st.c.dropped[PCE_SUBSCRIBER_DROP_UNKNOWN_HASH], 0);
 	check_router(r, eng, 1);
-	pce_sub_destroy(s);
+	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
 }
@@ -920,28 +920,28 @@ static void test_resume(void **state)
 static void test_bad_config(void **state)
 {
 	struct pce_router *r = new_router();
-	struct pce_sub_endpoint ep[2] = {{.pub_addr = "tcp://127.0.0.1:1"},
+	struct pce_subscriber_endpoint ep[2] = {{.pub_addr = "tcp://127.0.0.1:1"},
 					 {.pub_addr = "tcp://127.0.0.1:2"}};
-	struct pce_sub_config cfg;
+	struct pce_subscriber_config cfg;
 	struct pce_subscriber *s;
 
 	(void)state;
-	pce_sub_config_init(&cfg);
-	assert_int_equal(pce_sub_create(&cfg, &s), PCE_EINVAL); /* no router */
+	pce_subscriber_config_init(&cfg);
+	assert_int_equal(pce_subscriber_create(&cfg, &s), PCE_EINVAL); /* no router */
 	cfg.router = r;
 	cfg.block_size = BS;
 	cfg.endpoints = ep;
 	cfg.n_endpoints = 2;
-	assert_int_equal(pce_sub_create(&cfg, &s), PCE_EINVAL); /* owner 0 twice */
+	assert_int_equal(pce_subscriber_create(&cfg, &s), PCE_EINVAL); /* owner 0 twice */
 	ep[1].owner = 1;
 	ep[1].pub_addr = "nonsense://x";
-	assert_int_equal(pce_sub_create(&cfg, &s), PCE_EZMQ);
+	assert_int_equal(pce_subscriber_create(&cfg, &s), PCE_EZMQ);
 	ep[1].pub_addr = "tcp://127.0.0.1:2";
-	assert_int_equal(pce_sub_create(&cfg, &s), 0);
-	assert_int_equal(pce_sub_endpoint_status(s, 2, &(struct pce_sub_endpoint_status){0}),
+	assert_int_equal(pce_subscriber_create(&cfg, &s), 0);
+	assert_int_equal(pce_subscriber_endpoint_status(s, 2, &(struct pce_subscriber_endpoint_status){0}),
 			 PCE_ENOENT);
-	pce_sub_destroy(s);
-	pce_sub_destroy(NULL);
+	pce_subscriber_destroy(s);
+	pce_subscriber_destroy(NULL);
 	pce_router_destroy(r);
 }
 

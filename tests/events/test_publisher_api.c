@@ -105,18 +105,18 @@ static void test_blocks(void **state)
 	assert_int_equal(pce_cache_store(c, 1, u, 8, 3, 0, NULL, NULL), 0);  /* shares block 0 */
 	assert_int_equal(pce_cache_store(c, 2, t, 8, 4, 0, NULL, NULL), 0);  /* other namespace */
 	assert_int_equal(pce_publisher_flush(p, 60 * SEC), 0);
-	assert_int_equal(pce_publisher_stats(p, &st), 0);
+	assert_int_equal(pce_publisher_stats_get(p, &st), 0);
 	assert_int_equal(st.blocks, 2 + 1 + 2);
 	assert_int_equal(st.entries, 3);
 	assert_int_equal(st.events, 3);
 	assert_int_equal(st.drops, 0);
 
 	assert_int_equal(pce_cache_remove(c, 1, t, 11, NULL), 0); /* block 0 stays for u */
-	assert_int_equal(pce_publisher_stats(p, &st), 0);
+	assert_int_equal(pce_publisher_stats_get(p, &st), 0);
 	assert_int_equal(st.blocks, 1 + 1 + 2);
 	assert_int_equal(pce_cache_clear(c, NULL), 0);
 	assert_int_equal(pce_publisher_flush(p, 60 * SEC), 0);
-	assert_int_equal(pce_publisher_stats(p, &st), 0);
+	assert_int_equal(pce_publisher_stats_get(p, &st), 0);
 	assert_int_equal(st.blocks, 0);
 	assert_int_equal(st.entries, 0);
 	assert_int_equal(st.events, 3 + 1 + 2);
