@@ -63,6 +63,19 @@ static inline int pce_ow_is_word(const struct pce_node *p)
 	return p != NULL && p != PCE_CT_TOMB;
 }
 
+/* The earliest expiry among the owners of set @t, or PCE_NEVER: the key of
+ * its node in the shard's expiry heap (R8). */
+static inline uint64_t pce_router_earliest(const struct pce_ctable *t)
+{
+	uint64_t min = PCE_NEVER;
+	struct pce_node *w;
+	size_t i;
+
+	pce_ctable_for_each(t, i, w)
+		min = PCE_MIN(min, pce_ow_expires(pce_ow_word(w)));
+	return min;
+}
+
 /* Match statistics, one cache line per stripe (thread.h). */
 struct pce_router_stripe {
 	uint64_t matches;

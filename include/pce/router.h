@@ -292,7 +292,7 @@ struct pce_router_stats {
 	uint64_t holdings;        /* (owner, block) pairs held */
 	uint64_t nodes;           /* trie nodes */
 	uint64_t tokens;          /* distinct tokens in the trie (sum of edge lengths) */
-	uint64_t trie_bytes;      /* bytes of trie nodes and child tables */
+	uint64_t trie_bytes;      /* bytes of trie nodes, child tables and expiry heaps */
 	uint64_t owner_bytes;     /* bytes of owner sets */
 	uint64_t index_bytes;     /* trie_bytes + owner_bytes: what the budget counts */
 	uint64_t retired_bytes;   /* unlinked memory waiting for a grace period */
