@@ -529,10 +529,7 @@ static int budgets_run(struct pce_cache *c, void *ctx)
 	/* A reservation reads the budgets under its shard lock: once each
 	 * lock has been taken after the stores above, none still works with
 	 * the old ones, and the usage read below includes all they added. */
-	for (uint32_t i = 0; i <= c->shard_mask; i++) {
-		pthread_mutex_lock(&c->shard[i].lock);
-		pthread_mutex_unlock(&c->shard[i].lock);
-	}
+	pce_budget_barrier(c);
 	rc = pce_budget_evict_until(c, pce_budget_within, NULL, NULL);
 	/* The verdict under every shard lock (in index order, as the audit
 	 * takes them): no reservation is in flight, so one being rolled back

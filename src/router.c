@@ -56,12 +56,19 @@
  * Expiry goes deepest first (expire_locked), which keeps R2 the same way.
  *
  * Budget.  index_bytes is reserved (atomic add, rolled back if over the
- * budget) before anything is published, as budget.c does for a cache.  An
+ * budget) before anything is published, as budget.c does for a cache;
+ * budget.c's own reservation is not used because it checks the core's
+ * three gauges (KV, trie index, entries) and applies node and token deltas
+ * up front, while the router's budget counts owner sets beside the trie and
+ * its commits apply the trie's deltas.  An
  * add that does not fit drops its lock and evicts (CLOCK over leaves, own
  * shard first), then tries again.  The reclaimer evicts from the high
  * watermark to the low one.  Retired memory is not counted (as in a cache).
  * Expiry heap growth is part of an add's reservation (index bytes, counted
- * with the trie's).
+ * with the trie's).  pce_router_set_budgets() stores new budgets under the
+ * reclaimer's lock, takes every shard lock once (pce_budget_barrier(): the
+ * reservations made under the old budget are done), then evicts down to
+ * the new budget as an add would.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -69,6 +76,7 @@
 
 
 #include "alloc.h"
+#include "budget.h"
 #include "expiry.h"
 #include "rcu.h"
 #include "reclaim.h"
@@ -158,14 +166,14 @@ static void gauge_add(uint64_t *g, int64_t d)
 /* Reserve @bytes of index (rolled back if over the budget).  0 or PCE_ENOSPC. */
 static int reserve(struct pce_router *r, int64_t bytes)
 {
-	uint64_t now;
+	uint64_t now, budget = pce_load_relaxed(&r->budget);
 
-	if (bytes <= 0 || r->budget == 0) {
+	if (bytes <= 0 || budget == 0) {
 		gauge_add(&r->index_bytes, bytes);
 		return 0;
 	}
 	now = __atomic_add_fetch(&r->index_bytes, (uint64_t)bytes, __ATOMIC_RELAXED);
-	if (now <= r->budget)
+	if (now <= budget)
 		return 0;
 	pce_sub_relaxed(&r->index_bytes, (uint64_t)bytes);
 	return PCE_ENOSPC;
@@ -630,6 +638,7 @@ static void expire_locked(struct pce_router *r, struct pce_shard *s, uint64_t no
 static void router_pass(struct pce_cache *c, void *ctx, uint64_t now)
 {
 	struct pce_router *r = ctx;
+	uint64_t high = pce_load_relaxed(&r->high);
 
 	if (pce_load_relaxed(&r->has_ttl)) {
 		for (uint32_t i = 0; i <= c->shard_mask; i++) {
@@ -639,11 +648,21 @@ static void router_pass(struct pce_cache *c, void *ctx, uint64_t now)
 			pthread_mutex_unlock(&s->lock);
 		}
 	}
-	if (r->budget && pce_load_relaxed(&r->index_bytes) > r->high)
-		evict_to(r, r->low, 0);
+	if (high && pce_load_relaxed(&r->index_bytes) > high)
+		evict_to(r, pce_load_relaxed(&r->low), 0);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
+
+/* Put a budget and its watermarks in force (relaxed stores; set_budgets
+ * orders them with the reservations). */
+static void budgets_put(struct pce_router *r, uint64_t budget, uint32_t high_pct,
+			uint32_t low_pct)
+{
+	pce_store_relaxed(&r->budget, budget);
+	pce_store_relaxed(&r->high, pce_budget_share(budget, high_pct));
+	pce_store_relaxed(&r->low, pce_budget_share(budget, low_pct));
+}
 
 void pce_router_config_init(struct pce_router_config *cfg)
 {
@@ -707,9 +726,7 @@ int pce_router_create(const struct pce_router_config *cfg, struct pce_router **o
 	if (!r)
 		return PCE_ENOMEM;
 	r->cfg = *cfg;
-	r->budget = cfg->index_budget;
-	r->high = cfg->index_budget / 100 * cfg->high_watermark_pct;
-	r->low = cfg->index_budget / 100 * cfg->low_watermark_pct;
+	budgets_put(r, cfg->index_budget, cfg->high_watermark_pct, cfg->low_watermark_pct);
 	r->stripe = pce_zalloc_aligned(PCE_STAT_STRIPES * sizeof(struct pce_router_stripe));
 	if (!r->stripe) {
 		pce_free(r);
@@ -787,7 +804,7 @@ int pce_router_add(struct pce_router *r, uint32_t owner, uint64_t ns, const uint
 		   size_t *new_blocks)
 {
 	struct add_req a = { 0 };
-	uint64_t ttl, now = 0;
+	uint64_t ttl, now = 0, budget;
 	struct pce_shard *s;
 	int rc;
 
@@ -820,8 +837,9 @@ int pce_router_add(struct pce_router *r, uint32_t owner, uint64_t ns, const uint
 		/* Make room (the add's own shard first), then try again; give
 		 * up when it can never fit, when eviction cannot make room, or
 		 * when other adders keep taking the room made. */
-		if (a.need > (int64_t)r->budget || attempt == ADD_ATTEMPTS ||
-		    !evict_to(r, r->budget - (uint64_t)a.need, s->index)) {
+		budget = pce_load_relaxed(&r->budget);
+		if (a.need > (int64_t)budget || attempt == ADD_ATTEMPTS ||
+		    !evict_to(r, budget - (uint64_t)a.need, s->index)) {
 			pce_add_relaxed(&r->adds_refused, 1);
 			return PCE_ENOSPC;
 		}
@@ -1024,6 +1042,48 @@ int pce_router_reclaim(struct pce_router *r)
 	return 0;
 }
 
+/* Under reclaim_lock: the new budget in force, then every reservation made
+ * under the old one done, then eviction down to it. */
+struct budgets_req {
+	struct pce_router *r;
+	const struct pce_router_budgets *b;
+};
+
+static int budgets_run(struct pce_cache *c, void *ctx)
+{
+	const struct budgets_req *q = ctx;
+	struct pce_router *r = q->r;
+
+	budgets_put(r, q->b->index_budget, q->b->high_watermark_pct, q->b->low_watermark_pct);
+	pce_budget_barrier(c);
+	if (q->b->index_budget)
+		evict_to(r, q->b->index_budget, 0);
+	return 0;
+}
+
+int pce_router_set_budgets(struct pce_router *r, const struct pce_router_budgets *b)
+{
+	struct pce_budgets check = { 0 };
+	struct budgets_req q = { r, b };
+	uint64_t high;
+	int rc;
+
+	if (!r || !b)
+		return PCE_EINVAL;
+	check.index_budget = b->index_budget;
+	check.high_watermark_pct = b->high_watermark_pct;
+	check.low_watermark_pct = b->low_watermark_pct;
+	if (pce__budgets_error(&check))
+		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
+	rc = pce_reclaim_run(r->core, budgets_run, &q);
+	high = pce_load_relaxed(&r->high);
+	if (high && pce_load_relaxed(&r->index_bytes) > high)
+		pce_reclaim_wake(r->core);
+	return rc;
+}
+
 int pce_router_stats_get(struct pce_router *r, struct pce_router_stats *out)
 {
 	struct pce_cache *c;
@@ -1056,7 +1116,7 @@ int pce_router_stats_get(struct pce_router *r, struct pce_router_stats *out)
 			   PCE_STAT_STRIPES * sizeof(struct pce_router_stripe);
 	out->bytes_per_owner_block =
 		out->holdings ? (double)out->owner_bytes / (double)out->holdings : 0.0;
-	out->index_budget = r->budget;
+	out->index_budget = pce_load_relaxed(&r->budget);
 	out->shards = c->shard_mask + 1;
 	return 0;
 }

@@ -175,7 +175,8 @@ int pce_router_audit(struct pce_router *r, unsigned flags, char *msg, size_t msg
 	      "R5: index_bytes is not trie + owner bytes");
 	CHECK(&a, a.nodes == pce_load_relaxed(&c->use.nodes), "R5: node gauge");
 	CHECK(&a, a.tokens == pce_load_relaxed(&c->use.tokens), "R5: token gauge");
-	CHECK(&a, !r->budget || pce_load_relaxed(&r->index_bytes) <= r->budget,
+	CHECK(&a, !pce_load_relaxed(&r->budget) ||
+			  pce_load_relaxed(&r->index_bytes) <= pce_load_relaxed(&r->budget),
 	      "R5: index above its budget");
 	for (i = c->shard_mask + 1; i-- > 0;)
 		pthread_mutex_unlock(&c->shard[i].lock);

@@ -405,6 +405,86 @@ static void test_budget_burst(void **state)
 	trouter_close(&t);
 }
 
+/* pce_router_set_budgets(): a shrink below the index evicts down to the
+ * new budget before it returns, and adds then keep within it; raising the
+ * budget or lifting it lets the index grow again; bad arguments change
+ * nothing. */
+static void test_set_budgets(void **state)
+{
+	struct trouter t;
+	struct pce_router_config cfg;
+	struct pce_router_stats st;
+	struct pce_router_budgets b = {16 * 1024, 90, 80};
+	uint32_t q[64];
+	(void)state;
+
+	trouter_config(&t, &cfg);
+	cfg.block_size = 16;
+	trouter_open(&t, &cfg);
+	for (uint32_t i = 0; i < 400; i++) {
+		for (uint32_t j = 0; j < 64; j++)
+			q[j] = i * 64 + j;
+		assert_int_equal(pce_router_add(t.r, i % 7, 0, q, 64, 0, NULL, NULL), 0);
+	}
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_true(st.index_bytes > 4 * b.index_budget);
+	assert_int_equal(st.index_budget, 0);
+
+	assert_int_equal(pce_router_set_budgets(NULL, &b), PCE_EINVAL);
+	assert_int_equal(pce_router_set_budgets(t.r, NULL), PCE_EINVAL);
+	b.low_watermark_pct = 95; /* above high */
+	assert_int_equal(pce_router_set_budgets(t.r, &b), PCE_EINVAL);
+	b.low_watermark_pct = 80;
+	b.high_watermark_pct = 101;
+	assert_int_equal(pce_router_set_budgets(t.r, &b), PCE_EINVAL);
+	b.high_watermark_pct = 90;
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.index_budget, 0);
+	assert_int_equal(st.removed[PCE_REASON_CAPACITY], 0);
+
+	/* Shrink: evicted synchronously. */
+	assert_int_equal(pce_router_set_budgets(t.r, &b), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.index_budget, b.index_budget);
+	assert_true(st.index_bytes <= b.index_budget);
+	assert_true(st.removed[PCE_REASON_CAPACITY] > 0);
+	assert_int_equal(t.removed_by[PCE_REASON_CAPACITY] > 0, 1);
+	raudit(t.r);
+	/* Adds keep within the new budget. */
+	for (uint32_t i = 400; i < 600; i++) {
+		for (uint32_t j = 0; j < 64; j++)
+			q[j] = i * 64 + j;
+		assert_int_equal(pce_router_add(t.r, i % 7, 0, q, 64, 0, NULL, NULL), 0);
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_true(st.index_bytes <= b.index_budget);
+	}
+	/* The reclaimer goes down to the new low watermark. */
+	assert_int_equal(pce_router_reclaim(t.r), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_true(st.index_bytes <= b.index_budget / 100 * 90);
+	raudit(t.r);
+
+	/* Lifted: the index grows past the old budget without evicting. */
+	b.index_budget = 0;
+	assert_int_equal(pce_router_set_budgets(t.r, &b), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	{
+		uint64_t evicted = st.removed[PCE_REASON_CAPACITY];
+
+		for (uint32_t i = 600; i < 800; i++) {
+			for (uint32_t j = 0; j < 64; j++)
+				q[j] = i * 64 + j;
+			assert_int_equal(pce_router_add(t.r, i % 7, 0, q, 64, 0, NULL, NULL), 0);
+		}
+		assert_int_equal(pce_router_reclaim(t.r), 0);
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_true(st.index_bytes > 4 * 16 * 1024);
+		assert_int_equal(st.removed[PCE_REASON_CAPACITY], evicted);
+		assert_int_equal(st.index_budget, 0);
+	}
+	trouter_close(&t);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct trouter t;
@@ -847,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_ttl_many_depths),
 		cmocka_unit_test(test_budget_burst),
+		cmocka_unit_test(test_set_budgets),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_events_and_stats),
 		cmocka_unit_test(test_spread_placement),
