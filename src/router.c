@@ -964,6 +964,50 @@ int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns, const u
 	return 0;
 }
 
+/*
+ * The walk of clear_owner: post-order over the nodes @owner holds only.
+ * R2 prunes it: a child that does not hold the owner has no descendant
+ * that does.  So it costs the nodes the owner holds, each with a scan of
+ * its children table, plus the namespace roots, not the whole index.
+ */
+static int holds(const struct pce_node *n, uint32_t owner)
+{
+	return pce_ctable_find_rcu(n->owners, owner) != NULL;
+}
+
+/* The first node in post-order of @owner's part of @n's subtree (@n holds
+ * it, or is a root). */
+static struct pce_node *first_held_leaf(struct pce_node *n, uint32_t owner)
+{
+	for (;;) {
+		struct pce_node *c, *down = NULL;
+		size_t i;
+
+		pce_ctable_for_each(n->children, i, c)
+			if (holds(c, owner)) {
+				down = c;
+				break;
+			}
+		if (!down)
+			return n;
+		n = down;
+	}
+}
+
+/* The node after @n in that post-order, within the subtree of @top. */
+static struct pce_node *held_post_next(struct pce_node *n, const struct pce_node *top,
+				       uint32_t owner)
+{
+	struct pce_node *p, *sib;
+
+	if (n == top)
+		return NULL;
+	p = n->parent;
+	for (sib = next_sibling(p, n); sib && !holds(sib, owner); sib = next_sibling(p, sib))
+		;
+	return sib ? first_held_leaf(sib, owner) : p;
+}
+
 static int clear(struct pce_router *r, int by_owner, uint32_t owner, uint64_t ns,
 		 uint64_t *removed)
 {
@@ -1000,14 +1044,12 @@ static int clear(struct pce_router *r, int by_owner, uint32_t owner, uint64_t ns
 		}
 		pce_ctable_for_each(s->roots, j, root) {
 			uint64_t rns = s->roots->slot[j].key;
-			struct pce_node *n = pce__router_first_leaf_locked(root), *next;
+			struct pce_node *n = first_held_leaf(root, owner), *next;
 
 			for (; n && n != root; n = next) {
 				struct pce_node *w = pce_ctable_find_rcu(n->owners, owner);
 
-				next = pce__router_post_next_locked(n, root);
-				if (!w)
-					continue;
+				next = held_post_next(n, root, owner);
 				if (n->parent == root) /* a cut point */
 					emit(r, PCE_EVENT_REMOVED, PCE_REASON_CLEARED, rns, NULL,
 					     r->cfg.block_size, owner, pce_ow_tier(pce_ow_word(w)));

@@ -214,8 +214,11 @@ PCE_API int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns,
  * @removed: NULL, or receives the number of (owner, block) holdings removed.
  *
  * Never allocate.  clear_owner takes every shard's writer lock in turn and
- * walks every trie: its cost is the size of the index, not of the owner's
- * holdings.  Each emits one PCE_EVENT_REMOVED event per holding cut at a
+ * walks only the nodes @owner holds (a node's children are skipped when
+ * they do not hold it): its cost is the namespaces' top-level nodes plus,
+ * for each node the owner holds, its children, not the size of the index
+ * (but not O(holdings) either: the top level and the children of shared
+ * nodes are scanned).  Each emits one PCE_EVENT_REMOVED event per holding cut at a
  * trie node (reason PCE_REASON_CLEARED; tokens NULL; len the depth, in
  * tokens, of the first block the owner lost on that path; owner; tier).
  * Return: 0 or PCE_EINVAL (NULL @r).

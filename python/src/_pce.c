@@ -2802,7 +2802,8 @@ static PyMethodDef Router_methods[] = {
 	 "clear_owner(owner) -> int\n\n"
 	 "owner holds nothing any more, in any namespace (a worker died).\n"
 	 "Returns the number of (owner, block) holdings removed.  Walks the\n"
-	 "whole index.  Releases the GIL."},
+	 "nodes owner holds and the top level of each namespace.  Releases the\n"
+	 "GIL."},
 	{"clear_ns", (PyCFunction)Router_clear_ns, METH_O,
 	 "clear_ns(ns) -> int\n\n"
 	 "Nobody holds anything of namespace ns any more.  Returns the number\n"
