@@ -648,7 +648,7 @@ static void router_pass(struct pce_cache *c, void *ctx, uint64_t now)
 			pthread_mutex_unlock(&s->lock);
 		}
 	}
-	if (high && pce_load_relaxed(&r->index_bytes) > high)
+	if (pce_load_relaxed(&r->budget) && pce_load_relaxed(&r->index_bytes) > high)
 		evict_to(r, pce_load_relaxed(&r->low), 0);
 }
 
@@ -1121,7 +1121,7 @@ int pce_router_set_budgets(struct pce_router *r, const struct pce_router_budgets
 		return PCE_EFORKED;
 	rc = pce_reclaim_run(r->core, budgets_run, &q);
 	high = pce_load_relaxed(&r->high);
-	if (high && pce_load_relaxed(&r->index_bytes) > high)
+	if (b->index_budget && pce_load_relaxed(&r->index_bytes) > high)
 		pce_reclaim_wake(r->core);
 	return rc;
 }
