@@ -32,6 +32,10 @@ static const struct preset presets[] = {
 };
 
 #define EXPERIMENTS "store,memory,lookup,writer,mixed,latency,memcmp,evict,engine,skew,trace,router"
+/* The experiments on the synthetic workloads (trace and router read traces). */
+static const char *const workload_experiments[] = {"store", "memory", "lookup", "writer",
+						   "mixed", "latency", "memcmp", "evict",
+						   "engine", "skew", NULL};
 #define MAIN_WORKLOADS "sysprompt,multiturn,unique,long"
 #define SEED 20261128u
 #define CHECK_QUERIES 1000
@@ -193,6 +197,16 @@ static int listed(const char *list, const char *name)
 	return 0;
 }
 
+/* Does @only list an experiment that runs on the synthetic workloads?  If
+ * not, they are not built (nor loaded into every index and checked). */
+static int needs_workloads(const char *only)
+{
+	for (size_t i = 0; workload_experiments[i]; i++)
+		if (listed(only, workload_experiments[i]))
+			return 1;
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -314,6 +328,8 @@ static void preamble(FILE *out, const struct options *o, struct wl_set *const *s
 	fprintf(out, "## Machine\n\n");
 	machine_describe(out, start, end);
 	machine_describe_scaling(out, scaling_start, scaling_end);
+	if (n == 0)
+		return; /* no experiment ran on the synthetic workloads and their indexes */
 	fprintf(out, "\n## Indexes\n\n"
 		     "- **libpce**: this library, default configuration (16 shards, background "
 		     "reclaimer every 10 ms, no budget), one namespace, lookups without pins.\n"
@@ -385,7 +401,7 @@ int main(int argc, char **argv)
 	jl_num(&s.jl, "cpu_scaling_probe", s.cpu_scaling);
 	jl_end(&s.jl);
 
-	for (size_t i = 0; workload_names[i] && nsets < 8; i++) {
+	for (size_t i = 0; needs_workloads(o.only) && workload_names[i] && nsets < 8; i++) {
 		if (!listed(o.workloads, workload_names[i]))
 			continue;
 		if (!(sets[nsets] = set_new(&s, workload_names[i]))) {

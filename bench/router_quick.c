@@ -10,8 +10,12 @@
  *           sequences share their first block, as chat traffic does), with
  *           1 and 2 writer threads: each thread adds a worker's 4-block
  *           sequence under the shared block and removes it again.
+ *   expiry  a reclaim pass over an index of 2^20 holdings that all have a
+ *           TTL (1 hour): the pass time when none has expired, and the
+ *           trie and owner-set bytes; then the time of a clear_owner of
+ *           one of its 4,096 owners (256 holdings).
  *
- * Usage: bench_router_quick [match|skew|all]   (default all)
+ * Usage: bench_router_quick [match|skew|expiry|all]   (default all)
  * Numbers, not verdicts: docs/benchmarks.md and bench/README.md.
  */
 #include <pthread.h>
@@ -151,6 +155,51 @@ static void bench_skew(int threads)
 	pce_router_destroy(r);
 }
 
+/* 4096 owners, each holding 16 sequences of 16 blocks of 4 tokens, every
+ * sequence under a first token of its own: 2^20 holdings, 2^16 leaves. */
+static void bench_expiry(void)
+{
+	struct pce_router_config cfg;
+	struct pce_router_add_opts opts = {0, 3600ull * 1000000000ull};
+	struct pce_router_stats st;
+	struct pce_router *r;
+	uint32_t q[64];
+	enum { PASSES = 21 };
+	uint64_t t[PASSES], t0, removed = 0;
+
+	pce_router_config_init(&cfg);
+	cfg.block_size = 4;
+	cfg.background_reclaim = 0;
+	if (pce_router_create(&cfg, &r) != 0)
+		exit(1);
+	for (uint32_t o = 0; o < 4096; o++)
+		for (uint32_t k = 0; k < 16; k++) {
+			for (uint32_t j = 0; j < 64; j++)
+				q[j] = (o * 16 + k) * 64 + j;
+			if (pce_router_add(r, o, 0, q, 64, PCE_TIER_GPU, &opts, NULL) != 0)
+				exit(1);
+		}
+	for (int i = 0; i < PASSES; i++) {
+		t0 = now_ns();
+		pce_router_reclaim(r);
+		t[i] = now_ns() - t0;
+	}
+	qsort(t, PASSES, sizeof(t[0]), cmp_u64);
+	pce_router_stats_get(r, &st);
+	printf("expiry %llu holdings with a TTL, none expired: reclaim pass p50 %.1f us "
+	       "(min %.1f us); %llu nodes, trie bytes/node %.1f, "
+	       "owner bytes/(owner,block) %.1f\n",
+	       (unsigned long long)st.holdings, t[PASSES / 2] / 1e3, t[0] / 1e3,
+	       (unsigned long long)st.nodes, (double)st.trie_bytes / (double)st.nodes,
+	       st.bytes_per_owner_block);
+	t0 = now_ns();
+	if (pce_router_clear_owner(r, 7, &removed) != 0)
+		exit(1);
+	printf("clear_owner of 1 of 4096 owners (%llu holdings): %.1f us\n",
+	       (unsigned long long)removed, (now_ns() - t0) / 1e3);
+	pce_router_destroy(r);
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "all";
@@ -163,5 +212,7 @@ int main(int argc, char **argv)
 		bench_skew(1);
 		bench_skew(2);
 	}
+	if (!strcmp(what, "expiry") || !strcmp(what, "all"))
+		bench_expiry();
 	return 0;
 }

@@ -229,10 +229,12 @@ static void check_ring_and_heap(struct audit *a, struct pce_shard *s)
 	CHECK(a, s->expiry.size == ttl, "I9: heap holds %u of %llu TTL entries", s->expiry.size,
 	      (unsigned long long)ttl);
 	for (uint32_t i = 0; i < s->expiry.size; i++) {
-		CHECK(a, s->expiry.item[i]->heap_idx == i, "I9: heap index mismatch");
+		const struct pce_entry *he = s->expiry.item[i].obj;
+
+		CHECK(a, he->heap_idx == i + 1, "I9: heap index mismatch");
+		CHECK(a, s->expiry.item[i].key == he->expires_at, "I9: heap key is not expires_at");
 		if (i)
-			CHECK(a, s->expiry.item[(i - 1) / 2]->expires_at <=
-					 s->expiry.item[i]->expires_at,
+			CHECK(a, s->expiry.item[(i - 1) / 2].key <= s->expiry.item[i].key,
 			      "I9: heap order broken at %u", i);
 	}
 	a->index += pce_heap_bytes(s->expiry.cap);

@@ -11,9 +11,17 @@
 
 #include "clock.h"
 
-static uint64_t share(uint64_t budget, uint32_t pct)
+uint64_t pce_budget_share(uint64_t budget, uint32_t pct)
 {
 	return (uint64_t)((unsigned __int128)budget * pct / 100);
+}
+
+void pce_budget_barrier(struct pce_cache *c)
+{
+	for (uint32_t i = 0; i <= c->shard_mask; i++) {
+		pthread_mutex_lock(&c->shard[i].lock);
+		pthread_mutex_unlock(&c->shard[i].lock);
+	}
 }
 
 void pce_budget_set(struct pce_cache *c, const struct pce_budgets *b)
@@ -23,12 +31,13 @@ void pce_budget_set(struct pce_cache *c, const struct pce_budgets *b)
 	pce_store_relaxed(&l->kv, b->kv_budget);
 	pce_store_relaxed(&l->index, b->index_budget);
 	pce_store_relaxed(&l->entries, b->max_entries);
-	pce_store_relaxed(&l->kv_high, share(b->kv_budget, b->high_watermark_pct));
-	pce_store_relaxed(&l->kv_low, share(b->kv_budget, b->low_watermark_pct));
-	pce_store_relaxed(&l->index_high, share(b->index_budget, b->high_watermark_pct));
-	pce_store_relaxed(&l->index_low, share(b->index_budget, b->low_watermark_pct));
-	pce_store_relaxed(&l->entries_high, share(b->max_entries, b->high_watermark_pct));
-	pce_store_relaxed(&l->entries_low, share(b->max_entries, b->low_watermark_pct));
+	pce_store_relaxed(&l->kv_high, pce_budget_share(b->kv_budget, b->high_watermark_pct));
+	pce_store_relaxed(&l->kv_low, pce_budget_share(b->kv_budget, b->low_watermark_pct));
+	pce_store_relaxed(&l->index_high, pce_budget_share(b->index_budget, b->high_watermark_pct));
+	pce_store_relaxed(&l->index_low, pce_budget_share(b->index_budget, b->low_watermark_pct));
+	pce_store_relaxed(&l->entries_high,
+			  pce_budget_share(b->max_entries, b->high_watermark_pct));
+	pce_store_relaxed(&l->entries_low, pce_budget_share(b->max_entries, b->low_watermark_pct));
 }
 
 static int over(uint64_t used, int64_t delta, uint64_t limit)

@@ -33,6 +33,13 @@
 
 #include "shard.h"
 
+/* @pct percent of @budget (a watermark), without overflow. */
+uint64_t pce_budget_share(uint64_t budget, uint32_t pct);
+
+/* Take and drop every shard lock once: after new budgets were stored, every
+ * reservation made under the old ones has finished (see above). */
+void pce_budget_barrier(struct pce_cache *c);
+
 /* Put @b in force (relaxed stores; the caller orders them, see above). */
 void pce_budget_set(struct pce_cache *c, const struct pce_budgets *b);
 

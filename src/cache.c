@@ -89,6 +89,7 @@ int pce__core_create(const struct pce_config *cfg,
 			pthread_mutex_init(&c->shard[i].lock, NULL);
 			c->shard[i].index = i;
 			c->shard[i].owner_sets = pass_fn != NULL;
+			c->shard[i].expiry.of_nodes = pass_fn != NULL;
 		}
 	}
 	if (rc == 0 && cfg->background_reclaim)
@@ -189,7 +190,7 @@ static int store_prepare_locked(struct pce_cache *c, struct pce_shard *s, uint64
 			break;
 		}
 		if (e->expires_at != PCE_NEVER &&
-		    (rc = pce_heap_prepare(&s->expiry, grow, &heap_bytes)) != 0) {
+		    (rc = pce_heap_prepare(&s->expiry, 1, grow, &heap_bytes)) != 0) {
 			pce_trie_abort(ch);
 			break;
 		}
@@ -458,7 +459,7 @@ int pce_cache_touch(struct pce_cache *c, uint64_t ns, const uint32_t *q, size_t 
 		 * it are published, so a reader that finds it through a
 		 * new hint sees it (I6). */
 		pce_store_relaxed(&e->expires_at, at);
-		pce_heap_later(&s->expiry, e);
+		pce_heap_rekey(&s->expiry, e, at);
 		pce_trie_extended_locked(e);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -528,10 +529,7 @@ static int budgets_run(struct pce_cache *c, void *ctx)
 	/* A reservation reads the budgets under its shard lock: once each
 	 * lock has been taken after the stores above, none still works with
 	 * the old ones, and the usage read below includes all they added. */
-	for (uint32_t i = 0; i <= c->shard_mask; i++) {
-		pthread_mutex_lock(&c->shard[i].lock);
-		pthread_mutex_unlock(&c->shard[i].lock);
-	}
+	pce_budget_barrier(c);
 	rc = pce_budget_evict_until(c, pce_budget_within, NULL, NULL);
 	/* The verdict under every shard lock (in index order, as the audit
 	 * takes them): no reservation is in flight, so one being rolled back

@@ -81,7 +81,7 @@ struct pce_entry {
 	uint8_t freq;
 	uint8_t reason;      /* W: shard lock, at unlink; R: reclaimer */
 	uint8_t pad_;
-	uint32_t heap_idx;   /* W/R: shard lock; index in the expiry heap, or NO_HEAP */
+	uint32_t heap_idx;   /* W/R: shard lock; 1 + index in the expiry heap, or NO_HEAP */
 	uint64_t pinword;    /* atomic: lookups add/sub PCE_ENTRY_PIN, pin release subs,
 	                      * writers set DEAD (see pin.c) */
 	struct pce_node *node; /* W/R: shard lock; the node this entry ends at */
@@ -89,7 +89,7 @@ struct pce_entry {
 	                                        * clk_next = retire/zombie link after */
 };
 
-#define PCE_NO_HEAP UINT32_MAX
+#define PCE_NO_HEAP 0u
 
 /* Of two entries (either may be NULL), the one that expires later; @a on a
  * tie, so hints move only when they must (I6). */
@@ -107,11 +107,19 @@ static inline uint64_t pce_entry_pins(uint64_t pinword)
 	return pinword >> 1;
 }
 
-/* Per-shard expiry heap: a binary min-heap on expires_at (expiry.c). */
+/* Per-shard expiry heap: a binary min-heap on key (expiry.c).  A cache's
+ * items are entries (key: expires_at); a router's are trie nodes (key: the
+ * earliest expiry of the node's owners, router.c). */
+struct pce_heap_item {
+	uint64_t key;
+	void *obj;
+};
+
 struct pce_heap {
-	struct pce_entry **item;
+	struct pce_heap_item *item;
 	uint32_t size;
 	uint32_t cap;
+	uint32_t of_nodes;  /* immutable: the items are router nodes */
 };
 
 /* Monotonic per-shard counters.  W: shard lock, relaxed atomic adds

@@ -54,7 +54,11 @@ struct pce_ctslot {
 };
 
 struct pce_ctable {
-	struct pce_ctable *retire_next; /* retire list link (writer only) */
+	union {
+		struct pce_ctable *retire_next; /* retire list link (writer only) */
+		uint32_t heap_idx;  /* a live owner set: its node's position in the
+		                     * shard's expiry heap (expiry.h; shard lock) */
+	};
 	uint32_t log2cap;               /* immutable */
 	uint32_t used;                  /* live + tombstones (writer only) */
 	uint32_t live;                  /* see the protocol table */

@@ -8,7 +8,9 @@
  * (trie.c), retire lists and reclaimer (reclaim.c).  A router trie has no
  * entries and no hints; the hint word of each non-root node holds its owner
  * set: a ctable keyed by owner id whose values are owner words (tier and
- * expiry, router_core.h).
+ * expiry, router_core.h).  Each shard's expiry heap (expiry.c) holds the
+ * nodes with an owner that expires, keyed by the earliest such expiry; a
+ * node's place in it is kept in its set's header (ctable.heap_idx).
  *
  *   add(o1, [a b c d]), add(o2, [a b x y]), add(o3, [a b])   block_size 2
  *     root -a-> (a b){o1,o2,o3} -+-c-> (c d){o1}
@@ -25,13 +27,16 @@
  *      most its expiry in the parent.
  *   R4 A set's live count is its number of live slots.
  *   R5 holdings = sum over nodes of live owners x blocks ending in the edge;
- *      owner_bytes = sum of set sizes; index_bytes = trie bytes +
- *      owner_bytes; the core's node and token gauges match the tries.
+ *      owner_bytes = sum of set sizes; index_bytes = trie bytes (with the
+ *      expiry heap) + owner_bytes; the core's node and token gauges match
+ *      the tries.
  *   R6 Trie structure as in a cache (I1, I2, I5 of docs/design.md), but
  *      nodes are never merged: a node boundary is where holdings end or
  *      leave the path.
  *   R7 Node boundaries of holdings lie on whole blocks, except where two
  *      holdings diverge inside a block (then both hold that whole block).
+ *   R8 A node is in its shard's expiry heap iff one of its owners expires,
+ *      keyed by the earliest such expiry (I9's heap order and positions).
  *
  * Protocol.
  *   field                   written by (lock)                read by
@@ -41,23 +46,38 @@
  *                           store; add, retier/extend, tomb
  *   set.live                writer (shard lock), relaxed     match (relaxed), audit
  *   set.ref                 match (relaxed, when 0)          eviction hand (lock)
+ *   set.heap_idx, heap      writer (shard lock)              writer, audit
  *   gauges, counters        writers, relaxed atomics         stats, budget
  *
  * Ordering (what a concurrent match can see).  An add updates the sets of
  * the path top-down, then publishes new nodes (with their sets built);
  * removals go bottom-up (post-order).  So R2 holds at every instant for
  * the published state.  A match reads each set once; see router_match.c.
+ * Expiry goes deepest first (expire_locked), which keeps R2 the same way.
  *
  * Budget.  index_bytes is reserved (atomic add, rolled back if over the
- * budget) before anything is published, as budget.c does for a cache.  An
+ * budget) before anything is published, as budget.c does for a cache;
+ * budget.c's own reservation is not used because it checks the core's
+ * three gauges (KV, trie index, entries) and applies node and token deltas
+ * up front, while the router's budget counts owner sets beside the trie and
+ * its commits apply the trie's deltas.  An
  * add that does not fit drops its lock and evicts (CLOCK over leaves, own
  * shard first), then tries again.  The reclaimer evicts from the high
  * watermark to the low one.  Retired memory is not counted (as in a cache).
+ * Expiry heap growth is part of an add's reservation (index bytes, counted
+ * with the trie's).  pce_router_set_budgets() stores new budgets under the
+ * reclaimer's lock, takes every shard lock once (pce_budget_barrier(): the
+ * reservations made under the old budget are done), then evicts down to
+ * the new budget as an add would.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+
 #include "alloc.h"
+#include "budget.h"
+#include "expiry.h"
 #include "rcu.h"
 #include "reclaim.h"
 #include "retire.h"
@@ -146,14 +166,14 @@ static void gauge_add(uint64_t *g, int64_t d)
 /* Reserve @bytes of index (rolled back if over the budget).  0 or PCE_ENOSPC. */
 static int reserve(struct pce_router *r, int64_t bytes)
 {
-	uint64_t now;
+	uint64_t now, budget = pce_load_relaxed(&r->budget);
 
-	if (bytes <= 0 || r->budget == 0) {
+	if (bytes <= 0 || budget == 0) {
 		gauge_add(&r->index_bytes, bytes);
 		return 0;
 	}
 	now = __atomic_add_fetch(&r->index_bytes, (uint64_t)bytes, __ATOMIC_RELAXED);
-	if (now <= r->budget)
+	if (now <= budget)
 		return 0;
 	pce_sub_relaxed(&r->index_bytes, (uint64_t)bytes);
 	return PCE_ENOSPC;
@@ -191,6 +211,7 @@ static void drop_node(struct pce_shard *s, struct pce_node *n, void *arg)
 			emit(r, PCE_EVENT_REMOVED, x->reason, x->ns, NULL, first_end,
 			     (uint32_t)t->slot[i].key, pce_ow_tier(pce_ow_word(w)));
 	}
+	pce_heap_remove(&s->expiry, n); /* its position word lives in t */
 	pce_retire_table(s, t);
 }
 
@@ -208,6 +229,22 @@ static void drop_apply(struct pce_router *r, const struct drop_ctx *x,
 	pce_sub_relaxed(&r->owner_bytes, x->set_bytes);
 	pce_sub_relaxed(&r->holdings, x->holdings);
 	pce_add_relaxed(&r->removed[x->reason], x->holdings);
+}
+
+/* (R8) An owner of @n went from expiry @old to @new (PCE_NEVER for one
+ * that joined or left): keep @n's heap key the earliest of its owners.
+ * Pushing needs the room prepared (pce_heap_prepare, installed). */
+static void expiry_changed_locked(struct pce_shard *s, struct pce_node *n, uint64_t old,
+				  uint64_t new)
+{
+	uint64_t key = pce_heap_key(&s->expiry, n);
+
+	if (new < key && key == PCE_NEVER)
+		pce_heap_push(&s->expiry, NULL, n, new);
+	else if (new < key)
+		pce_heap_rekey(&s->expiry, n, new);
+	else if (old == key && new != old)
+		pce_heap_rekey(&s->expiry, n, pce_router_earliest(n->owners));
 }
 
 /* Unhang @n (whose set just became empty, or a victim) with its subtree. */
@@ -233,12 +270,15 @@ static void owner_out_locked(struct pce_router *r, struct pce_shard *s, uint64_t
 			     struct pce_node *n, uint32_t owner, enum pce_reason reason)
 {
 	uint64_t blocks = pce_router_blocks(r, n);
+	uint64_t old = pce_ow_expires(pce_ow_word(pce_ctable_find_rcu(n->owners, owner)));
 
 	pce_ctable_delete_locked(n->owners, owner);
 	pce_sub_relaxed(&r->holdings, blocks);
 	pce_add_relaxed(&r->removed[reason], blocks);
 	if (n->owners->live == 0)
 		unhang_locked(r, s, ns, n, reason);
+	else
+		expiry_changed_locked(s, n, old, PCE_NEVER);
 }
 
 /* ---- add ----------------------------------------------------------------- */
@@ -292,8 +332,12 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 	struct pce_trie_change ch;
 	struct pce_ctable **fresh = NULL, *head_set = NULL, *leaf_set = NULL;
 	struct pce_node *root, *node, *last;
+	struct pce_heap_grow grow = { NULL, 0 };
+	int ttl = a->expires_at != PCE_NEVER;
+	uint64_t word_exp = pce_ow_expires(word_for(a, 0));
 	size_t pos, nfresh = 0, i;
-	int64_t set_delta = 0;
+	uint32_t more = 0;      /* nodes that may enter the expiry heap */
+	int64_t set_delta = 0, heap_delta = 0;
 	int rc;
 
 	rc = pce_trie_prepare_insert(s, a->ns, a->q, a->n, &ch);
@@ -302,12 +346,14 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 	root = ch.op == PCE_INS_NEW_ROOT ? NULL : pce_trie_root_rcu(s, a->ns);
 	last = ch.op == PCE_INS_NEW_ROOT ? NULL : ch.node;
 
-	/* Count the existing sets the owner joins that need a bigger table. */
+	/* Count the existing sets the owner joins that need a bigger table,
+	 * and the nodes a TTL may bring into the expiry heap. */
 	for (node = root, pos = 0; node && node != last;) {
 		node = path_next(node, a->q, &pos);
 		if (!pce_ctable_find_rcu(node->owners, a->owner) &&
 		    !pce_ctable_has_room(node->owners, a->owner))
 			nfresh++;
+		more += ttl && pce_heap_key(&s->expiry, node) == PCE_NEVER;
 	}
 	if (nfresh) {
 		fresh = pce_zalloc(nfresh * sizeof(*fresh));
@@ -335,6 +381,7 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 		head_set = set_with(cs, a->owner, word_for(a, cur ? pce_ow_word(cur) : 0), &bytes);
 		rc = head_set ? 0 : PCE_ENOMEM;
 		set_delta += (int64_t)bytes;
+		more += ttl || pce_heap_key(&s->expiry, ch.child) != PCE_NEVER;
 	}
 	if (!rc && (ch.op == PCE_INS_LEAF || ch.op == PCE_INS_NEW_ROOT ||
 		    ch.op == PCE_INS_SPLIT_BRANCH)) {
@@ -343,8 +390,11 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 		leaf_set = set_with(NULL, a->owner, word_for(a, 0), &bytes);
 		rc = leaf_set ? 0 : PCE_ENOMEM;
 		set_delta += (int64_t)bytes;
+		more += ttl;
 	}
-	a->need = ch.index_delta + set_delta;
+	if (!rc && more)
+		rc = pce_heap_prepare(&s->expiry, more, &grow, &heap_delta);
+	a->need = ch.index_delta + set_delta + heap_delta;
 	if (!rc)
 		rc = reserve(r, a->need);
 	if (rc) {
@@ -353,9 +403,11 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 		pce_free(fresh);
 		pce_free(head_set);
 		pce_free(leaf_set);
+		pce_heap_abort(&grow);
 		pce_trie_abort(&ch);
 		return rc;
 	}
+	pce_heap_install(&s->expiry, &grow);
 
 	/* Commit: existing sets top-down (R2 for every reader), then the new
 	 * nodes with their sets built. */
@@ -369,6 +421,8 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 			if (w != pce_ow_word(cur)) {
 				a->changed |= pce_ow_tier(w) != pce_ow_tier(pce_ow_word(cur));
 				pce_ctable_replace_locked(node->owners, a->owner, pce_ow_ptr(w));
+				expiry_changed_locked(s, node, pce_ow_expires(pce_ow_word(cur)),
+						      pce_ow_expires(w));
 			}
 			continue;
 		}
@@ -376,9 +430,11 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 			pce_ctable_add_locked(node->owners, a->owner, pce_ow_ptr(word_for(a, 0)));
 		} else {
 			struct pce_ctable *old = node->owners;
+			fresh[i]->heap_idx = old->heap_idx;
 			pce_rcu_publish(node->owners, fresh[i++]);
 			pce_retire_table(s, old);
 		}
+		expiry_changed_locked(s, node, PCE_NEVER, word_exp);
 		a->new_blocks += pce_router_blocks(r, node);
 	}
 	pce_free(fresh);
@@ -394,10 +450,21 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 		a->new_blocks += pce_router_blocks(r, ch.n_new);
 	}
 	pce_trie_commit_insert(s, &ch, NULL);
+	/* (R8) A split's tail took the split node's set, and so its place in
+	 * the heap; the head and the new leaf enter it if they expire. */
+	if (head_set) {
+		uint64_t key = pce_router_earliest(head_set);
+
+		pce_heap_moved(&s->expiry, ch.n_tail);
+		if (key != PCE_NEVER)
+			pce_heap_push(&s->expiry, NULL, ch.n_head, key);
+	}
+	if (leaf_set && ttl)
+		pce_heap_push(&s->expiry, NULL, ch.n_new, word_exp);
 	{
 		struct pce_delta d = { 0 };
 
-		d.index = ch.index_delta;
+		d.index = ch.index_delta + heap_delta;
 		d.nodes = ch.nodes_delta;
 		d.tokens = ch.tokens_delta;
 		pce_usage_apply(r->core, &d);
@@ -471,49 +538,99 @@ static int evict_to(struct pce_router *r, uint64_t goal, uint32_t first)
 
 /* ---- expiry -------------------------------------------------------------- */
 
-/* Drop every holding of @s expired at @now.  Post-order, so children go
- * before parents (R2) and a node is a leaf when its last owner expires
- * (R3: expired in a node means expired below it). */
-static void expire_locked(struct pce_router *r, struct pce_shard *s, uint64_t now)
+/* The namespace of @n's trie: up to its root, then the roots table's key
+ * for it.  O(depth + the shard's namespaces); expiry needs it only for an
+ * event and when a trie loses its last holding. */
+static uint64_t ns_of_locked(const struct pce_shard *s, const struct pce_node *n)
 {
 	struct pce_node *root;
 	size_t i;
 
-	if (!s->roots)
-		return;
-	pce_ctable_for_each(s->roots, i, root) {
-		uint64_t ns = s->roots->slot[i].key;
-		struct pce_node *n = pce__router_first_leaf_locked(root), *next;
+	while (n->owners)
+		n = n->parent;
+	pce_ctable_for_each(s->roots, i, root)
+		if (root == n)
+			break;
+	return s->roots->slot[i].key;
+}
 
-		for (; n && n != root; n = next) {
-			struct pce_ctable *t = n->owners;
-			struct pce_node *p = n->parent, *w;
-			size_t j;
+/* Drop the holdings of @n expired at @now.  Return: @n's new heap key (the
+ * earliest expiry left, > @now), or PCE_NEVER if @n went. */
+static uint64_t expire_node_locked(struct pce_router *r, struct pce_shard *s, struct pce_node *n,
+				   uint64_t now)
+{
+	struct pce_ctable *t = n->owners;
+	struct pce_node *p = n->parent, *w;
+	size_t j;
 
-			next = pce__router_post_next_locked(n, root);
-			pce_ctable_for_each(t, j, w) {
-				uint64_t word = pce_ow_word(w);
-				uint32_t owner = (uint32_t)t->slot[j].key;
-				struct pce_node *pw;
-				int last;
+	pce_ctable_for_each(t, j, w) {
+		uint64_t word = pce_ow_word(w), ns = 0;
+		uint32_t owner = (uint32_t)t->slot[j].key;
+		struct pce_node *pw;
+		int last, cut;
 
-				if (pce_ow_expires(word) > now)
-					continue;
-				/* One event per cut point: the parent is a root, or
-				 * keeps the owner (its expiry is later, R3). */
-				pw = p->owners ? pce_ctable_find_rcu(p->owners, owner) : NULL;
-				if (!p->owners || (pw && pce_ow_expires(pce_ow_word(pw)) > now)) {
-					uint32_t bs = r->cfg.block_size;
-					emit(r, PCE_EVENT_REMOVED, PCE_REASON_TTL, ns, NULL,
-					     ((size_t)(n->depth - n->len) / bs + 1) * bs, owner,
-					     pce_ow_tier(word));
-				}
-				last = t->live == 1;
-				owner_out_locked(r, s, ns, n, owner, PCE_REASON_TTL);
-				if (last)
-					break; /* n is gone (with the root, if it was the last) */
-			}
+		if (pce_ow_expires(word) > now)
+			continue;
+		/* One event per cut point: the parent is a root, or keeps the
+		 * owner (its expiry is later, R3). */
+		pw = p->owners ? pce_ctable_find_rcu(p->owners, owner) : NULL;
+		cut = !p->owners || (pw && pce_ow_expires(pce_ow_word(pw)) > now);
+		last = t->live == 1;
+		if ((cut && r->cfg.on_event) || last)
+			ns = ns_of_locked(s, n);
+		if (cut) {
+			uint32_t bs = r->cfg.block_size;
+			emit(r, PCE_EVENT_REMOVED, PCE_REASON_TTL, ns, NULL,
+			     ((size_t)(n->depth - n->len) / bs + 1) * bs, owner, pce_ow_tier(word));
 		}
+		owner_out_locked(r, s, ns, n, owner, PCE_REASON_TTL);
+		if (last)
+			return PCE_NEVER; /* n is gone (with the root, if it was the last) */
+	}
+	return pce_router_earliest(t);
+}
+
+static int deeper_first(const void *a, const void *b)
+{
+	const struct pce_node *x = ((const struct pce_heap_item *)a)->obj;
+	const struct pce_node *y = ((const struct pce_heap_item *)b)->obj;
+
+	return (x->depth < y->depth) - (x->depth > y->depth);
+}
+
+/*
+ * Drop every holding of @s expired at @now (R8: exactly the nodes keyed
+ * <= @now in the heap hold one).  The due nodes are popped to the end of
+ * the heap's array, then handled deepest first, so that an owner leaves a
+ * node's children before the node (R2 for every reader: by R3 an owner
+ * expired in a node is expired in every node below it that it holds, and
+ * those are due too).  A node whose last owner expires is a leaf by then.
+ * Survivors go back into the heap with their new key; the pushes fill the
+ * array from below, never past the item being read.  O(due x log n).
+ */
+static void expire_locked(struct pce_router *r, struct pce_shard *s, uint64_t now)
+{
+	struct pce_heap *h = &s->expiry;
+	const struct pce_heap_item *top;
+	struct pce_heap_item *it;
+	uint32_t due = 0;
+
+	while ((top = pce_heap_top(h)) && top->key <= now) {
+		pce_heap_pop(h);
+		due++;
+	}
+	if (!due)
+		return;
+	it = h->item + h->size;
+	qsort(it, due, sizeof(*it), deeper_first);
+	for (uint32_t j = 0; j < due; j++)
+		it[j].key = expire_node_locked(r, s, it[j].obj, now);
+	/* Unhangs only shrank the heap: it[] is still past its end. */
+	for (uint32_t j = 0; j < due; j++) {
+		struct pce_heap_item back = it[j];
+
+		if (back.key != PCE_NEVER)
+			pce_heap_push(h, NULL, back.obj, back.key);
 	}
 }
 
@@ -521,6 +638,7 @@ static void expire_locked(struct pce_router *r, struct pce_shard *s, uint64_t no
 static void router_pass(struct pce_cache *c, void *ctx, uint64_t now)
 {
 	struct pce_router *r = ctx;
+	uint64_t high = pce_load_relaxed(&r->high);
 
 	if (pce_load_relaxed(&r->has_ttl)) {
 		for (uint32_t i = 0; i <= c->shard_mask; i++) {
@@ -530,11 +648,21 @@ static void router_pass(struct pce_cache *c, void *ctx, uint64_t now)
 			pthread_mutex_unlock(&s->lock);
 		}
 	}
-	if (r->budget && pce_load_relaxed(&r->index_bytes) > r->high)
-		evict_to(r, r->low, 0);
+	if (pce_load_relaxed(&r->budget) && pce_load_relaxed(&r->index_bytes) > high)
+		evict_to(r, pce_load_relaxed(&r->low), 0);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
+
+/* Put a budget and its watermarks in force (relaxed stores; set_budgets
+ * orders them with the reservations). */
+static void budgets_put(struct pce_router *r, uint64_t budget, uint32_t high_pct,
+			uint32_t low_pct)
+{
+	pce_store_relaxed(&r->budget, budget);
+	pce_store_relaxed(&r->high, pce_budget_share(budget, high_pct));
+	pce_store_relaxed(&r->low, pce_budget_share(budget, low_pct));
+}
 
 void pce_router_config_init(struct pce_router_config *cfg)
 {
@@ -598,9 +726,7 @@ int pce_router_create(const struct pce_router_config *cfg, struct pce_router **o
 	if (!r)
 		return PCE_ENOMEM;
 	r->cfg = *cfg;
-	r->budget = cfg->index_budget;
-	r->high = cfg->index_budget / 100 * cfg->high_watermark_pct;
-	r->low = cfg->index_budget / 100 * cfg->low_watermark_pct;
+	budgets_put(r, cfg->index_budget, cfg->high_watermark_pct, cfg->low_watermark_pct);
 	r->stripe = pce_zalloc_aligned(PCE_STAT_STRIPES * sizeof(struct pce_router_stripe));
 	if (!r->stripe) {
 		pce_free(r);
@@ -678,7 +804,7 @@ int pce_router_add(struct pce_router *r, uint32_t owner, uint64_t ns, const uint
 		   size_t *new_blocks)
 {
 	struct add_req a = { 0 };
-	uint64_t ttl, now = 0;
+	uint64_t ttl, now = 0, budget;
 	struct pce_shard *s;
 	int rc;
 
@@ -711,8 +837,9 @@ int pce_router_add(struct pce_router *r, uint32_t owner, uint64_t ns, const uint
 		/* Make room (the add's own shard first), then try again; give
 		 * up when it can never fit, when eviction cannot make room, or
 		 * when other adders keep taking the room made. */
-		if (a.need > (int64_t)r->budget || attempt == ADD_ATTEMPTS ||
-		    !evict_to(r, r->budget - (uint64_t)a.need, s->index)) {
+		budget = pce_load_relaxed(&r->budget);
+		if (a.need > (int64_t)budget || attempt == ADD_ATTEMPTS ||
+		    !evict_to(r, budget - (uint64_t)a.need, s->index)) {
 			pce_add_relaxed(&r->adds_refused, 1);
 			return PCE_ENOSPC;
 		}
@@ -729,8 +856,10 @@ int pce_router_add(struct pce_router *r, uint32_t owner, uint64_t ns, const uint
  * Split the node whose edge holds position @cut of @q (strictly inside it)
  * so that a node ends at @cut: the head takes a copy of the node's set,
  * the tail keeps the set.  Holdings do not change (the blocks of the edge
- * are shared out between head and tail).  The split is not refused for the
- * budget (a removal must not fail on it); the reclaimer evicts the excess.
+ * are shared out between head and tail; so is the node's place in the
+ * expiry heap: the tail keeps it, the head joins with the same key).  The
+ * split is not refused for the budget (a removal must not fail on it); the
+ * reclaimer evicts the excess.
  * Return: 0 or PCE_ENOMEM (nothing changed); *@tail: the node after @cut.
  */
 static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t ns,
@@ -738,27 +867,35 @@ static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t n
 {
 	struct pce_trie_change ch;
 	struct pce_ctable *set;
+	struct pce_heap_grow grow = { NULL, 0 };
 	struct pce_delta d = { 0 };
+	uint64_t key;
+	int64_t heap_delta = 0;
 	size_t bytes;
 	int rc = pce_trie_prepare_insert(s, ns, q, cut, &ch);
 
 	if (rc)
 		return rc;
 	PCE_ASSERT(ch.op == PCE_INS_SPLIT_END);
+	key = pce_heap_key(&s->expiry, ch.child);
 	set = pce_ctable_rebuild(ch.child->owners, 0, NULL, &bytes);
-	if (!set) {
+	if (!set || (key != PCE_NEVER && pce_heap_prepare(&s->expiry, 1, &grow, &heap_delta))) {
+		pce_free(set);
 		pce_trie_abort(&ch);
 		return PCE_ENOMEM;
 	}
 	ch.n_head->owners = set;
 	*tail = ch.n_tail;
 	pce_trie_commit_insert(s, &ch, NULL);
-	d.index = ch.index_delta;
+	pce_heap_moved(&s->expiry, ch.n_tail);
+	if (key != PCE_NEVER)
+		pce_heap_push(&s->expiry, &grow, ch.n_head, key);
+	d.index = ch.index_delta + heap_delta;
 	d.nodes = ch.nodes_delta;
 	d.tokens = ch.tokens_delta;
 	pce_usage_apply(r->core, &d);
 	gauge_add(&r->owner_bytes, (int64_t)bytes);
-	gauge_add(&r->index_bytes, ch.index_delta + (int64_t)bytes);
+	gauge_add(&r->index_bytes, d.index + (int64_t)bytes);
 	return 0;
 }
 
@@ -968,6 +1105,48 @@ int pce_router_reclaim(struct pce_router *r)
 	return 0;
 }
 
+/* Under reclaim_lock: the new budget in force, then every reservation made
+ * under the old one done, then eviction down to it. */
+struct budgets_req {
+	struct pce_router *r;
+	const struct pce_router_budgets *b;
+};
+
+static int budgets_run(struct pce_cache *c, void *ctx)
+{
+	const struct budgets_req *q = ctx;
+	struct pce_router *r = q->r;
+
+	budgets_put(r, q->b->index_budget, q->b->high_watermark_pct, q->b->low_watermark_pct);
+	pce_budget_barrier(c);
+	if (q->b->index_budget)
+		evict_to(r, q->b->index_budget, 0);
+	return 0;
+}
+
+int pce_router_set_budgets(struct pce_router *r, const struct pce_router_budgets *b)
+{
+	struct pce_budgets check = { 0 };
+	struct budgets_req q = { r, b };
+	uint64_t high;
+	int rc;
+
+	if (!r || !b)
+		return PCE_EINVAL;
+	check.index_budget = b->index_budget;
+	check.high_watermark_pct = b->high_watermark_pct;
+	check.low_watermark_pct = b->low_watermark_pct;
+	if (pce__budgets_error(&check))
+		return PCE_EINVAL;
+	if (pce_cache_inherited(r->core))
+		return PCE_EFORKED;
+	rc = pce_reclaim_run(r->core, budgets_run, &q);
+	high = pce_load_relaxed(&r->high);
+	if (b->index_budget && pce_load_relaxed(&r->index_bytes) > high)
+		pce_reclaim_wake(r->core);
+	return rc;
+}
+
 int pce_router_stats_get(struct pce_router *r, struct pce_router_stats *out)
 {
 	struct pce_cache *c;
@@ -1000,7 +1179,7 @@ int pce_router_stats_get(struct pce_router *r, struct pce_router_stats *out)
 			   PCE_STAT_STRIPES * sizeof(struct pce_router_stripe);
 	out->bytes_per_owner_block =
 		out->holdings ? (double)out->owner_bytes / (double)out->holdings : 0.0;
-	out->index_budget = r->budget;
+	out->index_budget = pce_load_relaxed(&r->budget);
 	out->shards = c->shard_mask + 1;
 	return 0;
 }

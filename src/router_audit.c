@@ -1,5 +1,5 @@
 /*
- * router_audit.c - pce_router_audit(): check R1-R7 (router.c) on every
+ * router_audit.c - pce_router_audit(): check R1-R8 (router.c) on every
  * shard and the gauges, holding every shard lock (taken in index order,
  * kept to the end so the gauge sums see one state).  Matches keep running;
  * writers wait.
@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "expiry.h"
 #include "router_core.h"
 #include "trie.h"
 
@@ -15,6 +16,7 @@ struct audit {
 	size_t msg_len;
 	int bad;
 	uint64_t holdings, set_bytes, trie_bytes, nodes, tokens;
+	uint32_t expiring;   /* nodes of the shard with an owner that expires */
 };
 
 static void fail(struct audit *a, const char *fmt, ...)
@@ -34,7 +36,8 @@ static void fail(struct audit *a, const char *fmt, ...)
 			fail((a), __VA_ARGS__);    \
 	} while (0)
 
-static void check_set(struct pce_router *r, struct audit *a, const struct pce_node *n)
+static void check_set(struct pce_router *r, struct audit *a, struct pce_shard *s,
+		      struct pce_node *n)
 {
 	const struct pce_ctable *t = n->owners, *pt = n->parent->owners;
 	struct pce_node *w;
@@ -63,9 +66,31 @@ static void check_set(struct pce_router *r, struct audit *a, const struct pce_no
 	CHECK(a, live >= 1, "R1: node at depth %u is held by nobody", n->depth);
 	a->holdings += live * pce_router_blocks(r, n);
 	a->set_bytes += pce_ctable_size(t->log2cap);
+	CHECK(a, pce_heap_key(&s->expiry, n) == pce_router_earliest(t),
+	      "R8: node at depth %u keyed %llu in the expiry heap, its owners' earliest %llu",
+	      n->depth, (unsigned long long)pce_heap_key(&s->expiry, n),
+	      (unsigned long long)pce_router_earliest(t));
+	a->expiring += pce_router_earliest(t) != PCE_NEVER;
 }
 
-static void check_tree(struct pce_router *r, struct audit *a, struct pce_node *root)
+/* (R8) The heap's shape: positions, order, one item per expiring node. */
+static void check_heap(struct audit *a, struct pce_shard *s)
+{
+	const struct pce_heap *h = &s->expiry;
+
+	CHECK(a, h->size == a->expiring, "R8: heap holds %u items, %u nodes expire", h->size,
+	      a->expiring);
+	for (uint32_t i = 0; i < h->size && !a->bad; i++) {
+		CHECK(a, *pce_heap_pos(h, h->item[i].obj) == i + 1, "R8: heap position mismatch");
+		if (i)
+			CHECK(a, h->item[(i - 1) / 2].key <= h->item[i].key,
+			      "R8: heap order broken at %u", i);
+	}
+	a->trie_bytes += pce_heap_bytes(h->cap);
+}
+
+static void check_tree(struct pce_router *r, struct audit *a, struct pce_shard *s,
+		       struct pce_node *root)
 {
 	struct pce_node *n = pce__router_first_leaf_locked(root);
 
@@ -94,7 +119,7 @@ static void check_tree(struct pce_router *r, struct audit *a, struct pce_node *r
 		a->nodes++;
 		a->tokens += n->len;
 		a->trie_bytes += pce_node_bytes(n);
-		check_set(r, a, n);
+		check_set(r, a, s, n);
 	}
 }
 
@@ -130,9 +155,11 @@ int pce_router_audit(struct pce_router *r, unsigned flags, char *msg, size_t msg
 					CHECK(&a, pce_shard_of(c, s->roots->slot[j].key,
 							       top->tokens[0]) == s,
 					      "R6: a holding in the wrong shard");
-				check_tree(r, &a, root);
+				check_tree(r, &a, s, root);
 			}
 		}
+		check_heap(&a, s);
+		a.expiring = 0;
 	}
 	CHECK(&a, a.holdings == pce_load_relaxed(&r->holdings),
 	      "R5: holdings gauge %llu, counted %llu",
@@ -148,7 +175,8 @@ int pce_router_audit(struct pce_router *r, unsigned flags, char *msg, size_t msg
 	      "R5: index_bytes is not trie + owner bytes");
 	CHECK(&a, a.nodes == pce_load_relaxed(&c->use.nodes), "R5: node gauge");
 	CHECK(&a, a.tokens == pce_load_relaxed(&c->use.tokens), "R5: token gauge");
-	CHECK(&a, !r->budget || pce_load_relaxed(&r->index_bytes) <= r->budget,
+	CHECK(&a, !pce_load_relaxed(&r->budget) ||
+			  pce_load_relaxed(&r->index_bytes) <= pce_load_relaxed(&r->budget),
 	      "R5: index above its budget");
 	for (i = c->shard_mask + 1; i-- > 0;)
 		pthread_mutex_unlock(&c->shard[i].lock);

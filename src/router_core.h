@@ -1,7 +1,7 @@
 /*
  * router_core.h - the router index's objects, shared by its modules:
  * router.c (life cycle and writers), router_match.c (the wait-free read
- * path) and router_audit.c.  Layout, invariants R1-R7 and the protocol
+ * path) and router_audit.c.  Layout, invariants R1-R8 and the protocol
  * table are in router.c and docs/design.md.
  *
  * A router is a cache core (core.h: shards, writer locks, tries, retire
@@ -63,6 +63,19 @@ static inline int pce_ow_is_word(const struct pce_node *p)
 	return p != NULL && p != PCE_CT_TOMB;
 }
 
+/* The earliest expiry among the owners of set @t, or PCE_NEVER: the key of
+ * its node in the shard's expiry heap (R8). */
+static inline uint64_t pce_router_earliest(const struct pce_ctable *t)
+{
+	uint64_t min = PCE_NEVER;
+	struct pce_node *w;
+	size_t i;
+
+	pce_ctable_for_each(t, i, w)
+		min = PCE_MIN(min, pce_ow_expires(pce_ow_word(w)));
+	return min;
+}
+
 /* Match statistics, one cache line per stripe (thread.h). */
 struct pce_router_stripe {
 	uint64_t matches;
@@ -74,7 +87,10 @@ struct pce_router {
 	struct pce_router_config cfg;
 	struct pce_cache *core;          /* shards, tries, retire lists, reclaimer */
 	struct pce_router_stripe *stripe; /* [PCE_STAT_STRIPES] */
-	uint64_t budget, high, low;      /* index bytes; 0: unlimited */
+	uint64_t budget, high, low;      /* index bytes; 0: unlimited.  W: create, then
+	                                  * pce_router_set_budgets() (reclaim_lock),
+	                                  * relaxed  R: relaxed, reservations under
+	                                  * their shard lock */
 	uint32_t has_ttl;                /* relaxed: set once an add had a TTL */
 	/* gauges (relaxed atomics; W: shard locks) */
 	uint64_t index_bytes pce_cacheline_aligned; /* trie + owner sets: the budget's */

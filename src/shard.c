@@ -92,7 +92,7 @@ void pce_shard_link_locked(struct pce_cache *c, struct pce_shard *s, struct pce_
 	e->id = ++s->last_id << ID_SHARD_BITS | s->index;
 	pce_clock_insert(s, e);
 	if (e->expires_at != PCE_NEVER)
-		pce_heap_push(&s->expiry, grow, e);
+		pce_heap_push(&s->expiry, grow, e, e->expires_at);
 	pce_add_owned(&s->entries, 1);
 	pce_add_owned(&s->ctr.stores, 1);
 	emit(c, PCE_EVENT_STORED, PCE_REASON_COUNT, e, tokens);
@@ -159,12 +159,14 @@ int pce_shard_remove_locked(struct pce_cache *c, struct pce_shard *s, struct pce
 
 void pce_shard_expire_locked(struct pce_cache *c, struct pce_shard *s, uint64_t now)
 {
-	struct pce_entry *e;
+	const struct pce_heap_item *it;
 
+	if (s->owner_sets)
+		return; /* a router's heap holds nodes: router.c expires them */
 	/* A merge that cannot allocate leaves the entry for the next pass;
 	 * lookups already treat it as a miss. */
-	while ((e = pce_heap_top(&s->expiry)) && e->expires_at <= now)
-		if (pce_shard_remove_locked(c, s, e, PCE_REASON_TTL, NULL) != 0)
+	while ((it = pce_heap_top(&s->expiry)) && it->key <= now)
+		if (pce_shard_remove_locked(c, s, it->obj, PCE_REASON_TTL, NULL) != 0)
 			break;
 }
 

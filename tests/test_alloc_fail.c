@@ -326,8 +326,11 @@ static int router_add(struct run *r, int arg)
 		return pce_router_add(r->router, 2, 0, RB, 6, PCE_TIER_CPU, NULL, NULL);
 	case 2: /* split, ends there, the owner already held the node */
 		return pce_router_add(r->router, 1, 0, RA, 2, PCE_TIER_GPU, NULL, NULL);
-	case 8: /* a leaf of two blocks */
-		return pce_router_add(r->router, 8, 0, RC, 10, PCE_TIER_GPU, NULL, NULL);
+	case 8: { /* a leaf of two blocks, expiring after the expiry step */
+		struct pce_router_add_opts later = {0, 100000};
+
+		return pce_router_add(r->router, 8, 0, RC, 10, PCE_TIER_GPU, &later, NULL);
+	}
 	default: /* owners join the sets of a path: they grow */
 		return pce_router_add(r->router, (uint32_t)arg, 0, RA, 6, PCE_TIER_GPU, NULL,
 				      NULL);
@@ -337,7 +340,8 @@ static int router_add(struct run *r, int arg)
 static int router_remove_split(struct run *r, int arg)
 {
 	(void)arg;
-	/* Owner 8 keeps RC[0..8): its leaf (8 8 8 8) is split after 2. */
+	/* Owner 8 keeps RC[0..8): its leaf (8 8 8 8) is split after 2, and
+	 * both halves are in the expiry heap. */
 	return pce_router_remove(r->router, 8, 0, RC, 10);
 }
 

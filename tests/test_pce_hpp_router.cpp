@@ -2,6 +2,7 @@
 // designated initializers, error codes, every call against what pce/router.h
 // documents, match() into arrays, spans and vectors (in their own buffer),
 // events with owner and tier from any callable, TTL with a caller's clock,
+// set_budgets(),
 // moved-from routers, a router inherited across fork(), and matches while
 // another thread adds and removes.  Built as C++17, as C++20 and as C++17
 // without exceptions, each with -Werror.
@@ -199,6 +200,24 @@ void test_events_and_clock()
 	CHECK(got.size() >= 3 && got.back().kind == PCE_EVENT_REMOVED && got.back().owner == 7);
 }
 
+// set_budgets(): a shrink evicts down to the new budget before it returns;
+// bad watermarks are invalid_argument and change nothing.
+void test_set_budgets()
+{
+	auto r = pce::router::create(manual_config());
+	CHECK(r.has_value());
+	for (std::uint32_t i = 0; i < 200; i++)
+		CHECK(r->add(i % 5, 0, toks{i * 4, i * 4 + 1, i * 4 + 2, i * 4 + 3}).has_value());
+	const std::uint64_t before = r->stats()->index_bytes;
+	CHECK(r->set_budgets({before / 4, 101, 80}) == pce::errc::invalid_argument);
+	CHECK(r->stats()->index_budget == 0 && r->stats()->index_bytes == before);
+	CHECK(!r->set_budgets({before / 4, 90, 80}));
+	auto st = r->stats();
+	CHECK(st && st->index_budget == before / 4 && st->index_bytes <= before / 4);
+	CHECK(st && st->removed[PCE_REASON_CAPACITY] > 0);
+	CHECK(!r->audit());
+}
+
 // A child process gets errc::forked from every call on the router it
 // inherited; a router it creates works; the parent's is untouched.
 void test_fork()
@@ -218,6 +237,7 @@ void test_fork()
 		forked(r->clear_owner(1).error());
 		forked(r->clear_ns(0).error());
 		forked(r->reclaim());
+		forked(r->set_budgets({0, 90, 80}));
 		forked(r->stats().error());
 		forked(r->audit());
 		auto mine = pce::router::create(manual_config());
@@ -329,6 +349,7 @@ int main()
 	test_calls();
 	test_errors();
 	test_events_and_clock();
+	test_set_budgets();
 	test_fork();
 	test_concurrent();
 	if (failures)

@@ -405,6 +405,86 @@ static void test_budget_burst(void **state)
 	trouter_close(&t);
 }
 
+/* pce_router_set_budgets(): a shrink below the index evicts down to the
+ * new budget before it returns, and adds then keep within it; raising the
+ * budget or lifting it lets the index grow again; bad arguments change
+ * nothing. */
+static void test_set_budgets(void **state)
+{
+	struct trouter t;
+	struct pce_router_config cfg;
+	struct pce_router_stats st;
+	struct pce_router_budgets b = {16 * 1024, 90, 80};
+	uint32_t q[64];
+	(void)state;
+
+	trouter_config(&t, &cfg);
+	cfg.block_size = 16;
+	trouter_open(&t, &cfg);
+	for (uint32_t i = 0; i < 400; i++) {
+		for (uint32_t j = 0; j < 64; j++)
+			q[j] = i * 64 + j;
+		assert_int_equal(pce_router_add(t.r, i % 7, 0, q, 64, 0, NULL, NULL), 0);
+	}
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_true(st.index_bytes > 4 * b.index_budget);
+	assert_int_equal(st.index_budget, 0);
+
+	assert_int_equal(pce_router_set_budgets(NULL, &b), PCE_EINVAL);
+	assert_int_equal(pce_router_set_budgets(t.r, NULL), PCE_EINVAL);
+	b.low_watermark_pct = 95; /* above high */
+	assert_int_equal(pce_router_set_budgets(t.r, &b), PCE_EINVAL);
+	b.low_watermark_pct = 80;
+	b.high_watermark_pct = 101;
+	assert_int_equal(pce_router_set_budgets(t.r, &b), PCE_EINVAL);
+	b.high_watermark_pct = 90;
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.index_budget, 0);
+	assert_int_equal(st.removed[PCE_REASON_CAPACITY], 0);
+
+	/* Shrink: evicted synchronously. */
+	assert_int_equal(pce_router_set_budgets(t.r, &b), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.index_budget, b.index_budget);
+	assert_true(st.index_bytes <= b.index_budget);
+	assert_true(st.removed[PCE_REASON_CAPACITY] > 0);
+	assert_int_equal(t.removed_by[PCE_REASON_CAPACITY] > 0, 1);
+	raudit(t.r);
+	/* Adds keep within the new budget. */
+	for (uint32_t i = 400; i < 600; i++) {
+		for (uint32_t j = 0; j < 64; j++)
+			q[j] = i * 64 + j;
+		assert_int_equal(pce_router_add(t.r, i % 7, 0, q, 64, 0, NULL, NULL), 0);
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_true(st.index_bytes <= b.index_budget);
+	}
+	/* The reclaimer goes down to the new low watermark. */
+	assert_int_equal(pce_router_reclaim(t.r), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_true(st.index_bytes <= b.index_budget / 100 * 90);
+	raudit(t.r);
+
+	/* Lifted: the index grows past the old budget without evicting. */
+	b.index_budget = 0;
+	assert_int_equal(pce_router_set_budgets(t.r, &b), 0);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	{
+		uint64_t evicted = st.removed[PCE_REASON_CAPACITY];
+
+		for (uint32_t i = 600; i < 800; i++) {
+			for (uint32_t j = 0; j < 64; j++)
+				q[j] = i * 64 + j;
+			assert_int_equal(pce_router_add(t.r, i % 7, 0, q, 64, 0, NULL, NULL), 0);
+		}
+		assert_int_equal(pce_router_reclaim(t.r), 0);
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_true(st.index_bytes > 4 * 16 * 1024);
+		assert_int_equal(st.removed[PCE_REASON_CAPACITY], evicted);
+		assert_int_equal(st.index_budget, 0);
+	}
+	trouter_close(&t);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct trouter t;
@@ -621,6 +701,93 @@ static void test_deep_path_rewalk(void **state)
 
 /* ---- reference model (router_model.h) ----------------------------------- */
 
+/* Holdings at every depth of two branches, with expiries that rise and
+ * fall down the paths (a node due before its children, and after them),
+ * splits of expiring nodes, a re-add that extends, a removal that splits:
+ * after each step of the clock a reclaim pass drops exactly what the
+ * model says has expired (checked by match, the holdings gauge and the
+ * audit, which checks every node's key in the expiry heap, R8). */
+static void test_ttl_many_depths(void **state)
+{
+	static struct rm_model m;
+	static const uint32_t D[RM_MAXLEN] = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static const uint32_t E[RM_MAXLEN] = {5, 6, 7, 8, 9, 20, 21, 22, 23, 24, 25, 26};
+	struct pce_router_config cfg;
+	struct pce_router_stats st;
+	struct trouter t;
+	double w[PCE_TIERS];
+	(void)state;
+
+	trouter_config(&t, &cfg);
+	cfg.block_size = 1;
+	for (uint32_t i = 0; i < PCE_TIERS; i++)
+		w[i] = cfg.tier_weight[i];
+	trouter_open(&t, &cfg);
+	memset(&m, 0, sizeof(m));
+	m.bs = 1;
+	for (uint32_t o = 0; o < RM_OWNERS; o++) {
+		/* Longest first on D (one node, then split by the shorter
+		 * adds), shortest first on E (a node per add). */
+		for (uint32_t k = 0; k < 2; k++) {
+			const uint32_t *q = k ? E : D;
+			size_t len = k ? 2 + o * 2 : RM_MAXLEN - o * 2;
+			uint64_t ttl = 16 * (uint64_t)(1 + (o * 7 + k * 3) % 11) * 4;
+			struct pce_router_add_opts opt = {0, o == 5 && k ? PCE_NEVER : ttl};
+
+			assert_int_equal(pce_router_add(t.r, o, 0, q, len, o % PCE_TIERS, &opt, NULL), 0);
+			assert_int_equal(rm_add(&m, o, 0, q, len, o % PCE_TIERS,
+						opt.ttl_ns == PCE_NEVER ? PCE_NEVER : t.now + ttl, 0),
+					 0);
+		}
+	}
+	raudit(t.r);
+	for (int step = 0; step < 48; step++) {
+		if (step == 10) {
+			/* Owner 2 re-adds part of D for longer: its expiry rises on
+			 * that path only. */
+			struct pce_router_add_opts longer = {0, 16 * 200};
+
+			assert_int_equal(pce_router_add(t.r, 2, 0, D, 5, 0, &longer, NULL), 0);
+			assert_int_equal(rm_add(&m, 2, 0, D, 5, 0, t.now + 16 * 200, 0), 0);
+		}
+		if (step == 12) {
+			/* Owner 5 drops D from token 3 on, inside an expiring edge. */
+			int rc = pce_router_remove(t.r, 5, 0, D, 3);
+
+			assert_int_equal(rc, rm_remove(&m, 5, 0, D, 3));
+		}
+		t.now += 16;
+		assert_int_equal(pce_router_reclaim(t.r), 0);
+		rm_drop(&m, -1, 0, 0, t.now);
+		raudit(t.r);
+		assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+		assert_int_equal(st.holdings, m.n);
+		for (int k = 0; k < 2; k++) {
+			struct pce_overlap out[RM_OWNERS];
+			size_t n;
+			const char *why;
+
+			assert_int_equal(pce_router_match(t.r, 0, k ? E : D, RM_MAXLEN, 0, out,
+							  RM_OWNERS, &n, NULL),
+					 0);
+			why = rm_check(&m, 0, k ? E : D, RM_MAXLEN, t.now, w, out, n, RM_OWNERS);
+			if (why)
+				fail_msg("step %d: %s", step, why);
+		}
+	}
+	/* What is left never expires, or was extended past the clock. */
+	assert_true(m.n > 0);
+	t.now += 16 * 400;
+	assert_int_equal(pce_router_reclaim(t.r), 0);
+	rm_drop(&m, -1, 0, 0, t.now);
+	assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+	assert_int_equal(st.holdings, m.n);
+	/* Owner 5's E had no TTL, but the removal of D[0..3) took E's
+	 * prefixes from 3 tokens on (they share 5). */
+	assert_int_equal(st.holdings, 2);
+	trouter_close(&t);
+}
+
 static void rand_seq(uint32_t *q, size_t *len)
 {
 	*len = 1 + (size_t)(rand() % RM_MAXLEN);
@@ -679,9 +846,13 @@ static void test_reference_model(void **state)
 			} else if (op < 67) {
 				t.now += 16 * (uint64_t)(rand() % 8);
 			} else if (op < 70) {
+				struct pce_router_stats st;
+
 				assert_int_equal(pce_router_reclaim(t.r), 0);
 				rm_drop(&m, -1, 0, 0, t.now);
 				raudit(t.r);
+				assert_int_equal(pce_router_stats_get(t.r, &st), 0);
+				assert_int_equal(st.holdings, m.n);
 			} else {
 				struct pce_overlap out[RM_OWNERS + 1];
 				size_t n, k = 1 + (size_t)(rand() % (RM_OWNERS + 1));
@@ -764,6 +935,40 @@ static void test_clear_and_ttl_race_matches(void **state)
 	pce_router_destroy(x.r);
 }
 
+/* Matches run while the reclaimer expires holdings at every depth of A
+ * (each owner's TTL differs, and re-adds extend some): every owner is
+ * reported once, with at most what it ever held, and the index stays
+ * sound (R8 included). */
+static void test_ttl_expiry_races_matches(void **state)
+{
+	struct pce_router_config cfg;
+	struct race x = {0};
+	pthread_t th;
+	char msg[256];
+	(void)state;
+
+	pce_router_config_init(&cfg);
+	cfg.shards = 2;
+	cfg.reclaim_interval_ns = 100 * 1000;
+	assert_int_equal(pce_router_create(&cfg, &x.r), 0);
+	assert_int_equal(pthread_create(&th, NULL, race_reader, &x), 0);
+	for (int round = 0;
+	     round < 400 || __atomic_load_n(&x.matches, __ATOMIC_RELAXED) < 100; round++) {
+		for (uint32_t o = 0; o < 48; o++) {
+			struct pce_router_add_opts ttl = {0, 1000 * (uint64_t)(1 + (o + round) % 50)};
+
+			assert_int_equal(pce_router_add(x.r, o, 0, A, o % 8 + 1, 0, &ttl, NULL), 0);
+		}
+	}
+	__atomic_store_n(&x.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	if (pce_router_audit(x.r, 0, msg, sizeof msg))
+		fail_msg("audit: %s", msg);
+	assert_true(x.matches > 0);
+	assert_int_equal(x.bad, 0);
+	pce_router_destroy(x.r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,7 +979,9 @@ int main(void)
 		cmocka_unit_test(test_remove_middle_block),
 		cmocka_unit_test(test_clear_owner_and_ns),
 		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_ttl_many_depths),
 		cmocka_unit_test(test_budget_burst),
+		cmocka_unit_test(test_set_budgets),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_events_and_stats),
 		cmocka_unit_test(test_spread_placement),
@@ -783,6 +990,7 @@ int main(void)
 		cmocka_unit_test(test_clear_owner_many_branches),
 		cmocka_unit_test(test_reference_model),
 		cmocka_unit_test(test_clear_and_ttl_race_matches),
+		cmocka_unit_test(test_ttl_expiry_races_matches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1090,6 +1090,14 @@ public:
 
 	[[nodiscard]] std::error_code reclaim() noexcept { return make_error_code(pce_router_reclaim(r_)); }
 
+	/* set_budgets - pce_router_set_budgets(): the new index budget and
+	 * watermarks are in force, and the index within the budget, after
+	 * success; errc::invalid_argument changes nothing. */
+	[[nodiscard]] std::error_code set_budgets(const pce_router_budgets &budgets) noexcept
+	{
+		return make_error_code(pce_router_set_budgets(r_, &budgets));
+	}
+
 	result<pce_router_stats> stats() const noexcept
 	{
 		pce_router_stats s{};

@@ -32,7 +32,8 @@
  *   A gateway whose engines publish no KV events records, when it routes a
  *   request, add(owner, prompt) with a TTL: the holding expires on the
  *   monotonic clock (config.clock) unless re-added.  One global index budget
- *   (config.index_budget, not per owner) bounds the index's memory: above
+ *   (config.index_budget, not per owner; pce_router_set_budgets() changes
+ *   it at run time) bounds the index's memory: above
  *   the high watermark the reclaimer evicts holdings (CLOCK over trie nodes:
  *   a match sets the reference of the nodes it reports from), and an add
  *   that would exceed the budget evicts synchronously first, so a burst of
@@ -213,8 +214,11 @@ PCE_API int pce_router_remove(struct pce_router *r, uint32_t owner, uint64_t ns,
  * @removed: NULL, or receives the number of (owner, block) holdings removed.
  *
  * Never allocate.  clear_owner takes every shard's writer lock in turn and
- * walks every trie: its cost is the size of the index, not of the owner's
- * holdings.  Each emits one PCE_EVENT_REMOVED event per holding cut at a
+ * walks only the nodes @owner holds (a node's children are skipped when
+ * they do not hold it): its cost is the namespaces' top-level nodes plus,
+ * for each node the owner holds, its children, not the size of the index
+ * (but not O(holdings) either: the top level and the children of shared
+ * nodes are scanned).  Each emits one PCE_EVENT_REMOVED event per holding cut at a
  * trie node (reason PCE_REASON_CLEARED; tokens NULL; len the depth, in
  * tokens, of the first block the owner lost on that path; owner; tier).
  * Return: 0 or PCE_EINVAL (NULL @r).
@@ -266,7 +270,34 @@ PCE_API int pce_router_match(struct pce_router *r, uint64_t ns, const uint32_t *
 			     size_t len, unsigned flags, struct pce_overlap *out, size_t k,
 			     size_t *n_out, size_t *left_out);
 
-/* ---- reclaim, statistics, audit ---------------------------------------- */
+/* ---- reclaim, budgets, statistics, audit -------------------------------- */
+
+/* The index budget and watermarks pce_router_set_budgets() puts in force;
+ * the fields mean what the config fields of the same names mean. */
+struct pce_router_budgets {
+	uint64_t index_budget;       /* 0: unlimited */
+	uint32_t high_watermark_pct; /* 0 < low <= high <= 100 */
+	uint32_t low_watermark_pct;
+};
+
+/*
+ * pce_router_set_budgets - Change the index budget and its watermarks at
+ * run time.
+ *
+ * Every add that reserves after this call has begun its eviction checks the
+ * new budget (an add that reserved before holds its shard lock, and the
+ * call takes every shard lock once before evicting).  If the index is above
+ * a new, smaller budget, the call evicts synchronously (CLOCK over leaves,
+ * as an add that needs room does) down to it; the reclaimer then evicts
+ * down to the low watermark if the index is above the high one.  Unlinked
+ * memory is freed after a grace period before the call returns.  Statistics
+ * report the budget in force.  Blocks on shard locks and a grace period:
+ * never call it from inside an RCU read-side section or an on_event
+ * callback.  Since 0.1.
+ * Return: 0, PCE_EINVAL (NULL argument, watermarks out of range) or
+ * PCE_EFORKED.
+ */
+PCE_API int pce_router_set_budgets(struct pce_router *r, const struct pce_router_budgets *b);
 
 /*
  * pce_router_reclaim - Run one reclaim pass in the calling thread: drop
@@ -292,7 +323,7 @@ struct pce_router_stats {
 	uint64_t holdings;        /* (owner, block) pairs held */
 	uint64_t nodes;           /* trie nodes */
 	uint64_t tokens;          /* distinct tokens in the trie (sum of edge lengths) */
-	uint64_t trie_bytes;      /* bytes of trie nodes and child tables */
+	uint64_t trie_bytes;      /* bytes of trie nodes, child tables and expiry heaps */
 	uint64_t owner_bytes;     /* bytes of owner sets */
 	uint64_t index_bytes;     /* trie_bytes + owner_bytes: what the budget counts */
 	uint64_t retired_bytes;   /* unlinked memory waiting for a grace period */

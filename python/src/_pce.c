@@ -2253,6 +2253,10 @@ typedef struct {
 	unsigned busy;
 	PyObject *weakrefs;
 	unsigned long generation; /* fork_generation at creation */
+	/* The budget in force, which set_budgets() completes with the fields
+	 * it is not given; under budgets_lock, as Cache's. */
+	pthread_mutex_t budgets_lock;
+	struct pce_router_budgets budgets;
 } RouterObject;
 
 static PyTypeObject RouterType, OverlapType, MatchResultType;
@@ -2409,6 +2413,9 @@ static int router_open(RouterObject *self, PyObject *args, PyObject *kwds, const
 	}
 	self->hooks = h;
 	self->generation = fork_generation;
+	self->budgets.index_budget = cfg.index_budget;
+	self->budgets.high_watermark_pct = cfg.high_watermark_pct;
+	self->budgets.low_watermark_pct = cfg.low_watermark_pct;
 	/* The reclaim thread may call the clock at once. */
 	Py_BEGIN_ALLOW_THREADS
 	rc = path ? pce_router_snapshot_restore(&cfg, path, NULL, NULL, &self->router)
@@ -2460,6 +2467,15 @@ static int Router_clear(RouterObject *self)
 	return 0;
 }
 
+static PyObject *Router_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	RouterObject *self = (RouterObject *)PyType_GenericNew(type, args, kwds);
+
+	if (self)
+		pthread_mutex_init(&self->budgets_lock, NULL);
+	return (PyObject *)self;
+}
+
 static void Router_dealloc(RouterObject *self)
 {
 	PyTypeObject *tp = Py_TYPE(self);
@@ -2483,6 +2499,7 @@ static void Router_dealloc(RouterObject *self)
 		hooks_free(self->hooks);
 	}
 	self->hooks = NULL;
+	pthread_mutex_destroy(&self->budgets_lock);
 	tp->tp_free((PyObject *)self);
 }
 
@@ -2745,6 +2762,46 @@ out:
 	return out;
 }
 
+static PyObject *Router_set_budgets(RouterObject *self, PyObject *const *args,
+				    Py_ssize_t nargs, PyObject *kwnames)
+{
+	static const char *const names[] = {"index_budget", "high_watermark_pct",
+					    "low_watermark_pct", NULL};
+	PyObject *a[3];
+	uint64_t v[3];
+	struct pce_router_budgets b;
+	int rc = PCE_EFORKED;
+
+	if (parse_args("set_budgets", args, nargs, kwnames, names, 0, 0, a) < 0)
+		return NULL;
+	for (int i = 0; i < 3; i++)
+		if (get_uint(a[i], i < 1 ? UINT64_MAX : UINT32_MAX, 0, names[i], &v[i]) < 0)
+			return NULL;
+	if (router_enter(self) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	/* An inherited budgets_lock may be held by a thread this child lacks. */
+	if (self->generation == fork_generation) {
+		pthread_mutex_lock(&self->budgets_lock);
+		b = self->budgets;
+		if (a[0] && a[0] != Py_None)
+			b.index_budget = v[0];
+		if (a[1] && a[1] != Py_None)
+			b.high_watermark_pct = (uint32_t)v[1];
+		if (a[2] && a[2] != Py_None)
+			b.low_watermark_pct = (uint32_t)v[2];
+		rc = pce_router_set_budgets(self->router, &b);
+		if (rc == 0)
+			self->budgets = b;
+		pthread_mutex_unlock(&self->budgets_lock);
+	}
+	Py_END_ALLOW_THREADS
+	router_leave(self);
+	if (rc == PCE_EINVAL)
+		return raise_rc(rc, "watermarks must satisfy 0 < low <= high <= 100");
+	return rc ? raise_rc(rc, NULL) : Py_NewRef(Py_None);
+}
+
 static PyObject *Router_reclaim(RouterObject *self, PyObject *unused)
 {
 	int rc;
@@ -2867,7 +2924,8 @@ static PyMethodDef Router_methods[] = {
 	 "clear_owner(owner) -> int\n\n"
 	 "owner holds nothing any more, in any namespace (a worker died).\n"
 	 "Returns the number of (owner, block) holdings removed.  Walks the\n"
-	 "whole index.  Releases the GIL."},
+	 "nodes owner holds and the top level of each namespace.  Releases the\n"
+	 "GIL."},
 	{"clear_ns", (PyCFunction)Router_clear_ns, METH_O,
 	 "clear_ns(ns) -> int\n\n"
 	 "Nobody holds anything of namespace ns any more.  Returns the number\n"
@@ -2886,6 +2944,16 @@ static PyMethodDef Router_methods[] = {
 	 "match_many(seqs, k=16, *, ns=0, peek=False) -> list[MatchResult]\n\n"
 	 "match() of each sequence, with the GIL released once for the batch.\n"
 	 "ns: one int, or one per sequence."},
+	{"set_budgets", (PyCFunction)(void (*)(void))Router_set_budgets,
+	 METH_FASTCALL | METH_KEYWORDS,
+	 "set_budgets(*, index_budget=None, high_watermark_pct=None,\n"
+	 "            low_watermark_pct=None) -> None\n\n"
+	 "Change the index budget (0: unlimited) and watermarks at run time; a\n"
+	 "field not given (or None) keeps the value in force.  If the index is\n"
+	 "above a new budget, evicts holdings down to it before returning (GIL\n"
+	 "released; on_event runs in this thread).  stats() reports the budget\n"
+	 "in force.  Raises InvalidArgumentError (watermarks not 0 < low <=\n"
+	 "high <= 100: nothing changed)."},
 	{"reclaim", (PyCFunction)Router_reclaim, METH_NOARGS,
 	 "reclaim() -> None\n\n"
 	 "One reclaim pass in this thread: drop expired holdings, evict to the\n"
@@ -2946,7 +3014,7 @@ static PyTypeObject RouterType = {
 	.tp_methods = Router_methods,
 	.tp_getset = Router_getset,
 	.tp_init = (initproc)Router_init,
-	.tp_new = PyType_GenericNew,
+	.tp_new = Router_new,
 	.tp_dealloc = (destructor)Router_dealloc,
 };
 

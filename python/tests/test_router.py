@@ -187,6 +187,34 @@ def test_ttl_with_clock_and_budget():
     small.close()
 
 
+def test_set_budgets_evicts_down_and_keeps_what_is_not_given():
+    events = []
+    r = pce.Router(block_size=4, background_reclaim=False, high_watermark_pct=70,
+                   low_watermark_pct=60, on_event=lambda ev: events.append(ev.reason))
+    for i in range(300):
+        r.add(i % 5, range(i * 16, i * 16 + 16))
+    before = r.stats()["index_bytes"]
+    with pytest.raises(pce.InvalidArgumentError):
+        r.set_budgets(index_budget=before // 4, low_watermark_pct=95)  # above high (70)
+    assert r.stats()["index_budget"] == 0 and r.stats()["index_bytes"] == before
+    r.set_budgets(index_budget=before // 4)
+    s = r.stats()
+    assert s["index_budget"] == before // 4 and s["index_bytes"] <= before // 4
+    assert s["removed"]["capacity"] > 0 and "capacity" in events
+    r.reclaim()  # down to the low watermark (60%) if above the high one (70%)
+    assert r.stats()["index_bytes"] <= before // 4 * 70 // 100
+    r.set_budgets(index_budget=0)
+    for i in range(300, 400):
+        r.add(i % 5, range(i * 16, i * 16 + 16))
+    assert r.stats()["index_bytes"] > before // 4
+    r.audit()
+    with pytest.raises(TypeError):
+        r.set_budgets(1)
+    r.close()
+    with pytest.raises(pce.InvalidArgumentError):
+        r.set_budgets(index_budget=1)
+
+
 def test_errors():
     for bad in ({"shards": 3}, {"tier_weight": [-1.0]}, {"block_size": 0},
                 {"low_watermark_pct": 95}):
