@@ -32,7 +32,9 @@ extern "C" {
 	XX(ENOPINS, -30801, "pin table is full")                                   \
 	XX(ECORRUPT, -30802, "audit found a broken invariant")                     \
 	XX(ETHREAD, -30803, "could not start the reclaim thread")                  \
-	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it")
+	XX(EFORKED, -30804, "cache was created before fork(); only the parent can use it") \
+	XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                     \
+	XX(EUNAVAIL, -30820, "cluster tier: Redis is unreachable (circuit breaker open)")
 
 enum pce_error {
 	PCE_OK = 0,

@@ -14,7 +14,7 @@ from ._pce import (
     MAX_KV_BYTES, MAX_PINS, MAX_SHARDS, MAX_TOKENS, NEVER, BusyError, Cache, CorruptError,
     Error, Event, Evicted, ExistsError, ForkedError, InvalidArgumentError, Match, NoPinsError,
     NoSpaceError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
-    ThreadError, TooBigError, TooShortError, dedup, err_name, strerror, version,
+    ThreadError, TooBigError, TooShortError, TimedOutError, UnavailableError, dedup, err_name, strerror, version,
     version_number, Router, Overlap, MatchResult, TIER_GPU, TIER_CPU, TIER_DISK, TIER_REMOTE,
     TIERS,
 )
@@ -30,6 +30,6 @@ __all__ = [
     "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
     "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",
     "TooBigError", "TooShortError", "NoPinsError", "CorruptError", "ThreadError",
-    "ForkedError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
+    "ForkedError", "TimedOutError", "UnavailableError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
     "TIER_REMOTE", "TIERS",
 ]

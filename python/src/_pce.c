@@ -115,6 +115,8 @@ static PyObject *no_base; /* stays NULL: pce.Error only */
 #define PY_ERR_ECORRUPT "CorruptError", no_base
 #define PY_ERR_ETHREAD "ThreadError", no_base
 #define PY_ERR_EFORKED "ForkedError", no_base
+#define PY_ERR_ETIMEDOUT "TimedOutError", PyExc_TimeoutError
+#define PY_ERR_EUNAVAIL "UnavailableError", no_base
 
 struct err_row {
 	int code;
