@@ -19,8 +19,9 @@
  * Reply of the script: { partial, node_1, depth_1, node_2, depth_2, ... }.
  *
  * NOSCRIPT (a restarted server, SCRIPT FLUSH, a failover or a redirection
- * to a node that never saw the script) reloads the script on the node that
- * answered and retries once.  Worker thread only.
+ * to a node that never saw the script) is answered with EVAL of the body,
+ * which runs the lookup and caches the script on the node that answered.
+ * Worker thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,27 +208,31 @@ static int load_script(struct pce_cluster *t, uint16_t slot)
 }
 
 /* EVALSHA sha nkeys registry chunk_1 .. chunk_n budget (argv[2..] filled
- * by the caller) */
+ * by the caller).  The SHA1 comes from one SCRIPT LOAD; a NOSCRIPT reply
+ * (a flushed or restarted server, or a node reached by MOVED or ASK that
+ * never ran the script) is answered by sending the body with EVAL, which
+ * also caches it on the node that answered, wherever that is. */
 static int lookup_eval(struct pce_cluster *t, struct pce__lreq *q, const char **argv,
 		       size_t *lens, uint16_t slot)
 {
 	struct pce__cmd cmd = {(int)(q->n + 5), argv, lens};
+	int rc = t->sha[0] ? 0 : load_script(t, slot);
 
-	argv[0] = "EVALSHA";
-	lens[0] = 7;
+	if (rc)
+		return rc;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		redisReply *r;
-		int rc = t->sha[0] ? 0 : load_script(t, slot);
 
-		if (rc)
-			return rc;
-		argv[1] = t->sha;
-		lens[1] = 40;
+		argv[0] = attempt ? "EVAL" : "EVALSHA";
+		lens[0] = strlen(argv[0]);
+		argv[1] = attempt ? pce__lookup_lua : t->sha;
+		lens[1] = attempt ? sizeof(pce__lookup_lua) - 1 : 40;
+		if (attempt)
+			PCE__ADD(t, script_loads, 1);
 		if ((rc = pce__conn_run(&t->conn, slot, &cmd, 1, &r)) != 0)
 			return rc;
-		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		if (!attempt && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
 			freeReplyObject(r);
-			t->sha[0] = '\0';
 			continue;
 		}
 		rc = pce__lookup_parse(r, &q->ans);

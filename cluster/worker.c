@@ -66,7 +66,6 @@ static void went_down(struct pce_cluster *t)
 		PCE__ADD(t, breaker_opens, 1);
 	t->breaker_open = 1;
 	t->connected = 0;
-	t->sha[0] = '\0';
 	PCE__SET(t, connected, 0);
 	t->next_connect_ms = pce__now_ms() + t->backoff_ms;
 }

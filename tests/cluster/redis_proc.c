@@ -17,12 +17,14 @@
 
 #include "redis_proc.h"
 
-int redis_free_port(void)
+/* Binds 127.0.0.1:@port (0: any); the bound port, or -1. */
+static int probe(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+	port = -1;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
@@ -30,6 +32,24 @@ int redis_free_port(void)
 	if (fd >= 0)
 		close(fd);
 	return port;
+}
+
+int redis_free_port(void)
+{
+	return probe(0);
+}
+
+int redis_free_cluster_port(void)
+{
+	static unsigned calls; /* successive calls probe different ports */
+
+	for (int i = 0; i < 1000; i++) {
+		unsigned r = (unsigned)getpid() * 7919u + (calls++) * 104729u + (unsigned)time(NULL);
+		int p = 20000 + (int)(r % 25000u);
+		if (probe(p) == p && probe(p + 10000) == p + 10000)
+			return p;
+	}
+	return -1;
 }
 
 static void sleep_ms(long ms)
@@ -51,7 +71,9 @@ redisContext *redis_client(const struct redis_proc *p)
 	return NULL;
 }
 
-static int answers_ping(const struct redis_proc *p)
+/* 1 if the server on p->port answers and is p->pid (not some other
+ * process that holds the port). */
+static int answers(const struct redis_proc *p)
 {
 	redisContext *c = redis_client(p);
 	redisReply *r;
@@ -59,8 +81,11 @@ static int answers_ping(const struct redis_proc *p)
 
 	if (!c)
 		return 0;
-	r = redisCommand(c, "PING");
-	ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+	r = redisCommand(c, "INFO server");
+	if (r && r->type == REDIS_REPLY_STRING) {
+		const char *pid = strstr(r->str, "process_id:");
+		ok = pid && atol(pid + 11) == (long)p->pid;
+	}
 	if (r)
 		freeReplyObject(r);
 	redisFree(c);
@@ -118,7 +143,7 @@ int redis_start(struct redis_proc *p, int port, const char *const *extra)
 	p->pid = pid;
 	for (int i = 0; i < 500; i++) {
 		int st;
-		if (answers_ping(p))
+		if (answers(p))
 			return 0;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			p->pid = 0;

@@ -22,6 +22,8 @@ struct redis_proc {
 
 /* A port nothing listens on right now. */
 int redis_free_port(void);
+/* A port p with p and p + 10000 (a cluster node's bus port) both free. */
+int redis_free_cluster_port(void);
 /* Starts redis-server on @port (0: a free one) with the extra arguments
  * @extra (NULL-terminated, may be NULL) and waits until it answers PING.
  * 0 on success. */

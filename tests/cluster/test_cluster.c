@@ -334,18 +334,25 @@ static void test_key_ttl(void **state)
 
 struct killer {
 	int port;
+	struct pce_cluster *tier;
 	volatile int stop;
 	int kills;
 	pthread_t th;
 };
 
-/* Kills every other client's connection, every millisecond. */
+/* Once the tier's first retracts have landed, kills every other client's
+ * connection, every millisecond. */
 static void *kill_loop(void *arg)
 {
 	struct killer *k = arg;
 	struct redis_proc p = {.port = k->port};
 	redisContext *raw = redis_client(&p);
+	struct pce_cluster_stats st;
+	uint64_t t0 = now_us();
 
+	do
+		assert_int_equal(pce_cluster_stats_get(k->tier, &st), 0);
+	while (st.retracted == 0 && now_us() - t0 < 5000000);
 	while (raw && !__atomic_load_n(&k->stop, __ATOMIC_RELAXED)) {
 		redisReply *r = redisCommand(raw, "CLIENT KILL TYPE normal SKIPME yes");
 		if (!r)
@@ -363,7 +370,9 @@ static void *kill_loop(void *arg)
  * what Redis shows of each entry stays a prefix. */
 static void test_retract_order_with_killed_connection(void **state)
 {
-	enum { ENTRIES = 2000, CHUNKS = 8 };
+	/* 7 chunks: the worker's pipelines (512 commands) end inside an
+	 * entry, so a kill between two of them cuts that entry. */
+	enum { ENTRIES = 2000, CHUNKS = 7 };
 	struct redis_proc *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a, c;
@@ -384,10 +393,11 @@ static void test_retract_order_with_killed_connection(void **state)
 	node_sync(&c);
 	assert_int_equal(node_depth_of(&c, q[0], CHUNKS * CHUNK, 1, NULL), CHUNKS * CHUNK);
 
+	k.tier = a.tier;
 	assert_int_equal(pthread_create(&k.th, NULL, kill_loop, &k), 0);
 	assert_int_equal(pce_cache_clear(a.cache, &removed), 0);
 	assert_int_equal(removed, ENTRIES);
-	sleep_ms(50);
+	sleep_ms(100);
 	__atomic_store_n(&k.stop, 1, __ATOMIC_RELAXED);
 	assert_int_equal(pthread_join(k.th, NULL), 0);
 	raw = redis_client(p); /* after the kills */
@@ -515,6 +525,146 @@ static void test_oom_publish_errors_lookups_answer(void **state)
 	node_close(&a);
 }
 
+/* ---- Redis Cluster: MOVED and ASK --------------------------------------- */
+
+static void cluster_node(struct redis_proc *p)
+{
+	static const char *const args[] = {"--cluster-enabled", "yes",
+					   "--cluster-config-file", "nodes.conf",
+					   "--cluster-node-timeout", "2000", NULL};
+	int port = redis_free_cluster_port();
+
+	assert_true(port > 0);
+	assert_int_equal(redis_start(p, port, args), 0);
+}
+
+static void node_id_of(redisContext *c, char *id)
+{
+	redisReply *r = redisCommand(c, "CLUSTER MYID");
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	snprintf(id, 64, "%s", r->str);
+	freeReplyObject(r);
+}
+
+static int cluster_ok(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "CLUSTER INFO");
+	int ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok");
+	if (r)
+		freeReplyObject(r);
+	return ok;
+}
+
+/* 1 if @c's view of the cluster has node @id as a connected master. */
+static int knows_master(redisContext *c, const char *id)
+{
+	redisReply *r = redisCommand(c, "CLUSTER NODES");
+	int ok = 0;
+
+	if (r && r->type == REDIS_REPLY_STRING) {
+		const char *line = strstr(r->str, id);
+		const char *end = line ? strchr(line, '\n') : NULL;
+		if (line && end) {
+			char buf[512];
+			snprintf(buf, sizeof(buf), "%.*s", (int)(end - line), line);
+			ok = strstr(buf, "master") && !strstr(buf, "handshake") &&
+			     strstr(buf, " connected");
+		}
+	}
+	if (r)
+		freeReplyObject(r);
+	return ok;
+}
+
+/* Two masters: X holds every slot but namespace 0's, which Y holds.  The
+ * tiers know only X: their first batch is answered MOVED.  Then the slot
+ * migrates from Y to X while lookups go on: ASK during the move, MOVED
+ * after it. */
+static void test_moved_and_ask(void **state)
+{
+	struct redis_proc x = {0}, y = {0};
+	struct pce_cluster_config cfg;
+	struct node a, c;
+	struct pce_cluster_stats st;
+	uint32_t q[8];
+	char xid[64], yid[64];
+	unsigned flags;
+	uint16_t slot = pce__key_ns_slot("pce", 0);
+	(void)state;
+
+	cluster_node(&x);
+	cluster_node(&y);
+	redisContext *rx = redis_client(&x), *ry = redis_client(&y);
+	node_id_of(rx, xid);
+	node_id_of(ry, yid);
+	if (slot > 0)
+		raw_ok(rx, "CLUSTER ADDSLOTSRANGE 0 %d", slot - 1);
+	if (slot < 16383)
+		raw_ok(rx, "CLUSTER ADDSLOTSRANGE %d 16383", slot + 1);
+	raw_ok(ry, "CLUSTER ADDSLOTS %d", slot);
+	raw_ok(rx, "CLUSTER MEET 127.0.0.1 %d", y.port);
+#define READY (cluster_ok(rx) && cluster_ok(ry) && knows_master(rx, yid) && knows_master(ry, xid))
+	for (int i = 0; i < 1000 && !READY; i++)
+		sleep_ms(10);
+	assert_true(READY);
+#undef READY
+
+	seq(q, 8, 9000);
+	node_config(&cfg, x.port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, x.port, 3);
+	node_open(&c, &cfg, 1);
+	node_sync(&a);
+	node_store(&a, q, 8);
+	node_sync(&a);
+	node_sync(&c);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
+	assert_true(st.redirects >= 1);
+	assert_int_equal(st.publish_errors, 0);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_true(st.redirects >= 1);
+	uint64_t before = st.redirects;
+	/* Y has the keys now. */
+	assert_true(raw_int(ry, "CLUSTER COUNTKEYSINSLOT %d", slot) >= 3);
+
+	/* Migration, step 1: both sides marked.  Y still holds every key,
+	 * so it serves the lookup itself. */
+	raw_ok(rx, "CLUSTER SETSLOT %d IMPORTING %s", slot, yid);
+	raw_ok(ry, "CLUSTER SETSLOT %d MIGRATING %s", slot, xid);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	/* Step 2: every key moves to X.  Y answers ASK (the keys are gone,
+	 * the slot is still its own): the tier asks X with ASKING. */
+	redisReply *keys = redisCommand(ry, "CLUSTER GETKEYSINSLOT %d 1000", slot);
+	assert_non_null(keys);
+	for (size_t i = 0; i < keys->elements; i++)
+		raw_ok(ry, "MIGRATE 127.0.0.1 %d %s 0 5000", x.port, keys->element[i]->str);
+	freeReplyObject(keys);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_true(st.redirects > before);
+	before = st.redirects;
+	/* Step 3: the slot is X's (Y learns it over the bus, and, with no
+	 * slot left, turns into X's replica); Y answers MOVED to X, or ASK
+	 * until it has learnt. */
+	raw_ok(rx, "CLUSTER SETSLOT %d NODE %s", slot, xid);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_true(st.redirects > before);
+	assert_int_equal(st.l2_unavailable, 0);
+
+	redisFree(rx);
+	redisFree(ry);
+	node_close(&c);
+	node_close(&a);
+	redis_stop(&x);
+	redis_stop(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +681,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_noscript_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_publish_errors_lookups_answer, setup,
 						teardown),
+		cmocka_unit_test(test_moved_and_ask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
