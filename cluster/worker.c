@@ -175,13 +175,14 @@ static void serve_lookup(struct pce_cluster *t)
 	}
 	pthread_mutex_lock(&t->mu);
 	q->rc = rc;
+	t->ready = t->connected && !t->resync;
 	if (q->state == LREQ_ABANDONED) {
 		free(q->ans.d);
 		free(q);
 	} else {
 		q->state = LREQ_DONE;
-		pthread_cond_broadcast(&t->done);
 	}
+	pthread_cond_broadcast(&t->done);
 }
 
 static void set_ready(struct pce_cluster *t)

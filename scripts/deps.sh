@@ -17,17 +17,23 @@ cmake
 ninja-build
 pkg-config
 "
-# What libpce and the pce tool link.
+# What libpce, the cluster tier (hiredis, xxHash, libcrypto for its
+# SHA-256/128 chunk ids) and the pce tool link.
 RUN="
 liburcu-dev
 libmimalloc-dev
 libcjson-dev
 zlib1g-dev
+libhiredis-dev
+libxxhash-dev
+libssl-dev
 "
 # The test suites: cmocka, the benchmarks' dependencies (the release, asan
 # and tsan suites build them), clang-14 with libFuzzer (fuzz), valgrind
 # (memcheck), Debian's python3 (the tool's tests parse its JSON and SVG;
-# the python suites build and test the Python package with pip and pytest).
+# the python suites build and test the Python package with pip and pytest),
+# redis-server and redis-tools (the cluster tier's tests start their own
+# servers), libhiredis-dev (the tests' own Redis client).
 TEST="
 libcmocka-dev
 libxxhash-dev
@@ -40,6 +46,9 @@ python3-dev
 python3-setuptools
 python3-pip
 python3-pytest
+redis-server
+redis-tools
+libhiredis-dev
 "
 # The benchmarks: xxHash (the block-hash baseline), git (the commit that
 # docs/benchmarks.md names).

@@ -126,13 +126,15 @@ enum class errc : int {
 	corrupt = PCE_ECORRUPT,
 	thread = PCE_ETHREAD,
 	forked = PCE_EFORKED, /* the cache was created before a fork() of this process */
+	timed_out = PCE_ETIMEDOUT,
+	unavailable = PCE_EUNAVAIL, /* cluster tier (pce/cluster.h): Redis unreachable */
 };
 
 namespace detail {
 #define PCE_HPP_COUNT_(name, value, msg) +1
 inline constexpr int c_error_codes = 0 PCE_ERRNO_MAP(PCE_HPP_COUNT_);
 #undef PCE_HPP_COUNT_
-static_assert(c_error_codes == 13, "pce/errors.h has a code that pce::errc does not name");
+static_assert(c_error_codes == 15, "pce/errors.h has a code that pce::errc does not name");
 
 class category_impl final : public std::error_category {
 public:
