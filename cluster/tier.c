@@ -276,7 +276,7 @@ int pce_cluster_lookup(struct pce_cluster *t, uint64_t ns, const uint32_t *token
 {
 	struct pce_cache *cache;
 	struct pce__lreq *q;
-	size_t whole, n;
+	size_t whole, n, deepest = 0;
 	int rc;
 
 	if (!t || !out || (max_owners && !owners))
@@ -320,6 +320,8 @@ int pce_cluster_lookup(struct pce_cluster *t, uint64_t ns, const uint32_t *token
 		const struct pce__depth *d = &q->ans.d[i];
 		if (d->node == t->cfg.node_id || d->chunks == 0)
 			continue;
+		if (d->chunks > deepest)
+			deepest = d->chunks;
 		if (out->n_owners < max_owners) {
 			struct pce_overlap *o = &owners[out->n_owners++];
 			o->owner = d->node;
@@ -342,8 +344,9 @@ int pce_cluster_lookup(struct pce_cluster *t, uint64_t ns, const uint32_t *token
 		out->total_owners++;
 	}
 	qsort(owners, out->n_owners, sizeof(*owners), deeper_first);
-	if (q->ans.partial || (n < whole && out->total_owners && owners[0].tokens ==
-								   n * t->cfg.chunk_tokens))
+	/* Cut by the chunk cap: an owner that held every chunk asked about
+	 * may hold more. */
+	if (q->ans.partial || (n < whole && deepest == n))
 		out->flags |= PCE_CLUSTER_PARTIAL;
 	if (out->flags & PCE_CLUSTER_PARTIAL)
 		PCE__ADD(t, l2_partial, 1);

@@ -206,6 +206,53 @@ static void test_publish_lookup_two_owners(void **state)
 	node_close(&a);
 }
 
+/* The chunk cap and the script's work budget both mark an answer PARTIAL
+ * (depths are then lower bounds); without owners[] the counts still come. */
+static void test_partial_answers(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a, capped, budgeted;
+	struct pce_cluster_result r;
+	uint32_t q[16];
+	unsigned flags;
+
+	seq(q, 16, 800);
+	node_config(&cfg, p->port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p->port, 3);
+	cfg.max_lookup_chunks = 2;
+	node_open(&capped, &cfg, 1);
+	node_config(&cfg, p->port, 4);
+	cfg.script_budget = 1;
+	node_open(&budgeted, &cfg, 1);
+	node_sync(&a);
+	node_store(&a, q, 16);
+	node_sync(&a);
+	node_sync(&capped);
+	node_sync(&budgeted);
+
+	assert_int_equal(node_depth_of(&capped, q, 16, 1, &flags), 8);
+	assert_int_equal(flags, PCE_CLUSTER_PARTIAL);
+	assert_int_equal(pce_cluster_lookup(capped.tier, 0, q, 16, NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.flags, PCE_CLUSTER_PARTIAL);
+	assert_int_equal(r.n_owners, 0);
+	assert_int_equal(r.total_owners, 1);
+	/* Not partial when the query has no more chunks than the cap. */
+	assert_int_equal(node_depth_of(&capped, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+
+	assert_int_equal(node_depth_of(&budgeted, q, 16, 1, &flags), 8);
+	assert_int_equal(flags, PCE_CLUSTER_PARTIAL);
+	struct pce_cluster_stats st;
+	assert_int_equal(pce_cluster_stats_get(budgeted.tier, &st), 0);
+	assert_int_equal(st.l2_partial, 1);
+
+	node_close(&budgeted);
+	node_close(&capped);
+	node_close(&a);
+}
+
 static void test_hole_stops_the_scan(void **state)
 {
 	struct redis_proc *p = *state;
@@ -672,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_key_schema_and_slots),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test_setup_teardown(test_publish_lookup_two_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hole_stops_the_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_epoch_hides_old_life, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_lapse, setup, teardown),
