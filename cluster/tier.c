@@ -343,7 +343,8 @@ int pce_cluster_lookup(struct pce_cluster *t, uint64_t ns, const uint32_t *token
 		}
 		out->total_owners++;
 	}
-	qsort(owners, out->n_owners, sizeof(*owners), deeper_first);
+	if (out->n_owners > 1) /* owners may be NULL: qsort wants an array */
+		qsort(owners, out->n_owners, sizeof(*owners), deeper_first);
 	/* Cut by the chunk cap: an owner that held every chunk asked about
 	 * may hold more. */
 	if (q->ans.partial || (n < whole && deepest == n))
