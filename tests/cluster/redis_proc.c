@@ -184,7 +184,12 @@ void redis_stop(struct redis_proc *p)
 			p->pid = 0;
 		}
 	}
-	/* Nothing is persisted, so the directory is empty. */
-	if (p->dir[0] && rmdir(p->dir) == 0)
-		p->dir[0] = '\0';
+	/* Nothing is persisted; a cluster node leaves its nodes.conf. */
+	if (p->dir[0]) {
+		char conf[96];
+		snprintf(conf, sizeof(conf), "%s/nodes.conf", p->dir);
+		unlink(conf);
+		if (rmdir(p->dir) == 0)
+			p->dir[0] = '\0';
+	}
 }

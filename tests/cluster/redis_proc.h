@@ -31,8 +31,8 @@ int redis_start(struct redis_proc *p, int port, const char *const *extra);
 /* Sends @sig to the server (SIGKILL, SIGSTOP, SIGCONT...); reaps it if the
  * signal kills. */
 void redis_signal(struct redis_proc *p, int sig);
-/* SIGTERM, wait for the exit, remove the directory.  Accepts a stopped
- * or already dead server. */
+/* SIGTERM, wait for the exit, remove the directory (and a cluster node's
+ * nodes.conf).  Accepts a stopped or already dead server. */
 void redis_stop(struct redis_proc *p);
 /* A plain hiredis connection to the server (1 s timeouts); NULL on error. */
 redisContext *redis_client(const struct redis_proc *p);
