@@ -17,7 +17,8 @@ cmake
 ninja-build
 pkg-config
 "
-# What libpce, libpce_events (ZMQ, msgpack-c) and the pce tool link.
+# What libpce, the pce tool, libpce_events (ZMQ, msgpack-c, xxHash) and the
+# cluster tier (hiredis, xxHash, libcrypto for its SHA-256/128 chunk ids) link.
 RUN="
 liburcu-dev
 libmimalloc-dev
@@ -26,12 +27,16 @@ zlib1g-dev
 libzmq3-dev
 libmsgpack-dev
 libxxhash-dev
+libhiredis-dev
+libssl-dev
 "
 # The test suites: cmocka, the benchmarks' dependencies (the release, asan
 # and tsan suites build them), clang-14 with libFuzzer (fuzz), valgrind
 # (memcheck), Debian's python3 (the tool's tests parse its JSON and SVG;
 # the python suites build and test the Python package with pip and pytest;
-# the events tests run a KV-event publisher with python3-zmq and -msgpack).
+# the events tests run a KV-event publisher with python3-zmq and -msgpack),
+# redis-server and redis-tools (the cluster tier's tests start their own
+# servers), libhiredis-dev (the tests' own Redis client).
 TEST="
 libcmocka-dev
 libxxhash-dev
@@ -46,6 +51,9 @@ python3-pip
 python3-pytest
 python3-zmq
 python3-msgpack
+redis-server
+redis-tools
+libhiredis-dev
 "
 # The benchmarks: xxHash (the block-hash baseline), git (the commit that
 # docs/benchmarks.md names).

@@ -68,7 +68,7 @@ static void test_error_strings(void **state)
 	const int codes[] = {PCE_EINVAL, PCE_ENOMEM, PCE_EEXIST, PCE_ENOENT, PCE_EBUSY, PCE_ENOSPC,
 			     PCE_ESTALE, PCE_E2BIG, PCE_ESHORT, PCE_ENOPINS, PCE_ECORRUPT,
 			     PCE_ETHREAD, PCE_EFORKED, PCE_EBADSNAP, PCE_EIO,
-			     PCE_EEVBATCH, PCE_EZMQ, PCE_ETIMEDOUT};
+			     PCE_EEVBATCH, PCE_EZMQ, PCE_ETIMEDOUT, PCE_EUNAVAIL};
 	(void)state;
 
 	assert_string_equal(pce_err_name(PCE_OK), "PCE_OK");

@@ -37,7 +37,8 @@ extern "C" {
 	XX(EIO, -EIO, "I/O error on a snapshot file")                              \
 	XX(EEVBATCH, -30810, "malformed KV-event batch")                           \
 	XX(EZMQ, -30811, "ZMQ socket could not be created, bound or connected")    \
-	XX(ETIMEDOUT, -30816, "wait timed out")
+	XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                     \
+	XX(EUNAVAIL, -30820, "cluster tier: Redis is unreachable (circuit breaker open)")
 
 enum pce_error {
 	PCE_OK = 0,

@@ -130,14 +130,15 @@ enum class errc : int {
 	io_error = PCE_EIO,
 	event_batch = PCE_EEVBATCH, /* a KV-event batch could not be decoded (pce/events.h) */
 	zmq = PCE_EZMQ,             /* a ZMQ socket failed (pce/events.h) */
-	timed_out = PCE_ETIMEDOUT,  /* libpce_events: a wait timed out */
+	timed_out = PCE_ETIMEDOUT,  /* a wait timed out (pce/events.h, pce/cluster.h) */
+	unavailable = PCE_EUNAVAIL, /* cluster tier (pce/cluster.h): Redis unreachable */
 };
 
 namespace detail {
 #define PCE_HPP_COUNT_(name, value, msg) +1
 inline constexpr int c_error_codes = 0 PCE_ERRNO_MAP(PCE_HPP_COUNT_);
 #undef PCE_HPP_COUNT_
-static_assert(c_error_codes == 18, "pce/errors.h has a code that pce::errc does not name");
+static_assert(c_error_codes == 19, "pce/errors.h has a code that pce::errc does not name");
 
 class category_impl final : public std::error_category {
 public:

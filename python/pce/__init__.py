@@ -15,7 +15,8 @@ from ._pce import (
     Cache, CorruptError, SnapshotIOError,
     Error, Event, Evicted, ExistsError, ForkedError, InvalidArgumentError, Match, NoPinsError,
     NoSpaceError, NotFoundError, OutOfMemoryError, Pin, Released, StaleError, StoreResult,
-    ThreadError, TimedOutError, TooBigError, TooShortError, EventBatchError, ZmqError, dedup, err_name, strerror, version,
+    ThreadError, TimedOutError, TooBigError, TooShortError, EventBatchError, ZmqError,
+    UnavailableError, dedup, err_name, strerror, version,
     version_number, Router, Overlap, MatchResult, TIER_GPU, TIER_CPU, TIER_DISK, TIER_REMOTE,
     TIERS,
 )
@@ -31,6 +32,6 @@ __all__ = [
     "MAX_KV_BYTES", "NEVER", "Error", "InvalidArgumentError", "OutOfMemoryError",
     "ExistsError", "NotFoundError", "BusyError", "NoSpaceError", "StaleError",
     "TooBigError", "TooShortError", "NoPinsError", "CorruptError", "ThreadError",
-    "ForkedError", "BadSnapshotError", "SnapshotIOError", "EventBatchError", "ZmqError", "TimedOutError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
+    "ForkedError", "BadSnapshotError", "SnapshotIOError", "EventBatchError", "ZmqError", "TimedOutError", "UnavailableError", "Router", "Overlap", "MatchResult", "TIER_GPU", "TIER_CPU", "TIER_DISK",
     "TIER_REMOTE", "TIERS",
 ]

@@ -120,6 +120,7 @@ static PyObject *no_base; /* stays NULL: pce.Error only */
 #define PY_ERR_EEVBATCH "EventBatchError", no_base
 #define PY_ERR_EZMQ "ZmqError", no_base
 #define PY_ERR_ETIMEDOUT "TimedOutError", PyExc_TimeoutError
+#define PY_ERR_EUNAVAIL "UnavailableError", no_base
 
 struct err_row {
 	int code;

@@ -325,7 +325,7 @@ def test_errors_hierarchy():
                pce.NotFoundError, pce.BusyError, pce.NoSpaceError, pce.StaleError,
                pce.TooBigError, pce.TooShortError, pce.NoPinsError, pce.CorruptError,
                pce.ThreadError, pce.ForkedError, pce.EventBatchError, pce.ZmqError,
-               pce.TimedOutError]
+               pce.TimedOutError, pce.UnavailableError]
     assert len({k.code for k in classes}) == len(classes)
     for k in classes:
         assert issubclass(k, pce.Error)
@@ -334,6 +334,7 @@ def test_errors_hierarchy():
     assert pce.err_name(12345) == "PCE_EUNKNOWN"
     assert pce.strerror(0) == "success"
     assert issubclass(pce.OutOfMemoryError, MemoryError)
+    assert issubclass(pce.TimedOutError, TimeoutError)
     try:
         pce.Cache(shards=0)
     except pce.Error as e:

@@ -1,0 +1,196 @@
+/*
+ * mirror.c - what this node has published: its entries and their chunks,
+ * so that a REMOVED event (which carries no tokens) knows what to retract
+ * and a republish needs no walk of the cache.
+ *
+ *   entries: entry id -> { ns, n, ids[n] }      (one per STORED event)
+ *   chunks:  chunk id -> { ns, refcount }       (entries holding it)
+ *   ns:      namespace -> boot token seen       (heartbeats, publish.c)
+ *
+ * A chunk is published when its refcount goes 0 -> 1 and retracted when it
+ * goes 1 -> 0.  Entries of a cache are prefix-closed per chunk chain (an
+ * entry holding chunk i holds 1..i-1), so "still held" is prefix-closed
+ * too, and retracting the freed chunks deepest first keeps what Redis shows
+ * prefix-closed at every instant, even if the pipeline breaks midway.
+ *
+ * The tables are open addressing with linear probing and backward-shift
+ * deletion (no tombstones), grown at 3/4 load.  Worker thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+
+struct mirror_entry {
+	uint64_t ns;
+	size_t n;
+	struct pce_chunk_id *ids;
+};
+
+static uint64_t mix(uint64_t k0, uint64_t k1)
+{
+	uint64_t h = k0 * 0x9E3779B97F4A7C15ull ^ (k1 + 0x632BE59BD9B4E019ull);
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	return h ^ (h >> 32);
+}
+
+struct pce__tslot *pce__table_find(struct pce__table *t, uint64_t k0, uint64_t k1)
+{
+	if (!t->cap)
+		return NULL;
+	for (size_t i = mix(k0, k1) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		struct pce__tslot *s = &t->s[i];
+		if (!s->used)
+			return NULL;
+		if (s->k0 == k0 && s->k1 == k1)
+			return s;
+	}
+}
+
+static int grow(struct pce__table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 16;
+	struct pce__tslot *s = calloc(cap, sizeof(*s));
+
+	if (!s)
+		return PCE_ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->s[i].used)
+			continue;
+		size_t j = mix(t->s[i].k0, t->s[i].k1) & (cap - 1);
+		while (s[j].used)
+			j = (j + 1) & (cap - 1);
+		s[j] = t->s[i];
+	}
+	free(t->s);
+	t->s = s;
+	t->cap = cap;
+	return 0;
+}
+
+struct pce__tslot *pce__table_get(struct pce__table *t, uint64_t k0, uint64_t k1)
+{
+	struct pce__tslot *s = pce__table_find(t, k0, k1);
+
+	if (s)
+		return s;
+	if ((t->len + 1) * 4 > t->cap * 3 && grow(t))
+		return NULL;
+	size_t i = mix(k0, k1) & (t->cap - 1);
+	while (t->s[i].used)
+		i = (i + 1) & (t->cap - 1);
+	t->s[i] = (struct pce__tslot){.k0 = k0, .k1 = k1, .used = 1};
+	t->len++;
+	return &t->s[i];
+}
+
+void pce__table_del(struct pce__table *t, struct pce__tslot *slot)
+{
+	size_t mask = t->cap - 1, i = (size_t)(slot - t->s);
+
+	/* Backward shift: pull later members of the probe run into the hole
+	 * when their home position allows it. */
+	for (size_t j = (i + 1) & mask; t->s[j].used; j = (j + 1) & mask) {
+		size_t home = mix(t->s[j].k0, t->s[j].k1) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->s[i] = t->s[j];
+			i = j;
+		}
+	}
+	t->s[i].used = 0;
+	t->len--;
+}
+
+void pce__table_free(struct pce__table *t)
+{
+	free(t->s);
+	memset(t, 0, sizeof(*t));
+}
+
+long pce__mirror_add(struct pce__mirror *m, uint64_t id, uint64_t ns, struct pce_chunk_id *ids,
+		     size_t n, size_t *fresh)
+{
+	struct mirror_entry *e = malloc(sizeof(*e));
+	struct pce__tslot *es;
+	long nf = 0;
+
+	if (!e || pce__table_find(&m->entries, id, 0) ||
+	    !(es = pce__table_get(&m->entries, id, 0)))
+		goto fail;
+	/* Reserve every chunk slot first, so a failure leaves no refcount
+	 * half-counted: a slot created here with b == 0 is new. */
+	for (size_t i = 0; i < n; i++) {
+		if (!pce__table_get(&m->chunks, ids[i].lo, ids[i].hi)) {
+			for (size_t j = 0; j < i; j++) {
+				struct pce__tslot *c = pce__table_find(&m->chunks, ids[j].lo, ids[j].hi);
+				if (c && c->b == 0)
+					pce__table_del(&m->chunks, c);
+			}
+			pce__table_del(&m->entries, pce__table_find(&m->entries, id, 0));
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pce__tslot *c = pce__table_find(&m->chunks, ids[i].lo, ids[i].hi);
+		if (c->b++ == 0) {
+			c->a = ns;
+			fresh[nf++] = i;
+		}
+	}
+	e->ns = ns;
+	e->n = n;
+	e->ids = ids;
+	es = pce__table_find(&m->entries, id, 0);
+	es->a = (uint64_t)(uintptr_t)e;
+	return nf;
+fail:
+	free(e);
+	free(ids);
+	return PCE_ENOMEM;
+}
+
+size_t pce__mirror_len(struct pce__mirror *m, uint64_t id)
+{
+	struct pce__tslot *es = pce__table_find(&m->entries, id, 0);
+
+	return es ? ((struct mirror_entry *)(uintptr_t)es->a)->n : 0;
+}
+
+size_t pce__mirror_remove(struct pce__mirror *m, uint64_t id, uint64_t *ns,
+			  struct pce_chunk_id *gone, size_t room)
+{
+	struct pce__tslot *es = pce__table_find(&m->entries, id, 0);
+	size_t ng = 0;
+
+	if (!es)
+		return 0;
+	struct mirror_entry *e = (struct mirror_entry *)(uintptr_t)es->a;
+	pce__table_del(&m->entries, es);
+	*ns = e->ns;
+	for (size_t i = e->n; i-- > 0;) {
+		struct pce__tslot *c = pce__table_find(&m->chunks, e->ids[i].lo, e->ids[i].hi);
+		if (c && --c->b == 0) {
+			pce__table_del(&m->chunks, c);
+			if (ng < room)
+				gone[ng++] = e->ids[i];
+		}
+	}
+	free(e->ids);
+	free(e);
+	return ng;
+}
+
+void pce__mirror_free(struct pce__mirror *m)
+{
+	for (size_t i = 0; i < m->entries.cap; i++) {
+		if (!m->entries.s[i].used)
+			continue;
+		struct mirror_entry *e = (struct mirror_entry *)(uintptr_t)m->entries.s[i].a;
+		free(e->ids);
+		free(e);
+	}
+	pce__table_free(&m->entries);
+	pce__table_free(&m->chunks);
+	pce__table_free(&m->ns);
+}

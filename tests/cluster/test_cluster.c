@@ -1,0 +1,735 @@
+/*
+ * test_cluster.c - the cluster tier against a real redis-server: golden
+ * hash vectors, publish/lookup with several owners, holes, epochs, leases,
+ * key TTLs, retract order under a killed connection, NOSCRIPT, OOM, the
+ * scripting-free fallback.  Each test starts its own server (redis_proc.h).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cluster.h"
+#include "node.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- no server needed ---------------------------------------------------- */
+
+static void test_golden_vectors(void **state)
+{
+	static const uint32_t toks[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	struct pce_cluster_config cfg;
+	struct pce_cluster *t;
+	struct pce_chunk_id id[2], other[2];
+	(void)state;
+
+	/* No server: the tier only hashes here.  These values pin the id
+	 * format: every node of a cluster, whatever its build, must agree. */
+	node_config(&cfg, redis_free_port(), 1);
+	assert_int_equal(pce_cluster_create(&cfg, &t), 0);
+	assert_int_equal(pce_cluster_chunk_ids(t, 0, toks, 2, id), 0);
+	assert_int_equal(id[0].hi, 0xb538387dd52a8a39ull);
+	assert_int_equal(id[0].lo, 0x94fea0cff8626c79ull);
+	assert_int_equal(id[1].hi, 0x1863c64d2c416a6dull);
+	assert_int_equal(id[1].lo, 0xd2b94495caa43ca5ull);
+	/* Chained: chunk 2's id depends on chunk 1's tokens. */
+	static const uint32_t toks2[8] = {9, 2, 3, 4, 5, 6, 7, 8};
+	assert_int_equal(pce_cluster_chunk_ids(t, 0, toks2, 2, other), 0);
+	assert_true(other[1].lo != id[1].lo || other[1].hi != id[1].hi);
+	/* Namespaced. */
+	assert_int_equal(pce_cluster_chunk_ids(t, 7, toks, 1, other), 0);
+	assert_true(other[0].lo != id[0].lo || other[0].hi != id[0].hi);
+	pce_cluster_destroy(t);
+
+	cfg.hash = PCE_CLUSTER_SHA256_128;
+	assert_int_equal(pce_cluster_create(&cfg, &t), 0);
+	/* Also computed independently: sha256(secret + pack('<Q', 0))[:16]
+	 * as the root, then sha256(secret + prev + pack('<4I', *chunk))[:16]
+	 * (Python's hashlib), read as two little-endian words lo, hi. */
+	assert_int_equal(pce_cluster_chunk_ids(t, 0, toks, 2, id), 0);
+	assert_int_equal(id[0].hi, 0x42e7af99e3e9bd53ull);
+	assert_int_equal(id[0].lo, 0xfe04feeee3a46682ull);
+	assert_int_equal(id[1].hi, 0xf0e21736c2b93ea6ull);
+	assert_int_equal(id[1].lo, 0xde5c5842044d7538ull);
+	pce_cluster_destroy(t);
+}
+
+static void test_key_schema_and_slots(void **state)
+{
+	char k[PCE__KEY_MAX];
+	struct pce_chunk_id id = {0x1122334455667788ull, 0x99aabbccddeeff00ull};
+	(void)state;
+
+	/* Redis Cluster's own examples. */
+	assert_int_equal(pce__slot_of("foo", 3), 12182);
+	assert_int_equal(pce__slot_of("123456789", 9), 0x31C3 & 16383);
+	assert_int_equal(pce__slot_of("{user1000}.following", 20),
+			 pce__slot_of("{user1000}.followers", 20));
+	assert_int_equal(pce__slot_of("foo{}{bar}", 10), pce__slot_of("foo{}{bar}", 10));
+	assert_int_equal(pce__slot_of("foo{{bar}}zap", 13), pce__slot_of("{bar", 4));
+	pce__key_chunk(k, "pce", 0x2a, &id);
+	assert_string_equal(k, "pce:{000000000000002a}:c:99aabbccddeeff001122334455667788");
+	pce__key_registry(k, "pce", 0x2a);
+	assert_string_equal(k, "pce:{000000000000002a}:r");
+	pce__key_boot(k, "pce", 0x2a);
+	assert_string_equal(k, "pce:{000000000000002a}:b");
+	assert_int_equal(pce__key_ns_slot("pce", 0x2a), pce__slot_of("000000000000002a", 16));
+}
+
+static void test_config_errors(void **state)
+{
+	struct pce_cluster_config cfg;
+	struct pce_cluster *t;
+	(void)state;
+
+	node_config(&cfg, 1, 1);
+	assert_null(pce_cluster_config_error(&cfg));
+	cfg.secret_len = 3;
+	assert_non_null(pce_cluster_config_error(&cfg));
+	assert_int_equal(pce_cluster_create(&cfg, &t), PCE_EINVAL);
+	node_config(&cfg, 1, 1);
+	cfg.key_prefix = "a{b";
+	assert_int_equal(pce_cluster_create(&cfg, &t), PCE_EINVAL);
+	node_config(&cfg, 1, 1);
+	cfg.chunk_tokens = 0;
+	assert_int_equal(pce_cluster_create(&cfg, &t), PCE_EINVAL);
+	assert_int_equal(pce_cluster_create(NULL, &t), PCE_EINVAL);
+	assert_int_equal(pce_cluster_lookup(NULL, 0, NULL, 0, NULL, NULL, 0, NULL), PCE_EINVAL);
+	pce_cluster_destroy(NULL);
+}
+
+/* ---- one server per test ------------------------------------------------- */
+
+static int setup(void **state)
+{
+	struct redis_proc *p = calloc(1, sizeof(*p));
+	if (!p || redis_start(p, 0, NULL))
+		return -1;
+	*state = p;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct redis_proc *p = *state;
+	redis_stop(p);
+	free(p);
+	return 0;
+}
+
+static void seq(uint32_t *t, size_t n, uint32_t base)
+{
+	for (size_t i = 0; i < n; i++)
+		t[i] = base + (uint32_t)i;
+}
+
+static void test_publish_lookup_two_owners(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a, b, c, f;
+	uint32_t q[16], other[16];
+	unsigned flags;
+
+	seq(q, 16, 100);
+	seq(other, 16, 500);
+	node_config(&cfg, p->port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p->port, 2);
+	node_open(&b, &cfg, 1);
+	node_config(&cfg, p->port, 3);
+	node_open(&c, &cfg, 1);
+	node_config(&cfg, p->port, 4);
+	cfg.flags = PCE_CLUSTER_NO_SCRIPT;
+	node_open(&f, &cfg, 1);
+	/* Connected before the stores: writes made while a tier is not
+	 * connected count as lost (the first connect republishes them). */
+	node_sync(&a);
+	node_sync(&b);
+
+	node_store(&a, q, 12); /* 3 chunks */
+	node_store(&b, q, 8);  /* 2 chunks */
+	node_store(&b, q, 3);  /* no whole chunk: not published */
+	node_sync(&a);
+	node_sync(&b);
+	node_sync(&c);
+	node_sync(&f);
+
+	/* The script and its C twin agree. */
+	struct node *askers[] = {&c, &f};
+	for (size_t i = 0; i < NELEM(askers); i++) {
+		assert_int_equal(node_depth_of(askers[i], q, 16, 1, &flags), 12);
+		assert_int_equal(flags, 0);
+		assert_int_equal(node_depth_of(askers[i], q, 16, 2, NULL), 8);
+		assert_int_equal(node_depth_of(askers[i], q, 7, 1, NULL), 4);
+		assert_int_equal(node_depth_of(askers[i], other, 16, 1, &flags), 0);
+		assert_int_equal(flags, 0);
+	}
+	/* A node never sees itself through L2; a local hit covering every
+	 * whole chunk does not ask L2 at all. */
+	assert_int_equal(node_depth_of(&a, q, 16, 1, NULL), 0);
+	assert_int_equal(node_depth_of(&a, q, 16, 2, NULL), 8);
+	node_depth_of(&a, q, 14, 2, &flags);
+	assert_int_equal(flags, PCE_CLUSTER_LOCAL);
+
+	struct pce_cluster_stats st;
+	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
+	assert_int_equal(st.mirror_entries, 1);
+	assert_int_equal(st.mirror_chunks, 3);
+	assert_int_equal(st.published, 3);
+	assert_int_equal(st.publish_errors, 0);
+	assert_int_equal(st.connected, 1);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_int_equal(st.l2_lookups, 4);
+	assert_int_equal(st.l2_hits, 3);
+	assert_int_equal(st.l2_unavailable, 0);
+	assert_true(st.rtt_p50_us > 0 && st.rtt_p50_us <= st.rtt_p99_us);
+
+	/* Removal retracts: B's chunks leave, A's stay. */
+	uint64_t removed;
+	assert_int_equal(pce_cache_clear(b.cache, &removed), 0);
+	node_sync(&b);
+	assert_int_equal(node_depth_of(&c, q, 16, 2, NULL), 0);
+	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 12);
+	assert_int_equal(pce_cluster_stats_get(b.tier, &st), 0);
+	assert_int_equal(st.retracted, 2);
+	assert_int_equal(st.mirror_chunks, 0);
+
+	node_close(&f);
+	node_close(&c);
+	node_close(&b);
+	node_close(&a);
+}
+
+/* The chunk cap and the script's work budget both mark an answer PARTIAL
+ * (depths are then lower bounds); without owners[] the counts still come. */
+static void test_partial_answers(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a, capped, budgeted;
+	struct pce_cluster_result r;
+	uint32_t q[16];
+	unsigned flags;
+
+	seq(q, 16, 800);
+	node_config(&cfg, p->port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p->port, 3);
+	cfg.max_lookup_chunks = 2;
+	node_open(&capped, &cfg, 1);
+	node_config(&cfg, p->port, 4);
+	cfg.script_budget = 1;
+	node_open(&budgeted, &cfg, 1);
+	node_sync(&a);
+	node_store(&a, q, 16);
+	node_sync(&a);
+	node_sync(&capped);
+	node_sync(&budgeted);
+
+	assert_int_equal(node_depth_of(&capped, q, 16, 1, &flags), 8);
+	assert_int_equal(flags, PCE_CLUSTER_PARTIAL);
+	assert_int_equal(pce_cluster_lookup(capped.tier, 0, q, 16, NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.flags, PCE_CLUSTER_PARTIAL);
+	assert_int_equal(r.n_owners, 0);
+	assert_int_equal(r.total_owners, 1);
+	/* Not partial when the query has no more chunks than the cap. */
+	assert_int_equal(node_depth_of(&capped, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+
+	assert_int_equal(node_depth_of(&budgeted, q, 16, 1, &flags), 8);
+	assert_int_equal(flags, PCE_CLUSTER_PARTIAL);
+	struct pce_cluster_stats st;
+	assert_int_equal(pce_cluster_stats_get(budgeted.tier, &st), 0);
+	assert_int_equal(st.l2_partial, 1);
+
+	node_close(&budgeted);
+	node_close(&capped);
+	node_close(&a);
+}
+
+static void test_hole_stops_the_scan(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a, c;
+	uint32_t q[16];
+	char key[128];
+	redisContext *raw = redis_client(p);
+
+	seq(q, 16, 7);
+	node_config(&cfg, p->port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p->port, 3);
+	node_open(&c, &cfg, 1);
+	node_store(&a, q, 16);
+	node_sync(&a);
+	node_sync(&c);
+	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 16);
+	/* Chunk 2 goes missing: chunks 3 and 4 do not count. */
+	chunk_key(&a, q, 1, key, sizeof(key));
+	assert_int_equal(raw_int(raw, "HDEL %s 1", key), 1);
+	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 4);
+	/* A hole in chunk 1: nothing. */
+	chunk_key(&a, q, 0, key, sizeof(key));
+	assert_int_equal(raw_int(raw, "HDEL %s 1", key), 1);
+	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 0);
+	redisFree(raw);
+	node_close(&c);
+	node_close(&a);
+}
+
+static void test_new_epoch_hides_old_life(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a1, a2, c;
+	uint32_t q[8], r[8];
+
+	seq(q, 8, 1000);
+	seq(r, 8, 2000);
+	node_config(&cfg, p->port, 3);
+	node_open(&c, &cfg, 1);
+	node_config(&cfg, p->port, 1);
+	node_open(&a1, &cfg, 0);
+	node_event(&a1, 1, q, 8);
+	node_sync(&a1);
+	node_sync(&c);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, NULL), 8);
+	/* A crash: the entries stay, and the lease (10 s) has not lapsed. */
+	pce_cluster_destroy(a1.tier);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, NULL), 8);
+	/* The restarted node registers a new epoch with its first publish
+	 * in the namespace: the old life is hidden at once. */
+	node_open(&a2, &cfg, 0);
+	node_event(&a2, 1, r, 8);
+	node_sync(&a2);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, NULL), 0);
+	assert_int_equal(node_depth_of(&c, r, 8, 1, NULL), 8);
+	node_close(&a2);
+	node_close(&c);
+}
+
+static void test_lease_lapse(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node c;
+	uint32_t q[8];
+	char key[128];
+	redisContext *raw = redis_client(p);
+
+	seq(q, 8, 3000);
+	node_config(&cfg, p->port, 3);
+	node_open(&c, &cfg, 1);
+	node_sync(&c);
+	/* Another node (9, epoch 77) written by hand, with a 300 ms lease on
+	 * the server's clock. */
+	redisReply *tr = redisCommand(raw, "TIME");
+	long long now_ms = atoll(tr->element[0]->str) * 1000 + atoll(tr->element[1]->str) / 1000;
+	freeReplyObject(tr);
+	raw_ok(raw, "HSET pce:{%016llx}:r 9 77:%lld", 0ull, now_ms + 300);
+	for (size_t i = 0; i < 2; i++) {
+		chunk_key(&c, q, i, key, sizeof(key));
+		raw_ok(raw, "HSET %s 9 77", key);
+	}
+	assert_int_equal(node_depth_of(&c, q, 8, 9, NULL), 8);
+	sleep_ms(400);
+	assert_int_equal(node_depth_of(&c, q, 8, 9, NULL), 0);
+	/* A registry epoch that differs from the chunks' hides them too. */
+	raw_ok(raw, "HSET pce:{%016llx}:r 9 78:%lld", 0ull, now_ms + 100000);
+	assert_int_equal(node_depth_of(&c, q, 8, 9, NULL), 0);
+	redisFree(raw);
+	node_close(&c);
+}
+
+static void test_key_ttl(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a;
+	uint32_t q[4];
+	char key[128];
+	redisContext *raw = redis_client(p);
+
+	seq(q, 4, 4000);
+	node_config(&cfg, p->port, 1);
+	cfg.key_ttl_ms = 300;
+	cfg.lease_ms = 300;
+	node_open(&a, &cfg, 0);
+	node_event(&a, 1, q, 4);
+	node_sync(&a);
+	chunk_key(&a, q, 0, key, sizeof(key));
+	long long ttl = raw_int(raw, "PTTL %s", key);
+	assert_true(ttl > 0 && ttl <= 300);
+	/* A live node refreshes its keys (every ttl / 3). */
+	sleep_ms(700);
+	assert_int_equal(raw_int(raw, "EXISTS %s", key), 1);
+	assert_int_equal(raw_int(raw, "EXISTS pce:{%016llx}:r", 0ull), 1);
+	/* A dead one's keys expire. */
+	pce_cluster_destroy(a.tier);
+	sleep_ms(500);
+	assert_int_equal(raw_int(raw, "EXISTS %s", key), 0);
+	assert_int_equal(raw_int(raw, "EXISTS pce:{%016llx}:r", 0ull), 0);
+	redisFree(raw);
+}
+
+struct killer {
+	int port;
+	struct pce_cluster *tier;
+	volatile int stop;
+	int kills;
+	pthread_t th;
+};
+
+/* Once the tier's first retracts have landed, kills every other client's
+ * connection, every millisecond. */
+static void *kill_loop(void *arg)
+{
+	struct killer *k = arg;
+	struct redis_proc p = {.port = k->port};
+	redisContext *raw = redis_client(&p);
+	struct pce_cluster_stats st;
+	uint64_t t0 = now_us();
+
+	do
+		assert_int_equal(pce_cluster_stats_get(k->tier, &st), 0);
+	while (st.retracted == 0 && now_us() - t0 < 5000000);
+	while (raw && !__atomic_load_n(&k->stop, __ATOMIC_RELAXED)) {
+		redisReply *r = redisCommand(raw, "CLIENT KILL TYPE normal SKIPME yes");
+		if (!r)
+			break;
+		k->kills += r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+		freeReplyObject(r);
+		sleep_ms(1);
+	}
+	if (raw)
+		redisFree(raw);
+	return NULL;
+}
+
+/* Retracts go deepest first: wherever a killed connection cuts them off,
+ * what Redis shows of each entry stays a prefix. */
+static void test_retract_order_with_killed_connection(void **state)
+{
+	/* 7 chunks: the worker's pipelines (512 commands) end inside an
+	 * entry, so a kill between two of them cuts that entry. */
+	enum { ENTRIES = 2000, CHUNKS = 7 };
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a, c;
+	static uint32_t q[ENTRIES][CHUNKS * CHUNK];
+	redisContext *raw;
+	struct killer k = {.port = p->port};
+	uint64_t removed;
+
+	for (size_t e = 0; e < ENTRIES; e++)
+		seq(q[e], CHUNKS * CHUNK, (uint32_t)(e * 1000 + 1));
+	node_config(&cfg, p->port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p->port, 3);
+	node_open(&c, &cfg, 1);
+	for (size_t e = 0; e < ENTRIES; e++)
+		node_store(&a, q[e], CHUNKS * CHUNK);
+	node_sync(&a);
+	node_sync(&c);
+	assert_int_equal(node_depth_of(&c, q[0], CHUNKS * CHUNK, 1, NULL), CHUNKS * CHUNK);
+
+	k.tier = a.tier;
+	assert_int_equal(pthread_create(&k.th, NULL, kill_loop, &k), 0);
+	assert_int_equal(pce_cache_clear(a.cache, &removed), 0);
+	assert_int_equal(removed, ENTRIES);
+	sleep_ms(100);
+	__atomic_store_n(&k.stop, 1, __ATOMIC_RELAXED);
+	assert_int_equal(pthread_join(k.th, NULL), 0);
+	raw = redis_client(p); /* after the kills */
+	assert_non_null(raw);
+
+	/* Which chunks still carry node 1, one pipeline per entry. */
+	size_t cut = 0, whole = 0;
+	for (size_t e = 0; e < ENTRIES; e++) {
+		size_t present = 0;
+		int gap = 0;
+		for (size_t i = 0; i < CHUNKS; i++) {
+			char key[128];
+			chunk_key(&a, q[e], i, key, sizeof(key));
+			redisAppendCommand(raw, "HEXISTS %s 1", key);
+		}
+		for (size_t i = 0; i < CHUNKS; i++) {
+			redisReply *r;
+			assert_int_equal(redisGetReply(raw, (void **)&r), REDIS_OK);
+			assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+			if (r->integer) {
+				assert_false(gap); /* prefix-closed */
+				present++;
+			} else {
+				gap = 1;
+			}
+			freeReplyObject(r);
+		}
+		cut += present > 0 && present < CHUNKS;
+		whole += present == CHUNKS;
+	}
+	printf("kills %d; entries cut midway %zu, untouched %zu\n", k.kills, cut, whole);
+	/* After the reconnect, nothing of A's is visible: retracted, or
+	 * hidden by the new epoch of the resync. */
+	node_sync(&a);
+	for (size_t e = 0; e < ENTRIES; e += 97)
+		assert_int_equal(node_depth_of(&c, q[e], CHUNKS * CHUNK, 1, NULL), 0);
+	struct pce_cluster_stats st;
+	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
+	assert_int_equal(st.retracted + st.retract_errors, ENTRIES * CHUNKS);
+	assert_int_equal(st.mirror_chunks, 0);
+	redisFree(raw);
+	node_close(&c);
+	node_close(&a);
+}
+
+static void test_noscript_reload(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a, c;
+	uint32_t q[8];
+	redisContext *raw = redis_client(p);
+	struct pce_cluster_stats st;
+
+	seq(q, 8, 5000);
+	node_config(&cfg, p->port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p->port, 3);
+	node_open(&c, &cfg, 1);
+	node_store(&a, q, 8);
+	node_sync(&a);
+	node_sync(&c);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, NULL), 8);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_int_equal(st.script_loads, 1);
+	raw_ok(raw, "SCRIPT FLUSH");
+	assert_int_equal(node_depth_of(&c, q, 8, 1, NULL), 8);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_int_equal(st.script_loads, 2);
+	assert_int_equal(st.l2_unavailable, 0);
+	assert_int_equal(st.breaker_opens, 0);
+	redisFree(raw);
+	node_close(&c);
+	node_close(&a);
+}
+
+static void test_oom_publish_errors_lookups_answer(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node a, c;
+	uint32_t q[8], r[64];
+	redisContext *raw = redis_client(p);
+	static char big[64 * 1024];
+	struct pce_cluster_stats st;
+	unsigned flags;
+
+	seq(q, 8, 6000);
+	seq(r, 64, 7000);
+	node_config(&cfg, p->port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p->port, 3);
+	node_open(&c, &cfg, 1);
+	node_store(&a, q, 8);
+	node_sync(&a);
+	node_sync(&c);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, NULL), 8);
+
+	/* Fill the server up to its limit. */
+	memset(big, 'x', sizeof(big));
+	raw_ok(raw, "CONFIG SET maxmemory-policy noeviction");
+	raw_ok(raw, "CONFIG SET maxmemory 4mb");
+	/* Big values first, then small ones: a refused big command frees
+	 * its own argument, which leaves room for small writes. */
+	for (size_t size = sizeof(big); size >= 64; size /= 8) {
+		for (int i = 0; i < 100000; i++) {
+			redisReply *x = redisCommand(raw, "SET fill:%d:%d %b", (int)size, i, big, size);
+			assert_non_null(x);
+			int oom = x->type == REDIS_REPLY_ERROR;
+			freeReplyObject(x);
+			if (oom)
+				break;
+		}
+	}
+	node_store(&a, r, 64);
+	node_sync(&a);
+	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
+	assert_true(st.publish_errors > 0);
+	assert_int_equal(st.connected, 1);
+	/* The read-only script still runs. */
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+	redisFree(raw);
+	node_close(&c);
+	node_close(&a);
+}
+
+/* ---- Redis Cluster: MOVED and ASK --------------------------------------- */
+
+static void cluster_node(struct redis_proc *p)
+{
+	static const char *const args[] = {"--cluster-enabled", "yes",
+					   "--cluster-config-file", "nodes.conf",
+					   "--cluster-node-timeout", "2000", NULL};
+	int port = redis_free_cluster_port();
+
+	assert_true(port > 0);
+	assert_int_equal(redis_start(p, port, args), 0);
+}
+
+static void node_id_of(redisContext *c, char *id)
+{
+	redisReply *r = redisCommand(c, "CLUSTER MYID");
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	snprintf(id, 64, "%s", r->str);
+	freeReplyObject(r);
+}
+
+static int cluster_ok(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "CLUSTER INFO");
+	int ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "cluster_state:ok");
+	if (r)
+		freeReplyObject(r);
+	return ok;
+}
+
+/* 1 if @c's view of the cluster has node @id as a connected master. */
+static int knows_master(redisContext *c, const char *id)
+{
+	redisReply *r = redisCommand(c, "CLUSTER NODES");
+	int ok = 0;
+
+	if (r && r->type == REDIS_REPLY_STRING) {
+		const char *line = strstr(r->str, id);
+		const char *end = line ? strchr(line, '\n') : NULL;
+		if (line && end) {
+			char buf[512];
+			snprintf(buf, sizeof(buf), "%.*s", (int)(end - line), line);
+			ok = strstr(buf, "master") && !strstr(buf, "handshake") &&
+			     strstr(buf, " connected");
+		}
+	}
+	if (r)
+		freeReplyObject(r);
+	return ok;
+}
+
+/* Two masters: X holds every slot but namespace 0's, which Y holds.  The
+ * tiers know only X: their first batch is answered MOVED.  Then the slot
+ * migrates from Y to X while lookups go on: ASK during the move, MOVED
+ * after it. */
+static void test_moved_and_ask(void **state)
+{
+	struct redis_proc x = {0}, y = {0};
+	struct pce_cluster_config cfg;
+	struct node a, c;
+	struct pce_cluster_stats st;
+	uint32_t q[8];
+	char xid[64], yid[64];
+	unsigned flags;
+	uint16_t slot = pce__key_ns_slot("pce", 0);
+	(void)state;
+
+	cluster_node(&x);
+	cluster_node(&y);
+	redisContext *rx = redis_client(&x), *ry = redis_client(&y);
+	node_id_of(rx, xid);
+	node_id_of(ry, yid);
+	if (slot > 0)
+		raw_ok(rx, "CLUSTER ADDSLOTSRANGE 0 %d", slot - 1);
+	if (slot < 16383)
+		raw_ok(rx, "CLUSTER ADDSLOTSRANGE %d 16383", slot + 1);
+	raw_ok(ry, "CLUSTER ADDSLOTS %d", slot);
+	raw_ok(rx, "CLUSTER MEET 127.0.0.1 %d", y.port);
+#define READY (cluster_ok(rx) && cluster_ok(ry) && knows_master(rx, yid) && knows_master(ry, xid))
+	for (int i = 0; i < 1000 && !READY; i++)
+		sleep_ms(10);
+	assert_true(READY);
+#undef READY
+
+	seq(q, 8, 9000);
+	node_config(&cfg, x.port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, x.port, 3);
+	node_open(&c, &cfg, 1);
+	node_sync(&a);
+	node_store(&a, q, 8);
+	node_sync(&a);
+	node_sync(&c);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
+	assert_true(st.redirects >= 1);
+	assert_int_equal(st.publish_errors, 0);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_true(st.redirects >= 1);
+	uint64_t before = st.redirects;
+	/* Y has the keys now. */
+	assert_true(raw_int(ry, "CLUSTER COUNTKEYSINSLOT %d", slot) >= 3);
+
+	/* Migration, step 1: both sides marked.  Y still holds every key,
+	 * so it serves the lookup itself. */
+	raw_ok(rx, "CLUSTER SETSLOT %d IMPORTING %s", slot, yid);
+	raw_ok(ry, "CLUSTER SETSLOT %d MIGRATING %s", slot, xid);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	/* Step 2: every key moves to X.  Y answers ASK (the keys are gone,
+	 * the slot is still its own): the tier asks X with ASKING. */
+	redisReply *keys = redisCommand(ry, "CLUSTER GETKEYSINSLOT %d 1000", slot);
+	assert_non_null(keys);
+	for (size_t i = 0; i < keys->elements; i++)
+		raw_ok(ry, "MIGRATE 127.0.0.1 %d %s 0 5000", x.port, keys->element[i]->str);
+	freeReplyObject(keys);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_true(st.redirects > before);
+	before = st.redirects;
+	/* Step 3: the slot is X's (Y learns it over the bus, and, with no
+	 * slot left, turns into X's replica); Y answers MOVED to X, or ASK
+	 * until it has learnt. */
+	raw_ok(rx, "CLUSTER SETSLOT %d NODE %s", slot, xid);
+	assert_int_equal(node_depth_of(&c, q, 8, 1, &flags), 8);
+	assert_int_equal(flags, 0);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &st), 0);
+	assert_true(st.redirects > before);
+	assert_int_equal(st.l2_unavailable, 0);
+
+	redisFree(rx);
+	redisFree(ry);
+	node_close(&c);
+	node_close(&a);
+	redis_stop(&x);
+	redis_stop(&y);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden_vectors),
+		cmocka_unit_test(test_key_schema_and_slots),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test_setup_teardown(test_publish_lookup_two_owners, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hole_stops_the_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_epoch_hides_old_life, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_lapse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retract_order_with_killed_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_noscript_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oom_publish_errors_lookups_answer, setup,
+						teardown),
+		cmocka_unit_test(test_moved_and_ask),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
