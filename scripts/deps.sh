@@ -3,8 +3,10 @@
 #
 # Usage: scripts/deps.sh [run|test|bench]...   (no argument: all of them)
 #   run    build libpce and the pce tool, and run the tool (scripts/run.sh)
-#   test   what run needs, plus the test suites' (scripts/test.sh)
-#   bench  what run needs, plus the benchmarks' (scripts/bench.sh)
+#   test   what run needs, plus the fleet libraries' and the test suites'
+#          (scripts/test.sh)
+#   bench  what run needs, plus the fleet libraries' and the benchmarks'
+#          (scripts/bench.sh)
 # Runs apt-get as root, or through sudo.  Does nothing when all are present.
 # Each list below serves one purpose; add a package to the list of what
 # needs it, one package a line.
@@ -17,13 +19,18 @@ cmake
 ninja-build
 pkg-config
 "
-# What libpce, the pce tool, libpce_events (ZMQ, msgpack-c, xxHash) and the
-# cluster tier (hiredis, xxHash, libcrypto for its SHA-256/128 chunk ids) link.
+# What libpce and the pce tool link.
 RUN="
 liburcu-dev
 libmimalloc-dev
 libcjson-dev
 zlib1g-dev
+"
+# What the fleet libraries link: libpce_events (ZMQ, msgpack-c, xxHash) and
+# the cluster tier (hiredis, xxHash, libcrypto for its SHA-256/128 chunk
+# ids).  The test suites and the benchmarks build them; the run command
+# (scripts/run.sh) builds neither.
+FLEET="
 libzmq3-dev
 libmsgpack-dev
 libxxhash-dev
@@ -66,8 +73,8 @@ wanted=""
 for purpose in ${*:-run test bench}; do
 	case $purpose in
 	run) wanted="$wanted $BUILD $RUN" ;;
-	test) wanted="$wanted $BUILD $RUN $TEST" ;;
-	bench) wanted="$wanted $BUILD $RUN $BENCH" ;;
+	test) wanted="$wanted $BUILD $RUN $FLEET $TEST" ;;
+	bench) wanted="$wanted $BUILD $RUN $FLEET $BENCH" ;;
 	*) echo "deps.sh: unknown purpose '$purpose' (run, test or bench)" >&2; exit 2 ;;
 	esac
 done

@@ -13,7 +13,8 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh run
 cmake -S . -B build/run -G Ninja -DCMAKE_BUILD_TYPE=Release -DPCE_BUILD_TESTS=OFF \
-	-DPCE_BUILD_EXAMPLES=OFF -DPCE_BUILD_STRESS=OFF -DPCE_BUILD_BENCH=OFF >/dev/null
+	-DPCE_BUILD_EXAMPLES=OFF -DPCE_BUILD_STRESS=OFF -DPCE_BUILD_BENCH=OFF \
+	-DPCE_BUILD_EVENTS=OFF -DPCE_BUILD_CLUSTER=OFF >/dev/null
 cmake --build build/run --target pce_cli -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 [ $# -gt 0 ] || set -- data/mooncake_conversation_1000.jsonl
 build/run/tools/pce analyze "$@"
