@@ -917,14 +917,12 @@ static uint64_t blob_sum(const uint8_t *p, size_t n)
 	return pce_wire_hash_bytes(p, n);
 }
 
-int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
+/* The export blob of the state as it is; the caller holds s->lock. */
+static int export_locked(struct pce_subscriber *s, void **blob, size_t *len)
 {
 	struct wbuf w = {0};
 	uint32_t *ord = NULL;
 
-	if (!s || !blob || !len)
-		return PCE_EINVAL;
-	pthread_mutex_lock(&s->lock);
 	put(&w, BLOB_MAGIC, 8);
 	put_u(&w, s->block_size, 4);
 	put_u(&w, s->n_ep, 4);
@@ -979,7 +977,6 @@ int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
 			}
 		}
 	}
-	pthread_mutex_unlock(&s->lock);
 	free(ord);
 	if (!w.oom)
 		put_u(&w, blob_sum(w.p, w.n), 8);
@@ -990,6 +987,34 @@ int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
 	*blob = w.p;
 	*len = w.n;
 	return 0;
+}
+
+int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
+{
+	int rc;
+
+	if (!s || !blob || !len)
+		return PCE_EINVAL;
+	pthread_mutex_lock(&s->lock);
+	rc = export_locked(s, blob, len);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int pce__sub_paused(struct pce_subscriber *s, pce__sub_paused_fn fn, void *ctx)
+{
+	void *blob;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = export_locked(s, &blob, &len);
+	if (!rc) {
+		rc = fn(ctx, s->router, blob, len);
+		free(blob);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 struct rbuf {
@@ -1036,6 +1061,27 @@ int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint6
 	if (get_u(&r, &has, 1) || get_u(&r, seq, 8))
 		return PCE_EINVAL;
 	return has ? 0 : PCE_ENOENT;
+}
+
+int pce__sub_blob_resume(const void *blob, size_t len, struct pce_subscriber_endpoint *eps,
+			 size_t n)
+{
+	struct rbuf r;
+	uint64_t bs, n_ep, has, seq;
+
+	if (blob_open(blob, len, &r, &bs, &n_ep))
+		return PCE_EBADSNAP;
+	if (n_ep != n)
+		return PCE_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (get_u(&r, &has, 1) || get_u(&r, &seq, 8))
+			return PCE_EBADSNAP;
+		if (has) {
+			eps[i].resume = 1;
+			eps[i].resume_seq = seq;
+		}
+	}
+	return 0;
 }
 
 /* Rebuild the maps of @blob (the router is not touched: it is restored
