@@ -95,8 +95,6 @@ int pce_subscriber_snapshot_restore(const struct pce_router_config *rcfg, const 
 		c.import_len = b.len;
 		rc = pce_subscriber_create(&c, sub);
 	}
-	if (!rc)
-		rc = pce_subscriber_create(&c, sub);
 	if (rc) {
 		pce_router_destroy(r);
 		*sub = NULL;

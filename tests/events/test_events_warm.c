@@ -356,6 +356,7 @@ static void down_and_back(int ops_down, struct pce_router **r, struct pce_subscr
 static void test_warm_restart(void **state)
 {
 	struct pce_subscriber_endpoint_status st;
+	struct pce_router_stats rs0, rs1;
 	struct pce_router *r;
 	struct pce_subscriber *s;
 	uint64_t before;
@@ -378,7 +379,15 @@ static void test_warm_restart(void **state)
 	assert_int_equal(st.c.recoveries_failed, 0);
 	for (int k = 0; k < PCE_SUBSCRIBER_DROP_COUNT; k++)
 		assert_int_equal(st.c.dropped[k], 0);
+	/* the restored subscriber is the router's only feeder: once it is
+	 * destroyed, what the publisher sends changes nothing */
 	pce_subscriber_destroy(s);
+	assert_int_equal(pce_router_stats_get(r, &rs0), 0);
+	run_ops(300);
+	usleep(200000);
+	assert_int_equal(pce_router_stats_get(r, &rs1), 0);
+	assert_int_equal(rs1.adds, rs0.adds);
+	assert_int_equal(rs1.removes, rs0.removes);
 	pce_router_destroy(r);
 	engine_stop();
 	unlink(snap_path);
