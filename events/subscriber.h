@@ -33,8 +33,10 @@ int pce__sub_paused(struct pce_subscriber *s, pce__sub_paused_fn fn, void *ctx);
 /*
  * pce__sub_blob_resume - Set resume and resume_seq of each of the @n
  * endpoints @eps whose last applied sequence number @blob records (the
- * others are left as they are), checking the checksum once.
- * Return: 0; PCE_EBADSNAP @blob is malformed; PCE_EINVAL it records
+ * others are left as they are).  Reads the blob's header only: its checksum
+ * is verified by the import (pce_subscriber_create() with it as
+ * import_blob), which refuses a blob whose header was read wrong.
+ * Return: 0; PCE_EBADSNAP the header is malformed; PCE_EINVAL it records
  * another number of endpoints.
  */
 int pce__sub_blob_resume(const void *blob, size_t len, struct pce_subscriber_endpoint *eps,
