@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <xxhash.h>
 #include <zmq.h>
 
 #include "blockmap.h"
@@ -40,7 +41,7 @@
 #define POLL_MS 20
 #define RECV_BURST 256
 #define END_SEQ UINT64_MAX
-#define BLOB_MAGIC "PCEVSUB1"
+#define BLOB_MAGIC "PCEVSUB2"
 
 struct buffered {
 	uint64_t seq;
@@ -912,19 +913,19 @@ static void put_u(struct wbuf *w, uint64_t v, int bytes)
 	put(w, le, (size_t)bytes);
 }
 
+/* XXH3-64: the blob can be hundreds of MB, checked at every export and
+ * import (with the subscriber's lock held at export). */
 static uint64_t blob_sum(const uint8_t *p, size_t n)
 {
-	return pce_wire_hash_bytes(p, n);
+	return XXH3_64bits(p, n);
 }
 
-int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
+/* The export blob of the state as it is; the caller holds s->lock. */
+static int export_locked(struct pce_subscriber *s, void **blob, size_t *len)
 {
 	struct wbuf w = {0};
 	uint32_t *ord = NULL;
 
-	if (!s || !blob || !len)
-		return PCE_EINVAL;
-	pthread_mutex_lock(&s->lock);
 	put(&w, BLOB_MAGIC, 8);
 	put_u(&w, s->block_size, 4);
 	put_u(&w, s->n_ep, 4);
@@ -979,7 +980,6 @@ int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
 			}
 		}
 	}
-	pthread_mutex_unlock(&s->lock);
 	free(ord);
 	if (!w.oom)
 		put_u(&w, blob_sum(w.p, w.n), 8);
@@ -990,6 +990,34 @@ int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
 	*blob = w.p;
 	*len = w.n;
 	return 0;
+}
+
+int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t *len)
+{
+	int rc;
+
+	if (!s || !blob || !len)
+		return PCE_EINVAL;
+	pthread_mutex_lock(&s->lock);
+	rc = export_locked(s, blob, len);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int pce__sub_paused(struct pce_subscriber *s, pce__sub_paused_fn fn, void *ctx)
+{
+	void *blob;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = export_locked(s, &blob, &len);
+	if (!rc) {
+		rc = fn(ctx, s->router, blob, len);
+		free(blob);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 struct rbuf {
@@ -1038,12 +1066,38 @@ int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint6
 	return has ? 0 : PCE_ENOENT;
 }
 
+int pce__sub_blob_resume(const void *blob, size_t len, struct pce_subscriber_endpoint *eps,
+			 size_t n)
+{
+	struct rbuf r;
+	uint64_t bs, n_ep, has, seq;
+
+	/* the header only: the import verifies the checksum (once, not twice) */
+	if (!blob || len < 24 || memcmp(blob, BLOB_MAGIC, 8))
+		return PCE_EBADSNAP;
+	r.p = (const uint8_t *)blob + 8;
+	r.end = (const uint8_t *)blob + len - 8;
+	if (get_u(&r, &bs, 4) || get_u(&r, &n_ep, 4))
+		return PCE_EBADSNAP;
+	if (n_ep != n)
+		return PCE_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (get_u(&r, &has, 1) || get_u(&r, &seq, 8))
+			return PCE_EBADSNAP;
+		if (has) {
+			eps[i].resume = 1;
+			eps[i].resume_seq = seq;
+		}
+	}
+	return 0;
+}
+
 /* Rebuild the maps of @blob (the router is not touched: it is restored
  * with its own snapshot).  0 or PCE_EINVAL / PCE_ENOMEM. */
 static int import_blob(struct pce_subscriber *s, const void *blob, size_t len)
 {
 	struct rbuf r;
-	uint64_t bs, n_ep, n_own, v = 0;
+	uint64_t bs, n_ep, n_own;
 	uint32_t *idx = NULL;
 	uint32_t *tok = NULL;
 	int rc = PCE_EINVAL;
@@ -1087,10 +1141,10 @@ static int import_blob(struct pce_subscriber *s, const void *blob, size_t len)
 			get_u(&r, &par, 4);
 			get_u(&r, &media, 1);
 			get_u(&r, &tier, 1);
-			for (uint32_t t = 0; t < s->block_size; t++) {
-				get_u(&r, &v, 4);
-				tok[t] = (uint32_t)v;
-			}
+			/* one load per token (the bytes were counted above) */
+			for (uint32_t t = 0; t < s->block_size; t++, r.p += 4)
+				tok[t] = (uint32_t)r.p[0] | (uint32_t)r.p[1] << 8 |
+					 (uint32_t)r.p[2] << 16 | (uint32_t)r.p[3] << 24;
 			if ((par != UINT32_MAX && par >= j) || !media || tier >= PCE_TIERS ||
 			    pce_bm_find(&o->map, h) != PCE_BM_NONE)
 				goto out;

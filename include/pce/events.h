@@ -10,7 +10,7 @@
  * docs/events.md describes the wire as accepted, the namespace derivation,
  * the recovery state machine and every statistic.
  *
- * Sections: common, decoder, subscriber, publisher.  This library is
+ * Sections: common, subscriber, warm restart, publisher.  This library is
  * separate from libpce (it links libzmq and msgpack-c) and uses libpce's
  * public API only.
  */
@@ -197,6 +197,56 @@ PCE_API int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t 
  * blob is malformed.
  */
 PCE_API int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq);
+/* ==== warm restart ========================================================
+ *
+ * One snapshot file (pce/snapshot.h: versioned, checksummed, written to a
+ * temporary file, fsynced and renamed) holds the router index and, as the
+ * caller section PCE_SUBSCRIBER_SECTION, the subscriber's export blob: its
+ * block maps and each endpoint's last applied sequence number.  Both are
+ * taken while the subscriber applies no batch, so the file's holdings are
+ * the ones its maps and sequence numbers describe (docs/events.md,
+ * "Snapshot and warm restart", states what else may change the router
+ * meanwhile).  A restore rebuilds both and resumes each endpoint from its
+ * recorded sequence number through the engine's replay.
+ */
+
+/* Name of the caller section that holds the subscriber's export blob. */
+#define PCE_SUBSCRIBER_SECTION "pce.events.subscriber"
+
+/*
+ * pce_subscriber_snapshot_write - Write @s's router and @s's state to @path.
+ * The subscriber's thread applies no batch from before the router is copied
+ * until the file is renamed into place (batches keep arriving in the
+ * sockets' queues and are applied after).  Status and stats calls wait
+ * meanwhile.
+ * Return: 0; PCE_EINVAL NULL argument; PCE_ENOMEM; an error of
+ * pce_router_snapshot_write() (I/O: -errno).  On error @path is unchanged.
+ */
+PCE_API int pce_subscriber_snapshot_write(struct pce_subscriber *s, const char *path);
+
+/*
+ * pce_subscriber_snapshot_restore - A new router from @rcfg filled from
+ * @path, and a new subscriber from @cfg feeding it, resumed from the file.
+ * @cfg: as for pce_subscriber_create(), with router NULL (the restored one is
+ *   used) and no import_blob (the file's is); its endpoints must be those the
+ *   file was written with, in the same order.  Each endpoint whose sequence
+ *   number the file records resumes from it (its resume and resume_seq are
+ *   taken from the file); the others start as pce_subscriber_create() does.
+ * @router, @sub: receive both, or NULL both on error: nothing is
+ *   half-created (the router is destroyed if the subscriber cannot start).
+ * Return: 0; PCE_EBADSNAP the file is not a router snapshot, is truncated
+ * or corrupt, or has no (or a malformed) PCE_SUBSCRIBER_SECTION; PCE_EINVAL
+ * NULL argument, @cfg.router or @cfg.import_blob set, @rcfg.block_size
+ * other than @cfg.block_size or the file's, or endpoints other than the
+ * file's in number; any other error of pce_router_snapshot_restore() or
+ * pce_subscriber_create().
+ */
+PCE_API int pce_subscriber_snapshot_restore(const struct pce_router_config *rcfg,
+					    const char *path,
+					    const struct pce_subscriber_config *cfg,
+					    struct pce_router **router,
+					    struct pce_subscriber **sub);
+
 /* ==== publisher ==========================================================
  *
  * A pce_cache used inside an engine announces its block set the way vLLM's
