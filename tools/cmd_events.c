@@ -814,7 +814,7 @@ int cmd_events(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	cli_error("events", "not built: this pce was configured without libpce_events "
-			    "(-DPCE_BUILD_EVENTS=OFF, or libzmq / msgpack-c missing)");
+			    "(-DPCE_BUILD_EVENTS=OFF)");
 	return CLI_BADINPUT;
 }
 
