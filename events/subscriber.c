@@ -1069,21 +1069,6 @@ static int blob_open(const void *blob, size_t len, struct rbuf *r, uint64_t *bs,
 	return get_u(r, bs, 4) || get_u(r, n_ep, 4) ? -1 : 0;
 }
 
-int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq)
-{
-	struct rbuf r;
-	uint64_t bs, n_ep, has;
-
-	if (!seq || blob_open(blob, len, &r, &bs, &n_ep))
-		return PCE_EINVAL;
-	if (endpoint >= n_ep)
-		return PCE_ENOENT;
-	r.p += endpoint * 9;
-	if (get_u(&r, &has, 1) || get_u(&r, seq, 8))
-		return PCE_EINVAL;
-	return has ? 0 : PCE_ENOENT;
-}
-
 int pce_subscriber_blob_endpoint(const void *blob, size_t len, size_t endpoint,
 				 struct pce_subscriber_blob_endpoint *out)
 {
@@ -1117,6 +1102,22 @@ int pce_subscriber_blob_endpoint(const void *blob, size_t len, size_t endpoint,
 		}
 	}
 	return r.p == r.end ? 0 : PCE_EINVAL;
+}
+
+int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq)
+{
+	struct pce_subscriber_blob_endpoint e;
+	int rc;
+
+	if (!seq)
+		return PCE_EINVAL;
+	rc = pce_subscriber_blob_endpoint(blob, len, endpoint, &e);
+	if (rc)
+		return rc;
+	if (!e.has_seq)
+		return PCE_ENOENT;
+	*seq = e.last_seq;
+	return 0;
 }
 
 /* Rebuild the maps of @blob (the router is not touched: it is restored
