@@ -9,7 +9,10 @@ EXACT), owner 12 (rank 2 of an endpoint owned by rank) loses one that the
 replay cannot cover (DEGRADED).  The engines are driven one after the
 other, each phase waiting until the watch's JSON reports show it applied,
 so the order of the requests, and so the hit ratio, is fixed; a model of
-the router written here gives the figures the reports must show.  A loaded
+the router written here gives the figures the reports must show.  Then
+the snapshots (SIGUSR1, and SIGTERM's) through `pce snapshot inspect`;
+--duration, plain lines off a terminal and in-place reports on one (a
+pty); usage errors.  A loaded
 machine only makes the waits longer: every wait is for a condition, with a
 deadline of minutes.
 
@@ -17,6 +20,7 @@ Usage: test_tools_events.py PCE PUBLISHER_PY
 """
 import json
 import os
+import pty
 import select
 import signal
 import subprocess
@@ -282,14 +286,38 @@ def scripted(tmp):
     assert inspect(snap) == eps
 
 
+def on_terminal(pub):
+    """A short watch with a terminal as standard output: what it wrote, its status."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([PCE, "events", "watch", "--duration", "2", "--interval", "0.2", pub],
+                         stdout=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's last writer is gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out, p.wait(timeout=WAIT)
+
+
 def duration(tmp):
-    """--duration ends the watch by itself; plain lines when not a terminal."""
+    """--duration ends the watch by itself; plain lines when not a terminal,
+    in place on one."""
     a = Publisher()
     try:
-        r = subprocess.run([PCE, "events", "watch", "--duration", "2", "--interval", "0.5",
+        r = subprocess.run([PCE, "events", "watch", "--duration", "2", "--interval", "0.2",
                             a.pub], capture_output=True, timeout=WAIT)
+        out, status = on_terminal(a.pub)
     finally:
         a.stop()
+    # on a terminal, each report goes back over the previous one
+    assert status == 0
+    assert out.count(b"\033[3A\033[J") == out.count(b" s: 1 owner,") - 1 >= 1, out
     assert r.returncode == 0, r
     out = r.stdout.decode()
     assert "\033" not in out and out.count("summary after") == 1, out
