@@ -12,9 +12,8 @@ so the order of the requests, and so the hit ratio, is fixed; a model of
 the router written here gives the figures the reports must show.  Then
 the snapshots (SIGUSR1, and SIGTERM's) through `pce snapshot inspect`;
 --duration, plain lines off a terminal and in-place reports on one (a
-pty); usage errors.  A loaded
-machine only makes the waits longer: every wait is for a condition, with a
-deadline of minutes.
+pty); usage errors.  A loaded machine only makes the waits longer: every
+wait is for a condition, with a deadline of minutes.
 
 Usage: test_tools_events.py PCE PUBLISHER_PY
 """
