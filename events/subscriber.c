@@ -22,6 +22,10 @@
  * seq is a new engine life: its owners are cleared first.  An owner becomes
  * EXACT again only when an AllBlocksCleared is applied to it, or when a new
  * engine life was applied from sequence 0 without a loss.
+ *
+ * Observer (config.observe): apply_stored() shows it each BlockStored it
+ * applies, before and after, on this thread under s->lock; its path is
+ * built in s->seen, which applying leaves alone.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -101,6 +105,10 @@ struct pce_subscriber {
 	uint32_t gone_cap;
 	void *runs;       /* struct run_copy records, block_size tokens each */
 	uint32_t n_runs, cap_runs;
+	pce_subscriber_observe_fn observe;
+	void *observe_ctx;
+	uint32_t *seen;   /* the observed path (add_path() reuses path) */
+	uint32_t seen_cap;
 };
 
 /* A namespace run removed: its namespace and its path's first block. */
@@ -263,9 +271,36 @@ static void retier(struct pce_subscriber *s, struct endpoint *ep, struct owner *
 	}
 }
 
+/*
+ * observe_path - The path the observer is shown: entry @parent's path, then
+ * the event's blocks.  Return: its length, or 0 when memory ran out (the
+ * event is then not observed).
+ */
+static size_t observe_path(struct pce_subscriber *s, struct owner *o, uint32_t parent,
+			   const struct pce_wire_event *e, size_t *first)
+{
+	size_t n = 0, add = (size_t)e->n_hashes * e->block_size;
+
+	if (parent != PCE_BM_NONE &&
+	    !(n = pce_bm_path(&o->map, &s->intern, parent, &s->seen, &s->seen_cap)))
+		return 0;
+	if (n + add > s->seen_cap) {
+		void *p;
+
+		if (n + add > UINT32_MAX || !(p = realloc(s->seen, (n + add) * sizeof(*s->seen))))
+			return 0;
+		s->seen = p;
+		s->seen_cap = (uint32_t)(n + add);
+	}
+	memcpy(s->seen + n, s->batch.tokens + e->tok0, add * sizeof(*s->seen));
+	*first = n;
+	return n + add;
+}
+
 static void apply_stored(struct pce_subscriber *s, struct endpoint *ep, struct owner *o,
 			 const struct pce_wire_event *e)
 {
+	struct pce_subscriber_stored seen = {0};
 	const struct pce_wire_batch *b = &s->batch;
 	uint32_t tier, parent = PCE_BM_NONE, pend = PCE_BM_NONE;
 	uint8_t bit;
@@ -293,6 +328,13 @@ static void apply_stored(struct pce_subscriber *s, struct endpoint *ep, struct o
 		ns = pce_ev_ns_lora_id(ep->base_ns, e->lora_id);
 	} else {
 		ns = ep->base_ns;
+	}
+	if (s->observe && e->n_hashes) {
+		seen = (struct pce_subscriber_stored){.owner = o->id, .tier = tier, .ns = ns};
+		seen.len = observe_path(s, o, parent, e, &seen.first);
+		seen.tokens = s->seen;
+		if (seen.len)
+			s->observe(s->observe_ctx, &seen);
 	}
 	for (uint32_t k = 0; k < e->n_hashes; k++) {
 		uint64_t h = b->hashes[e->hash0 + k], bns = ns;
@@ -333,6 +375,10 @@ static void apply_stored(struct pce_subscriber *s, struct endpoint *ep, struct o
 	}
 	if (pend != PCE_BM_NONE)
 		add_path(s, ep, o, pend, o->map.e[pend].ns, tier, 0);
+	if (seen.len) {
+		seen.applied = 1;
+		s->observe(s->observe_ctx, &seen);
+	}
 }
 
 struct remove_ctx {
@@ -1051,19 +1097,55 @@ static int blob_open(const void *blob, size_t len, struct rbuf *r, uint64_t *bs,
 	return get_u(r, bs, 4) || get_u(r, n_ep, 4) ? -1 : 0;
 }
 
-int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq)
+int pce_subscriber_blob_endpoint(const void *blob, size_t len, size_t endpoint,
+				 struct pce_subscriber_blob_endpoint *out)
 {
 	struct rbuf r;
-	uint64_t bs, n_ep, has;
+	uint64_t bs, n_ep, has = 0, n_own;
 
-	if (!seq || blob_open(blob, len, &r, &bs, &n_ep))
+	if (!out || blob_open(blob, len, &r, &bs, &n_ep) || bs == 0 ||
+	    (uint64_t)(r.end - r.p) / 9 < n_ep)
 		return PCE_EINVAL;
 	if (endpoint >= n_ep)
 		return PCE_ENOENT;
+	memset(out, 0, sizeof(*out));
 	r.p += endpoint * 9;
-	if (get_u(&r, &has, 1) || get_u(&r, seq, 8))
+	get_u(&r, &has, 1);
+	get_u(&r, &out->last_seq, 8);
+	out->has_seq = has != 0;
+	r.p += (n_ep - endpoint - 1) * 9;
+	if (get_u(&r, &n_own, 4))
 		return PCE_EINVAL;
-	return has ? 0 : PCE_ENOENT;
+	/* each owner: id, endpoint, degraded, entries, then fixed-size entries */
+	for (uint64_t k = 0; k < n_own; k++) {
+		uint64_t id, e, deg, n, entry = 22 + 4 * bs;
+
+		if (get_u(&r, &id, 4) || get_u(&r, &e, 4) || get_u(&r, &deg, 1) ||
+		    get_u(&r, &n, 4) || e >= n_ep || (uint64_t)(r.end - r.p) / entry < n)
+			return PCE_EINVAL;
+		r.p += n * entry;
+		if (e == endpoint) {
+			out->owners++;
+			out->blocks += n;
+		}
+	}
+	return r.p == r.end ? 0 : PCE_EINVAL;
+}
+
+int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq)
+{
+	struct pce_subscriber_blob_endpoint e;
+	int rc;
+
+	if (!seq)
+		return PCE_EINVAL;
+	rc = pce_subscriber_blob_endpoint(blob, len, endpoint, &e);
+	if (rc)
+		return rc;
+	if (!e.has_seq)
+		return PCE_ENOENT;
+	*seq = e.last_seq;
+	return 0;
 }
 
 int pce__sub_blob_resume(const void *blob, size_t len, struct pce_subscriber_endpoint *eps,
@@ -1203,6 +1285,7 @@ static void free_sub(struct pce_subscriber *s)
 	free(s->path);
 	free(s->runs);
 	free(s->gone);
+	free(s->seen);
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
 	pthread_mutex_destroy(&s->lock);
@@ -1277,6 +1360,8 @@ int pce_subscriber_create(const struct pce_subscriber_config *cfg, struct pce_su
 	s->unknown_tier = cfg->unknown_medium_tier;
 	s->max_buffered = cfg->max_buffered;
 	s->replay_timeout_ms = cfg->replay_timeout_ms;
+	s->observe = cfg->observe;
+	s->observe_ctx = cfg->observe_ctx;
 	s->ep = calloc(cfg->n_endpoints, sizeof(*s->ep));
 	s->items = calloc(2 * cfg->n_endpoints, sizeof(*s->items));
 	s->zctx = zmq_ctx_new();

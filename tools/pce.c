@@ -27,6 +27,11 @@ static const char usage[] =
 	"                      buys, through a libpce router index\n"
 	"  bench               libpce's throughput on this machine: the quick preset of\n"
 	"                      the benchmark suite, or a short built-in check\n"
+	"  events watch ENDPOINT...\n"
+	"                      subscribe to engines' KV events (vLLM's wire) into a\n"
+	"                      router index and print, live, per worker: events/s,\n"
+	"                      blocks held, state, and the hit ratio the router\n"
+	"                      would predict\n"
 	"  snapshot inspect FILE\n"
 	"                      check a libpce snapshot file (a cache or router index)\n"
 	"                      and print what it holds\n"
@@ -46,7 +51,8 @@ static const char usage[] =
 	"\n"
 	"Examples:\n"
 	"  pce analyze data/mooncake_conversation_1000.jsonl\n"
-	"  pce simulate data/mooncake_conversation_1000.jsonl --svg hit-ratio.svg\n";
+	"  pce simulate data/mooncake_conversation_1000.jsonl --svg hit-ratio.svg\n"
+	"  pce events watch owner=0,pub=tcp://10.0.0.5:5557,replay=tcp://10.0.0.5:5558\n";
 
 static const struct {
 	const char *name;
@@ -55,6 +61,7 @@ static const struct {
 	{"analyze", cmd_analyze},
 	{"simulate", cmd_simulate},
 	{"bench", cmd_bench},
+	{"events", cmd_events},
 	{"snapshot", cmd_snapshot},
 };
 

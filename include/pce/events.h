@@ -99,6 +99,33 @@ enum pce_subscriber_drop {
 	PCE_SUBSCRIBER_DROP_COUNT
 };
 
+/*
+ * struct pce_subscriber_stored - A BlockStored about to be applied (or just
+ * applied) to an owner, as an observer sees it: the event's blocks under
+ * its parent, as one path from the root.
+ */
+struct pce_subscriber_stored {
+	int applied;             /* 0: before the router and the map change; 1: after */
+	uint32_t owner;
+	uint32_t tier;           /* the event's medium as a tier (PCE_TIER_*) */
+	uint64_t ns;             /* namespace of the event's first block (an
+	                          * extra_keys entry may start another below it) */
+	const uint32_t *tokens;  /* the parent block's path, then the event's blocks */
+	size_t len;              /* tokens of that path, whole blocks */
+	size_t first;            /* tokens[first] is the event's first token
+	                          * (first = the parent path's length) */
+};
+
+/*
+ * pce_subscriber_observe_fn - Called on the subscriber's thread, with its
+ * lock held, twice per BlockStored that is applied (a BlockStored refused
+ * for its block size or an unknown parent is not seen): before, then after.
+ * @ev and its tokens are valid for the call only.  It must be quick, may
+ * call pce_router_match() on the router, and must not call pce_subscriber_*
+ * functions (they take the lock).
+ */
+typedef void (*pce_subscriber_observe_fn)(void *ctx, const struct pce_subscriber_stored *ev);
+
 struct pce_subscriber_config {
 	struct pce_router *router;   /* fed; must outlive the subscriber */
 	uint32_t block_size;         /* the router's config.block_size: events
@@ -113,6 +140,8 @@ struct pce_subscriber_config {
 	                              * failed; default 3000 */
 	const void *import_blob;     /* NULL, or pce_subscriber_export()'s block maps */
 	size_t import_len;
+	pce_subscriber_observe_fn observe; /* NULL (default): none */
+	void *observe_ctx;
 };
 
 /* pce_subscriber_config_init - The documented defaults, no router, no endpoints. */
@@ -197,6 +226,22 @@ PCE_API int pce_subscriber_export(struct pce_subscriber *s, void **blob, size_t 
  * blob is malformed.
  */
 PCE_API int pce_subscriber_blob_seq(const void *blob, size_t len, size_t endpoint, uint64_t *seq);
+/* What @blob records of one endpoint (pce_subscriber_blob_endpoint()). */
+struct pce_subscriber_blob_endpoint {
+	int has_seq;             /* a sequence number was applied */
+	uint64_t last_seq;       /* the last applied (0 without one) */
+	uint32_t owners;         /* owners of the endpoint in the blob */
+	uint64_t blocks;         /* blocks they hold (map entries) */
+};
+
+/*
+ * pce_subscriber_blob_endpoint - Endpoint @endpoint as recorded in @blob.
+ * Return: 0; PCE_ENOENT @blob has fewer endpoints; PCE_EINVAL the blob is
+ * malformed (bad magic, checksum or structure) or @out is NULL.
+ */
+PCE_API int pce_subscriber_blob_endpoint(const void *blob, size_t len, size_t endpoint,
+					 struct pce_subscriber_blob_endpoint *out);
+
 /* ==== warm restart ========================================================
  *
  * One snapshot file (pce/snapshot.h: versioned, checksummed, written to a

@@ -446,6 +446,8 @@ static struct pce_router *new_router(void)
 }
 
 static uint32_t cfg_max_buffered, cfg_timeout_ms; /* 0: the defaults */
+static pce_subscriber_observe_fn cfg_observe;      /* NULL: none */
+static void *cfg_observe_ctx;
 
 static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n,
 				      const void *blob, size_t blob_len)
@@ -479,6 +481,8 @@ static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n
 		cfg.max_buffered = cfg_max_buffered;
 	if (cfg_timeout_ms)
 		cfg.replay_timeout_ms = cfg_timeout_ms;
+	cfg.observe = cfg_observe;
+	cfg.observe_ctx = cfg_observe_ctx;
 	assert_int_equal(pce_subscriber_create(&cfg, &s), 0);
 	return s;
 }
@@ -860,6 +864,8 @@ static void test_resume(void **state)
 	struct pce_router *r = new_router();
 	struct pce_subscriber *s;
 	struct pce_subscriber_endpoint_status st;
+	struct pce_subscriber_owner_status os;
+	struct pce_subscriber_blob_endpoint be;
 	void *blob;
 	size_t len;
 	uint64_t seq;
@@ -873,13 +879,22 @@ static void test_resume(void **state)
 	for (int i = 0; i < 50; i++)
 		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
 	wait_settled(s, 0, p.next_seq - 1);
+	assert_int_equal(pce_subscriber_owner_status(s, 0, &os), 0);
 	assert_int_equal(pce_subscriber_export(s, &blob, &len), 0);
 	pce_subscriber_destroy(s);
 	assert_int_equal(pce_subscriber_blob_seq(blob, len, 0, &seq), 0);
 	assert_int_equal(seq, p.next_seq - 1);
 	assert_int_equal(pce_subscriber_blob_seq(blob, len, 1, &seq), PCE_ENOENT);
+	assert_int_equal(pce_subscriber_blob_endpoint(blob, len, 0, &be), 0);
+	assert_true(be.has_seq);
+	assert_int_equal(be.last_seq, p.next_seq - 1);
+	assert_int_equal(be.owners, 1);
+	assert_int_equal(be.blocks, os.blocks);
+	assert_int_equal(pce_subscriber_blob_endpoint(blob, len, 1, &be), PCE_ENOENT);
+	assert_int_equal(pce_subscriber_blob_endpoint(blob, len - 1, 0, &be), PCE_EINVAL);
 	/* a flipped bit is refused */
 	((uint8_t *)blob)[len / 2] ^= 1;
+	assert_int_equal(pce_subscriber_blob_endpoint(blob, len, 0, &be), PCE_EINVAL);
 	{
 		struct pce_subscriber_endpoint ep = {.pub_addr = "tcp://127.0.0.1:1"};
 		struct pce_subscriber_config cfg;
@@ -915,6 +930,81 @@ static void test_resume(void **state)
 	pce_subscriber_destroy(s);
 	pub_stop(&p);
 	pce_router_destroy(r);
+}
+
+/* What the observer saw: each call, and the owner's holding of the path
+ * in the router at that moment. */
+struct seen {
+	struct pce_router *r;
+	int n;
+	struct pce_subscriber_stored ev[8];
+	uint32_t tok[8][8];
+	size_t held[8];
+};
+
+static void observe(void *ctx, const struct pce_subscriber_stored *ev)
+{
+	struct seen *x = ctx;
+	struct pce_overlap out[2];
+	size_t n;
+
+	if (x->n == 8 || ev->len > 8)
+		return;
+	x->ev[x->n] = *ev;
+	memcpy(x->tok[x->n], ev->tokens, ev->len * sizeof(uint32_t));
+	x->held[x->n] = 0;
+	if (pce_router_match(x->r, ev->ns, ev->tokens, ev->len, PCE_ROUTER_MATCH_PEEK, out, 2,
+			     &n, NULL) == 0 && n)
+		x->held[x->n] = out[0].tokens;
+	x->n++;
+}
+
+/* The observer sees each applied BlockStored before and after it changes
+ * the router: the parent's path, then the event's blocks. */
+static void test_observer(void **state)
+{
+	static const uint32_t want[] = {1, 2, 3, 4, 5, 6, 7, 8};
+	static const struct { int applied; size_t len, first, held; uint32_t tier; } calls[] = {
+		{0, 4, 0, 0, PCE_TIER_GPU}, {1, 4, 0, 4, PCE_TIER_GPU},
+		{0, 6, 4, 4, PCE_TIER_GPU}, {1, 6, 4, 6, PCE_TIER_GPU},
+		{0, 8, 6, 6, PCE_TIER_CPU}, {1, 8, 6, 8, PCE_TIER_CPU}};
+	static struct seen x;
+	struct pub p;
+	struct pce_subscriber *s;
+
+	(void)state;
+	memset(&x, 0, sizeof(x));
+	x.r = new_router();
+	pub_start(&p, NULL);
+	cfg_observe = observe;
+	cfg_observe_ctx = &x;
+	s = new_sub(x.r, &p, 1, NULL, 0);
+	cfg_observe = NULL;
+	cfg_observe_ctx = NULL;
+	pub_handshake(&p, s, 0);
+	pub_cmd(&p, "{\"op\": \"batch\", \"events\": [{\"t\": \"S\", \"h\": [1, 2], \"p\": null, "
+		    "\"tok\": [1, 2, 3, 4], \"bs\": 2}]}");
+	/* an unknown parent is not applied, so not observed */
+	pub_cmd(&p, "{\"op\": \"batch\", \"events\": [{\"t\": \"S\", \"h\": [3], \"p\": 2, "
+		    "\"tok\": [5, 6], \"bs\": 2}, {\"t\": \"S\", \"h\": [9], \"p\": 77, "
+		    "\"tok\": [9, 9], \"bs\": 2}, {\"t\": \"S\", \"h\": [4], \"p\": 3, "
+		    "\"tok\": [7, 8], \"bs\": 2, \"medium\": \"CPU\"}]}");
+	wait_settled(s, 0, p.next_seq - 1);
+	/* wait_settled() took the subscriber's lock after the last call */
+	assert_int_equal(x.n, 6);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(x.ev[i].applied, calls[i].applied);
+		assert_int_equal(x.ev[i].owner, 0);
+		assert_int_equal(x.ev[i].ns, 0);
+		assert_int_equal(x.ev[i].len, calls[i].len);
+		assert_int_equal(x.ev[i].first, calls[i].first);
+		assert_int_equal(x.ev[i].tier, calls[i].tier);
+		assert_memory_equal(x.tok[i], want, calls[i].len * sizeof(uint32_t));
+		assert_int_equal(x.held[i], calls[i].held);
+	}
+	pce_subscriber_destroy(s);
+	pub_stop(&p);
+	pce_router_destroy(x.r);
 }
 
 static void test_bad_config(void **state)
@@ -953,7 +1043,7 @@ int main(void)
 		cmocka_unit_test(test_window_too_short), cmocka_unit_test(test_replay_silent),
 		cmocka_unit_test(test_no_replay),
 		cmocka_unit_test(test_malformed),      cmocka_unit_test(test_rank_owner),
-		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_resume),         cmocka_unit_test(test_observer),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
