@@ -9,5 +9,6 @@ int cmd_analyze(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
 
 #endif /* PCE_TOOLS_COMMANDS_H */
