@@ -94,6 +94,9 @@ static const char usage[] =
 	"l2_partial, rtt_us {p50, p99, max}, lookup_us {p50, p99, max}},\n"
 	"cross_node_hit_ratio, local_hit_ratio, best_hit_ratio, local_replay_tokens,\n"
 	"local_replay_hit_ratio, matches_local_replay, pids {redis, node_a, node_b}.\n"
+	"rtt_us: the Redis round trips of B's tier (p50 and p99 are upper bounds of\n"
+	"power-of-two buckets); lookup_us: B's tiered lookups that asked L2, as the\n"
+	"caller saw them.\n"
 	"\n"
 	"Exit status: 0 done; 1 a failure (Redis, a node, libpce); 2 bad usage or\n"
 	"input, or pce built without the cluster tier.\n";
@@ -804,12 +807,12 @@ static int report_json(struct demo *d)
 	return cli_print_json("cluster", o);
 }
 
-static void pct_line(const char *label, const cJSON *b, const char *key)
+static void pct_line(const char *label, const cJSON *b, const char *key, int bounds)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, key);
 
-	printf("%-22s p50 %.0f us, p99 %.0f us, max %.0f us\n", label, num(p, "p50"),
-	       num(p, "p99"), num(p, "max"));
+	printf("%-22s p50 %.0f us, p99 %.0f us, max %.0f us%s\n", label, num(p, "p50"),
+	       num(p, "p99"), num(p, "max"), bounds ? " (p50, p99: bucket upper bounds)" : "");
 }
 
 static int report_table(struct demo *d)
@@ -844,8 +847,8 @@ static int report_table(struct demo *d)
 	       cli_group((uint64_t)num(b, "l2_hits"), g[1]),
 	       cli_group((uint64_t)num(b, "l2_unavailable"), g[2]),
 	       cli_group((uint64_t)num(b, "l2_partial"), g[3]));
-	pct_line("L2 round trip", b, "rtt_us");
-	pct_line("tiered lookup", b, "lookup_us");
+	pct_line("L2 round trip", b, "rtt_us", 1);
+	pct_line("tiered lookup", b, "lookup_us", 0);
 	return cli_flush("cluster");
 }
 
