@@ -893,7 +893,6 @@ static int cmd_demo(int argc, char **argv)
 		d.pids[0] = d.server.pid;
 	}
 	rc = run_nodes(cmd, &d, argv + optind, argc - optind);
-	redis_server_stop(&d.server);
 	if (!rc)
 		rc = d.o.in.json ? report_json(&d) : report_table(&d);
 out:

@@ -193,8 +193,8 @@ void redis_server_stop(struct redis_server *s)
 	if (s->dir[0]) {
 		char path[128];
 
-		/* --save '' still writes dump.rdb on a SHUTDOWN with a save point
-		 * configured elsewhere; remove whatever the server left. */
+		/* No save point is configured, but a client may still have
+		 * asked for a SAVE: remove what the server may have left. */
 		snprintf(path, sizeof path, "%s/dump.rdb", s->dir);
 		unlink(path);
 		rmdir(s->dir);
