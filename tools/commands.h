@@ -10,5 +10,6 @@ int cmd_simulate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
 
 #endif /* PCE_TOOLS_COMMANDS_H */

@@ -35,6 +35,10 @@ static const char usage[] =
 	"  snapshot inspect FILE\n"
 	"                      check a libpce snapshot file (a cache or router index)\n"
 	"                      and print what it holds\n"
+	"  cluster demo INPUT...\n"
+	"                      two processes share a cache through Redis (the cluster\n"
+	"                      tier): node B finds node A's prefixes; needs pce built\n"
+	"                      with the cluster tier\n"
 	"  help [COMMAND]      this text, or the manual of COMMAND\n"
 	"\n"
 	"Options:\n"
@@ -63,6 +67,7 @@ static const struct {
 	{"bench", cmd_bench},
 	{"events", cmd_events},
 	{"snapshot", cmd_snapshot},
+	{"cluster", cmd_cluster},
 };
 
 static int find(const char *name)
