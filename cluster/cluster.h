@@ -242,6 +242,7 @@ struct pce_cluster {
 	char sha[41];                  /* the lookup script's SHA1, "" until loaded */
 	uint64_t epoch;
 	char node_str[12], epoch_str[24], lease_str[12], ttl_str[12];
+	char field_str[24];            /* "<node>/<node>": this node publishing for itself */
 	int connected;
 	int resync;                    /* writes were lost, or Redis lost data */
 	int ever_connected;

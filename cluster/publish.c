@@ -4,8 +4,10 @@
  * republish, all against the mirror (mirror.c).
  *
  * Commands (keys.c names the keys; every key of a batch shares one slot):
- *   publish   HSET chunk node epoch; PEXPIRE chunk key_ttl   (shallow first)
- *   retract   HDEL chunk node                                (deepest first)
+ *   publish   HSET chunk node/owner epoch; PEXPIRE chunk key_ttl (shallow first)
+ *   retract   HDEL chunk node/owner                              (deepest first)
+ * A chunk field names the publishing node and the owner it publishes for;
+ * a node attached to a cache publishes for itself (owner = node id).
  *   heartbeat EVAL heartbeat_lua 2 registry boot node epoch lease ttl token
  * Writes are batched into pipelines of up to BATCH commands of one
  * namespace, in event order, so a retract never overtakes the publish it
@@ -145,7 +147,7 @@ static void add(struct batch *b, uint64_t ns, const struct pce_chunk_id *id, int
 	}
 	a[1] = b->key[i], l[1] = kl;
 	if (kind != CMD_EXPIRE)
-		a[2] = t->node_str, l[2] = strlen(t->node_str);
+		a[2] = t->field_str, l[2] = strlen(t->field_str);
 	b->cmd[i].argv = a;
 	b->cmd[i].argvlen = l;
 }

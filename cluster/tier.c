@@ -108,6 +108,7 @@ int pce_cluster_create(const struct pce_cluster_config *cfg, struct pce_cluster 
 		return rc;
 	}
 	snprintf(t->node_str, sizeof(t->node_str), "%u", cfg->node_id);
+	snprintf(t->field_str, sizeof(t->field_str), "%u/%u", cfg->node_id, cfg->node_id);
 	snprintf(t->lease_str, sizeof(t->lease_str), "%u", cfg->lease_ms);
 	snprintf(t->ttl_str, sizeof(t->ttl_str), "%u", cfg->key_ttl_ms);
 	pce__publish_new_epoch(t);

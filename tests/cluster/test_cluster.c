@@ -273,11 +273,11 @@ static void test_hole_stops_the_scan(void **state)
 	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 16);
 	/* Chunk 2 goes missing: chunks 3 and 4 do not count. */
 	chunk_key(&a, q, 1, key, sizeof(key));
-	assert_int_equal(raw_int(raw, "HDEL %s 1", key), 1);
+	assert_int_equal(raw_int(raw, "HDEL %s 1/1", key), 1);
 	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 4);
 	/* A hole in chunk 1: nothing. */
 	chunk_key(&a, q, 0, key, sizeof(key));
-	assert_int_equal(raw_int(raw, "HDEL %s 1", key), 1);
+	assert_int_equal(raw_int(raw, "HDEL %s 1/1", key), 1);
 	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 0);
 	redisFree(raw);
 	node_close(&c);
@@ -315,6 +315,59 @@ static void test_new_epoch_hides_old_life(void **state)
 	node_close(&c);
 }
 
+/*
+ * Two publishing nodes (gateways 9 and 10, written by hand) publish the same
+ * owner 5 at different depths: a lookup gives the owner once, at the
+ * deepest live publisher's depth; one publisher's new epoch leaves the
+ * other's view of the owner; its retract removes the owner.  Script and
+ * fallback agree; a malformed field is ignored.
+ */
+static void test_publishers_collapse_per_owner(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node c[2];
+	uint32_t q[12];
+	char key[3][128];
+	redisContext *raw = redis_client(p);
+
+	seq(q, 12, 5000);
+	for (int s = 0; s < 2; s++) {
+		node_config(&cfg, p->port, 3);
+		cfg.flags = s ? PCE_CLUSTER_NO_SCRIPT : 0;
+		node_open(&c[s], &cfg, 1);
+		node_sync(&c[s]);
+	}
+	raw_ok(raw, "HSET pce:{%016llx}:r 9 77:%lld 10 88:%lld", 0ull, 1ll << 50, 1ll << 50);
+	for (size_t i = 0; i < 3; i++) {
+		chunk_key(&c[0], q, i, key[i], sizeof(key[i]));
+		raw_ok(raw, "HSET %s 9/5 77 junk 77", key[i]);
+		if (i == 0)
+			raw_ok(raw, "HSET %s 10/5 88 10/6 88", key[i]);
+	}
+	for (int s = 0; s < 2; s++) {
+		assert_int_equal(node_depth_of(&c[s], q, 12, 5, NULL), 12);
+		assert_int_equal(node_depth_of(&c[s], q, 12, 6, NULL), 4);
+	}
+	struct pce_overlap o[4];
+	struct pce_cluster_result r;
+	assert_int_equal(pce_cluster_lookup(c[0].tier, 0, q, 12, NULL, o, 4, &r), 0);
+	assert_int_equal(r.total_owners, 2);
+	/* Gateway 9 restarts (new epoch): gateway 10's view of owner 5 stays. */
+	raw_ok(raw, "HSET pce:{%016llx}:r 9 78:%lld", 0ull, 1ll << 50);
+	for (int s = 0; s < 2; s++)
+		assert_int_equal(node_depth_of(&c[s], q, 12, 5, NULL), 4);
+	/* Gateway 10 retracts owner 5: nobody publishes it any more. */
+	assert_int_equal(raw_int(raw, "HDEL %s 10/5", key[0]), 1);
+	for (int s = 0; s < 2; s++) {
+		assert_int_equal(node_depth_of(&c[s], q, 12, 5, NULL), 0);
+		assert_int_equal(node_depth_of(&c[s], q, 12, 6, NULL), 4);
+	}
+	redisFree(raw);
+	node_close(&c[0]);
+	node_close(&c[1]);
+}
+
 static void test_lease_lapse(void **state)
 {
 	struct redis_proc *p = *state;
@@ -336,7 +389,7 @@ static void test_lease_lapse(void **state)
 	raw_ok(raw, "HSET pce:{%016llx}:r 9 77:%lld", 0ull, now_ms + 300);
 	for (size_t i = 0; i < 2; i++) {
 		chunk_key(&c, q, i, key, sizeof(key));
-		raw_ok(raw, "HSET %s 9 77", key);
+		raw_ok(raw, "HSET %s 9/9 77", key);
 	}
 	assert_int_equal(node_depth_of(&c, q, 8, 9, NULL), 8);
 	sleep_ms(400);
@@ -458,7 +511,7 @@ static void test_retract_order_with_killed_connection(void **state)
 		for (size_t i = 0; i < CHUNKS; i++) {
 			char key[128];
 			chunk_key(&a, q[e], i, key, sizeof(key));
-			redisAppendCommand(raw, "HEXISTS %s 1", key);
+			redisAppendCommand(raw, "HEXISTS %s 1/1", key);
 		}
 		for (size_t i = 0; i < CHUNKS; i++) {
 			redisReply *r;
@@ -722,6 +775,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partial_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hole_stops_the_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_epoch_hides_old_life, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publishers_collapse_per_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_lapse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_order_with_killed_connection, setup,
