@@ -818,7 +818,7 @@ struct mig_run {
 	uint32_t (*toks)[8];
 	int stored;          /* entries of a, in toks order (publisher, atomic) */
 	int stop;            /* atomic */
-	uint64_t answers, correct, unavailable, partial;
+	uint64_t answers, correct, unavailable, partial, wrong;
 };
 
 static void mig_entry(uint32_t *t, int i)
@@ -844,7 +844,8 @@ static void *mig_publisher(void *arg)
 
 /* Every answer is right or flagged: owner 1 only, never deeper than the 8
  * tokens it stored; an entry published before the migration, unflagged,
- * at its full depth. */
+ * at its full depth.  Counted, not asserted (cmocka asserts in the main
+ * thread only). */
 static void *mig_looker(void *arg)
 {
 	struct mig_run *m = arg;
@@ -854,25 +855,26 @@ static void *mig_looker(void *arg)
 	for (unsigned k = 0; !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE); k++) {
 		int n = __atomic_load_n(&m->stored, __ATOMIC_ACQUIRE);
 		int i = (int)(k % (unsigned)n);
-		assert_int_equal(pce_cluster_lookup(m->c->tier, 0, m->toks[i], 8, NULL, o, 4, &r), 0);
 		m->answers++;
+		if (pce_cluster_lookup(m->c->tier, 0, m->toks[i], 8, NULL, o, 4, &r)) {
+			m->wrong++;
+			continue;
+		}
 		if (r.flags & PCE_CLUSTER_UNAVAILABLE) {
 			m->unavailable++;
 			continue;
 		}
-		for (size_t j = 0; j < r.n_owners; j++) {
-			assert_int_equal(o[j].owner, 1);
-			assert_true(o[j].tokens <= 8);
-		}
-		if (r.flags & PCE_CLUSTER_PARTIAL) {
+		int bad = 0;
+		for (size_t j = 0; j < r.n_owners; j++)
+			bad |= o[j].owner != 1 || o[j].tokens > 8;
+		if (!bad && (r.flags & PCE_CLUSTER_PARTIAL)) {
 			m->partial++;
 			continue;
 		}
-		if (i < MIG_BASE) {
-			assert_int_equal(r.n_owners, 1);
-			assert_int_equal(o[0].tokens, 8);
-		}
-		m->correct++;
+		if (i < MIG_BASE)
+			bad |= r.n_owners != 1 || o[0].tokens != 8;
+		m->wrong += bad;
+		m->correct += !bad;
 	}
 	return NULL;
 }
@@ -965,12 +967,14 @@ static void test_three_masters_migration_under_load(void **state)
 	assert_int_equal(pce_cluster_stats_get(c.tier, &sc), 0);
 	assert_true(sa.redirects >= 1);
 	assert_true(sc.redirects >= 1);
-	assert_true(m.correct > 0);
-	printf("stored %d, answers %llu: correct %llu, unavailable %llu, partial %llu; "
-	       "redirects %llu + %llu\n",
+	printf("stored %d, answers %llu: correct %llu, unavailable %llu, partial %llu, "
+	       "wrong %llu; redirects %llu + %llu\n",
 	       m.stored, (unsigned long long)m.answers, (unsigned long long)m.correct,
 	       (unsigned long long)m.unavailable, (unsigned long long)m.partial,
+	       (unsigned long long)m.wrong,
 	       (unsigned long long)sa.redirects, (unsigned long long)sc.redirects);
+	assert_int_equal(m.wrong, 0);
+	assert_true(m.correct > 0);
 	free(m.toks);
 	for (int i = 0; i < 3; i++)
 		redisFree(rc[i]);
