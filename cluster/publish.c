@@ -6,9 +6,10 @@
  * Commands (keys.c names the keys; every key of a batch shares one slot):
  *   publish   HSET chunk node/owner epoch; PEXPIRE chunk key_ttl (shallow first)
  *   retract   HDEL chunk node/owner                              (deepest first)
- * A chunk field names the publishing node and the owner it publishes for;
- * a node attached to a cache publishes for itself (owner = node id).
  *   heartbeat EVAL heartbeat_lua 2 registry boot node epoch lease ttl token
+ * A chunk field names the publishing node and the owner it publishes for:
+ * a node attached to a cache publishes for itself (owner = node id), one
+ * attached to a router for each owner the router knows.
  * Writes are batched into pipelines of up to BATCH commands of one
  * namespace, in event order, so a retract never overtakes the publish it
  * undoes.  A reply that is an error (OOM under maxmemory noeviction, say)

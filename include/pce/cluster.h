@@ -5,9 +5,9 @@
  * A tier sits beside one pce_cache (L1, in this process).  It mirrors what
  * the cache stores into Redis as chained chunk ids (see docs/cluster.md):
  * every whole chunk of chunk_tokens tokens of a stored entry becomes a Redis
- * hash field "node_id -> epoch"; other nodes' tiers look a prompt's chunk ids
- * up in one round trip and learn, per live node, how many leading chunks it
- * holds.  L1 stays authoritative: L2 is a hint that may be stale (a node may
+ * hash field "node_id/node_id -> epoch" (publisher/owner); other nodes'
+ * tiers look a prompt's chunk ids up in one round trip and learn, per
+ * owner, how many leading chunks it holds.  L1 stays authoritative: L2 is a hint that may be stale (a node may
  * have evicted since), never a source of a wrong local answer.
  *
  * Wiring: create the tier, then create the cache with
