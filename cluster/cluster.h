@@ -151,11 +151,20 @@ PCE__HIDDEN struct pce__tslot *pce__table_get(struct pce__table *t, uint64_t k0,
 PCE__HIDDEN void pce__table_del(struct pce__table *t, struct pce__tslot *slot);
 PCE__HIDDEN void pce__table_free(struct pce__table *t);
 
-/* What this node published. */
+/* What this node published: a cache's entries (entries, chunks), or a
+ * router's holdings (held). */
 struct pce__mirror {
 	struct pce__table entries; /* (entry id, 0) -> a: struct mirror_entry * */
 	struct pce__table chunks;  /* (id.lo, id.hi) -> a: namespace, b: refcount */
+	struct pce__table held;    /* (id.lo ^ mix(owner), id.hi) -> a: struct pce__held * */
 	struct pce__table ns;      /* (ns, 0) -> a: boot token seen (0: none), b: 1 */
+};
+
+/* One chunk an owner holds in a router index, as this node published it. */
+struct pce__held {
+	struct pce_chunk_id id, parent; /* parent: chunk index - 1 (zero at index 0) */
+	uint64_t ns;
+	uint32_t owner, index;
 };
 
 /*
@@ -175,6 +184,25 @@ PCE__HIDDEN long pce__mirror_add(struct pce__mirror *m, uint64_t id, uint64_t ns
 PCE__HIDDEN size_t pce__mirror_remove(struct pce__mirror *m, uint64_t id, uint64_t *ns,
 				      struct pce_chunk_id *gone, size_t room);
 PCE__HIDDEN size_t pce__mirror_len(struct pce__mirror *m, uint64_t id);
+/*
+ * pce__mirror_hold - @owner holds chunks 0..@n-1 (@ids) of a chain of @ns.
+ * @fresh receives the indices (shallow first) of those it did not hold.
+ * Return: their number; *@failed is set if some could not be recorded (out
+ * of memory: the deeper chunks are left out, so the set stays a prefix).
+ */
+PCE__HIDDEN size_t pce__mirror_hold(struct pce__mirror *m, uint64_t ns, uint32_t owner,
+				    const struct pce_chunk_id *ids, size_t n, size_t *fresh,
+				    int *failed);
+/*
+ * pce__mirror_release - @owner lost, in @ns, its chunks from index @level
+ * on, below the path @path[0..@npath) (@npath <= @level + 1; 0: every
+ * path).  Return: the number of chunks forgotten, their ids in *@gone
+ * (malloc'd, deepest first; the caller frees it), or PCE_ENOMEM (nothing
+ * forgotten).
+ */
+PCE__HIDDEN long pce__mirror_release(struct pce__mirror *m, uint64_t ns, uint32_t owner,
+				     uint32_t level, const struct pce_chunk_id *path, size_t npath,
+				     struct pce_chunk_id **gone);
 PCE__HIDDEN void pce__mirror_free(struct pce__mirror *m);
 
 /* ---- the tier (tier.c, worker.c, publish.c) ------------------------------ */
@@ -183,8 +211,12 @@ PCE__HIDDEN void pce__mirror_free(struct pce__mirror *m);
 struct pce__op {
 	struct pce__op *next;
 	int stored;             /* 1: publish; 0: retract */
+	int router;             /* a router's holding (owner), not a cache entry (id) */
 	uint64_t id, ns;
-	size_t n;               /* stored: chunk ids in ids */
+	uint32_t owner;         /* router: the holding's owner */
+	uint32_t level;         /* router retract: index of the first chunk lost */
+	size_t n;               /* chunk ids in ids: stored, the entry's or holding's
+	                         * chunks; router retract, the path above the cut */
 	struct pce_chunk_id *ids;
 };
 
@@ -220,6 +252,8 @@ struct pce_cluster {
 	char prefix[33];
 	struct pce__hasher hasher;
 	struct pce_cache *cache;       /* atomic: attach vs lookups */
+	struct pce_router *router;     /* atomic: attach vs matches */
+	void *attached;                /* atomic: the cache or router attached first */
 
 	/* Shared between callers and the worker (mu). */
 	pthread_mutex_t mu;

@@ -3,13 +3,13 @@
  *
  *   <prefix>:{<ns>}:r          registry hash: node_id -> "epoch:lease_deadline_ms"
  *   <prefix>:{<ns>}:b          boot token string (no TTL)
- *   <prefix>:{<ns>}:c:<id>     chunk hash: node_id -> epoch
+ *   <prefix>:{<ns>}:c:<id>     chunk hash: "<node_id>/<owner>" -> epoch
  *
  * <ns> is the namespace as 16 lower-case hex digits, <id> a chunk id as 32
- * (hi then lo); node ids and epochs are decimal.  Every key of a namespace
- * carries the same hash tag {<ns>}, so all of them live in one Redis
- * Cluster slot: a lookup script may touch them all, and a write batch goes
- * to one node.  Pure functions; any thread.
+ * (hi then lo); node ids, owners and epochs are decimal.  Every key of a
+ * namespace carries the same hash tag {<ns>}, so all of them live in one
+ * Redis Cluster slot: a lookup script may touch them all, and a write batch
+ * goes to one node.  Pure functions; any thread.
  */
 #include <stdio.h>
 

@@ -4,9 +4,12 @@
  * republish, all against the mirror (mirror.c).
  *
  * Commands (keys.c names the keys; every key of a batch shares one slot):
- *   publish   HSET chunk node epoch; PEXPIRE chunk key_ttl   (shallow first)
- *   retract   HDEL chunk node                                (deepest first)
+ *   publish   HSET chunk node/owner epoch; PEXPIRE chunk key_ttl (shallow first)
+ *   retract   HDEL chunk node/owner                              (deepest first)
  *   heartbeat EVAL heartbeat_lua 2 registry boot node epoch lease ttl token
+ * A chunk field names the publishing node and the owner it publishes for:
+ * a node attached to a cache publishes for itself (owner = node id), one
+ * attached to a router for each owner the router knows.
  * Writes are batched into pipelines of up to BATCH commands of one
  * namespace, in event order, so a retract never overtakes the publish it
  * undoes.  A reply that is an error (OOM under maxmemory noeviction, say)
@@ -43,6 +46,7 @@ struct batch {
 	const char *argv[BATCH][4];
 	size_t lens[BATCH][4];
 	char key[BATCH][PCE__KEY_MAX];
+	char field[BATCH][24];
 };
 
 static uint64_t random64(void)
@@ -113,9 +117,10 @@ static int flush(struct batch *b)
 	return 0;
 }
 
-/* Appends one command on @ns's chunk @id; flushes first if the batch is
- * full or of another namespace. */
-static void add(struct batch *b, uint64_t ns, const struct pce_chunk_id *id, int kind)
+/* Appends one command on @ns's chunk @id, field "node/@owner"; flushes
+ * first if the batch is full or of another namespace. */
+static void add(struct batch *b, uint64_t ns, const struct pce_chunk_id *id, uint32_t owner,
+		int kind)
 {
 	struct pce_cluster *t = b->t;
 
@@ -144,16 +149,19 @@ static void add(struct batch *b, uint64_t ns, const struct pce_chunk_id *id, int
 		break;
 	}
 	a[1] = b->key[i], l[1] = kl;
-	if (kind != CMD_EXPIRE)
-		a[2] = t->node_str, l[2] = strlen(t->node_str);
+	if (kind != CMD_EXPIRE) {
+		l[2] = (size_t)snprintf(b->field[i], sizeof(b->field[i]), "%s/%u", t->node_str, owner);
+		a[2] = b->field[i];
+	}
 	b->cmd[i].argv = a;
 	b->cmd[i].argvlen = l;
 }
 
-static void publish_chunk(struct batch *b, uint64_t ns, const struct pce_chunk_id *id)
+static void publish_chunk(struct batch *b, uint64_t ns, const struct pce_chunk_id *id,
+			  uint32_t owner)
 {
-	add(b, ns, id, CMD_PUBLISH);
-	add(b, ns, id, CMD_EXPIRE);
+	add(b, ns, id, owner, CMD_PUBLISH);
+	add(b, ns, id, 0, CMD_EXPIRE);
 }
 
 /* Heartbeat of one namespace.  *@lost set if its boot token changed. */
@@ -233,11 +241,47 @@ static int ns_seen(struct pce_cluster *t, struct batch *b, uint64_t ns)
 static void mirror_gauges(struct pce_cluster *t)
 {
 	PCE__SET(t, mirror_entries, t->mirror.entries.len);
-	PCE__SET(t, mirror_chunks, t->mirror.chunks.len);
+	PCE__SET(t, mirror_chunks, t->mirror.chunks.len + t->mirror.held.len);
+}
+
+/* A router's holding: publish the chunks the owner did not hold, or
+ * retract, deepest first, those it lost. */
+static void apply_router(struct pce_cluster *t, struct batch *b, struct pce__op *op)
+{
+	if (op->stored) {
+		if (ns_seen(t, b, op->ns) == PCE_ENOMEM) {
+			PCE__ADD(t, publish_errors, op->n);
+			return;
+		}
+		size_t *fresh = malloc(op->n * sizeof(*fresh)), nf = 0;
+		int failed = !fresh;
+
+		if (fresh)
+			nf = pce__mirror_hold(&t->mirror, op->ns, op->owner, op->ids, op->n, fresh,
+					      &failed);
+		if (failed)
+			PCE__ADD(t, publish_errors, 1); /* the deeper chunks stay unpublished */
+		for (size_t i = 0; i < nf; i++)
+			publish_chunk(b, op->ns, &op->ids[fresh[i]], op->owner);
+		free(fresh);
+		return;
+	}
+	struct pce_chunk_id *gone;
+	long ng = pce__mirror_release(&t->mirror, op->ns, op->owner, op->level, op->ids, op->n,
+				      &gone);
+	if (ng < 0)
+		PCE__ADD(t, retract_errors, 1); /* left to the key TTL */
+	for (long i = 0; i < ng; i++)
+		add(b, op->ns, &gone[i], op->owner, CMD_RETRACT);
+	free(gone);
 }
 
 static void apply(struct pce_cluster *t, struct batch *b, struct pce__op *op)
 {
+	if (op->router) {
+		apply_router(t, b, op);
+		return;
+	}
 	if (op->stored) {
 		struct pce_chunk_id *ids = op->ids;
 		size_t *fresh = malloc(op->n * sizeof(*fresh));
@@ -251,7 +295,7 @@ static void apply(struct pce_cluster *t, struct batch *b, struct pce__op *op)
 		if (nf < 0)
 			PCE__ADD(t, publish_errors, op->n);
 		for (long i = 0; i < nf; i++)
-			publish_chunk(b, op->ns, &ids[fresh[i]]);
+			publish_chunk(b, op->ns, &ids[fresh[i]], t->cfg.node_id);
 		free(fresh);
 		return;
 	}
@@ -263,7 +307,7 @@ static void apply(struct pce_cluster *t, struct batch *b, struct pce__op *op)
 	if (room && !gone)
 		PCE__ADD(t, retract_errors, room); /* left to the key TTL */
 	for (size_t i = 0; i < ng; i++)
-		add(b, ns, &gone[i], CMD_RETRACT);
+		add(b, ns, &gone[i], t->cfg.node_id, CMD_RETRACT);
 	free(gone);
 }
 
@@ -310,7 +354,7 @@ int pce__publish_ops(struct pce_cluster *t, struct pce__op *ops)
 
 int pce__publish_all(struct pce_cluster *t)
 {
-	struct pce__table *ns = &t->mirror.ns, *ch = &t->mirror.chunks;
+	struct pce__table *ns = &t->mirror.ns, *ch = &t->mirror.chunks, *hd = &t->mirror.held;
 	struct batch *b = batch_new(t);
 	int down;
 
@@ -323,7 +367,12 @@ int pce__publish_all(struct pce_cluster *t)
 			if (!ch->s[j].used || ch->s[j].a != ns->s[i].k0)
 				continue;
 			struct pce_chunk_id id = {ch->s[j].k0, ch->s[j].k1};
-			publish_chunk(b, ns->s[i].k0, &id);
+			publish_chunk(b, ns->s[i].k0, &id, t->cfg.node_id);
+		}
+		for (size_t j = 0; j < hd->cap && !b->down; j++) {
+			const struct pce__held *h = (const struct pce__held *)(uintptr_t)hd->s[j].a;
+			if (hd->s[j].used && h->ns == ns->s[i].k0)
+				publish_chunk(b, h->ns, &h->id, h->owner);
 		}
 	}
 	flush(b);

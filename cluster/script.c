@@ -4,19 +4,21 @@
  * servers without scripting, and the heartbeat script.
  *
  * The scan (both versions).  Input: the registry of the namespace and the
- * query's chunk keys in prefix order.  A node is live if its registry
- * value's lease deadline has not passed on the server's clock (TIME); a
- * node's field in a chunk counts only if it carries the node's current
- * epoch (an older epoch is a previous life of the node, hidden at once).
- * Walking the chunks in order, a node stays in the running while every
- * chunk so far has it; its depth is the last chunk that did.  The scan
- * stops at the first chunk nobody still running holds (early exit), so a
- * hole in a chain ends the node's depth there: a linear scan, not a binary
- * search, which would report wrong depths past a missing middle chunk.
+ * query's chunk keys in prefix order.  A chunk field "node/owner" says that
+ * publishing node `node` saw `owner` hold the chunk.  A node is live if its
+ * registry value's lease deadline has not passed on the server's clock
+ * (TIME); a field counts only if it carries its node's current epoch (an
+ * older epoch is a previous life of the node, hidden at once).  Walking the
+ * chunks in order, a field stays in the running while every chunk so far
+ * has it; its depth is the last chunk that did.  The scan stops at the
+ * first chunk no field still running is in (early exit), so a hole in a
+ * chain ends the depth there: a linear scan, not a binary search, which
+ * would report wrong depths past a missing middle chunk.  Last, the fields
+ * of one owner (one per live node publishing it) collapse to the deepest.
  * The work budget counts hash fields read; past it, the answer is marked
  * partial and depths are lower bounds.
  *
- * Reply of the script: { partial, node_1, depth_1, node_2, depth_2, ... }.
+ * Reply of the script: { partial, owner_1, depth_1, owner_2, depth_2, ... }.
  *
  * NOSCRIPT (a restarted server, SCRIPT FLUSH, a failover or a redirection
  * to a node that never saw the script) is answered with EVAL of the body,
@@ -46,17 +48,23 @@ const char pce__lookup_lua[] =
 	"  read = read + #h / 2\n"
 	"  local nxt, any = {}, false\n"
 	"  for i = 1, #h, 2 do\n"
-	"    local n = h[i]\n"
-	"    if live[n] == h[i + 1] and (running == nil or running[n]) then\n"
-	"      nxt[n] = true; depth[n] = k - 1; any = true\n"
+	"    local f = h[i]\n"
+	"    local node = string.match(f, '^(%d+)/%d+$')\n"
+	"    if node and live[node] == h[i + 1] and (running == nil or running[f]) then\n"
+	"      nxt[f] = true; depth[f] = k - 1; any = true\n"
 	"    end\n"
 	"  end\n"
 	"  if not any then break end\n"
 	"  running = nxt\n"
 	"  if read > budget and k < #KEYS then partial = 1; break end\n"
 	"end\n"
+	"local best = {}\n"
+	"for f, d in pairs(depth) do\n"
+	"  local o = string.match(f, '/(%d+)$')\n"
+	"  if (best[o] or 0) < d then best[o] = d end\n"
+	"end\n"
 	"local out = {partial}\n"
-	"for n, d in pairs(depth) do out[#out + 1] = n; out[#out + 1] = d end\n"
+	"for o, d in pairs(best) do out[#out + 1] = o; out[#out + 1] = d end\n"
 	"return out\n";
 
 /* KEYS: registry, boot.  ARGV: node, epoch, lease_ms, key_ttl_ms, candidate
@@ -128,36 +136,72 @@ static int is_hash(const redisReply *r)
 	return 1;
 }
 
+/* Splits chunk field "node/owner": the node's text (into @node, NUL-ended)
+ * and the owner.  0 if malformed. */
+static int split_field(const redisReply *f, char *node, size_t room, uint32_t *owner)
+{
+	const char *slash = memchr(f->str, '/', f->len);
+	char *end;
+
+	if (!slash || slash == f->str || (size_t)(slash - f->str) >= room)
+		return 0;
+	memcpy(node, f->str, (size_t)(slash - f->str));
+	node[slash - f->str] = '\0';
+	*owner = (uint32_t)strtoul(slash + 1, &end, 10);
+	return end != slash + 1 && *end == '\0';
+}
+
+static int owner_deeper_first(const void *a, const void *b)
+{
+	const struct pce__depth *x = a, *y = b;
+
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	return x->chunks > y->chunks ? -1 : x->chunks < y->chunks;
+}
+
 int pce__lookup_scan(const redisReply *time, const redisReply *reg, redisReply *const *chunks,
 		     size_t n, uint32_t budget, struct pce__lookup_answer *out)
 {
+	const redisReply **field;
+	size_t cand, read, kept;
+
 	memset(out, 0, sizeof(*out));
 	if (time->type != REDIS_REPLY_ARRAY || time->elements != 2 || !is_hash(reg))
 		return PCE_EINVAL;
 	unsigned long long now = strtoull(time->element[0]->str, NULL, 10) * 1000 +
 				 strtoull(time->element[1]->str, NULL, 10) / 1000;
-	/* Candidates: the live nodes of chunk 1; each keeps running while
-	 * every chunk has it with its registry epoch. */
+	/* Candidates: the fields of chunk 1 whose node is live with that
+	 * epoch; each keeps running while every chunk has it with the same
+	 * value.  out->d[i].node holds the owner; field[i] the field. */
 	if (n == 0 || !is_hash(chunks[0]))
 		return 0;
-	size_t cand = chunks[0]->elements / 2, read = 0;
+	cand = chunks[0]->elements / 2;
 	out->d = calloc(cand ? cand : 1, sizeof(*out->d));
-	if (!out->d)
+	field = calloc(cand ? cand : 1, sizeof(*field));
+	if (!out->d || !field) {
+		free(out->d);
+		free(field);
+		out->d = NULL;
 		return PCE_ENOMEM;
+	}
 	for (size_t i = 0; i < cand; i++) {
 		const redisReply *f = chunks[0]->element[2 * i], *v = chunks[0]->element[2 * i + 1];
-		const redisReply *rv = find_field(reg, f->str);
+		const redisReply *rv;
 		unsigned long long deadline;
+		char node[16];
+		uint32_t owner;
 		size_t el;
-		if (!rv || !reg_value(rv->str, &el, &deadline) || deadline < now ||
-		    el != v->len || memcmp(rv->str, v->str, el) != 0)
+		if (!split_field(f, node, sizeof(node), &owner) || !(rv = find_field(reg, node)) ||
+		    !reg_value(rv->str, &el, &deadline) || deadline < now || el != v->len ||
+		    memcmp(rv->str, v->str, el) != 0)
 			continue;
-		out->d[out->n].node = (uint32_t)strtoul(f->str, NULL, 10);
+		field[out->n] = f;
+		out->d[out->n].node = owner;
 		out->d[out->n].chunks = 1;
 		out->n++;
 	}
-	read += cand;
-	/* running: nodes whose depth equals the chunks scanned so far. */
+	read = cand;
 	for (size_t k = 1; k < n; k++) {
 		if (read > budget) {
 			out->partial = 1;
@@ -168,12 +212,10 @@ int pce__lookup_scan(const redisReply *time, const redisReply *reg, redisReply *
 		read += chunks[k]->elements / 2;
 		int any = 0;
 		for (size_t i = 0; i < out->n; i++) {
-			char node[16];
 			if (out->d[i].chunks != k)
 				continue;
-			snprintf(node, sizeof(node), "%u", out->d[i].node);
-			const redisReply *v = find_field(chunks[k], node);
-			const redisReply *first = find_field(chunks[0], node);
+			const redisReply *v = find_field(chunks[k], field[i]->str);
+			const redisReply *first = find_field(chunks[0], field[i]->str);
 			/* The epoch checked at chunk 1 is the registry's. */
 			if (v && first && v->len == first->len && memcmp(v->str, first->str, v->len) == 0) {
 				out->d[i].chunks++;
@@ -183,6 +225,15 @@ int pce__lookup_scan(const redisReply *time, const redisReply *reg, redisReply *
 		if (!any)
 			break;
 	}
+	free(field);
+	/* One depth per owner: the deepest of its publishers. */
+	if (out->n > 1)
+		qsort(out->d, out->n, sizeof(*out->d), owner_deeper_first);
+	kept = 0;
+	for (size_t i = 0; i < out->n; i++)
+		if (kept == 0 || out->d[kept - 1].node != out->d[i].node)
+			out->d[kept++] = out->d[i];
+	out->n = kept;
 	return 0;
 }
 

@@ -7,7 +7,7 @@
  *   wq, wq_len, enqueued     on_event (mu)              worker (mu)
  *   processed, ready         worker (mu)                sync (mu)
  *   lq, lreq.state/rc/ans    lookup (mu), worker (mu)   both (mu)
- *   cache                    attach (atomic release)    lookup (atomic acquire)
+ *   cache, router            attach (atomic release)    lookup, match (acquire)
  *   st.*                     anyone, relaxed atomics    stats_get
  * Everything else in struct pce_cluster is the worker's, or fixed at
  * create.
@@ -16,7 +16,11 @@
  * entry's whole chunks (the tokens are valid only for the call), allocates
  * one op and appends it under mu.  It never waits for I/O.
  *
- * A tiered lookup answers from L1 first.  Only when L1's match is shorter
+ * A router's events (no entry id) carry an owner: a STORED one is hashed
+ * like a cache's; a REMOVED one becomes a cut (the first chunk lost, and
+ * the path above it when the event has tokens) that mirror.c resolves.
+ *
+ * A tiered lookup (a cache's, or a router's match) answers from L1 first.  Only when L1's match is shorter
  * than the query's whole chunks does it ask L2: it hashes the chunks,
  * enqueues a request and waits on tier->done until budget_us has passed.
  * While the breaker is open it does not wait at all.
@@ -27,6 +31,7 @@
 #include <time.h>
 
 #include "cluster.h"
+#include "pce/router.h"
 
 void pce_cluster_config_init(struct pce_cluster_config *cfg)
 {
@@ -157,29 +162,49 @@ void pce_cluster_destroy(struct pce_cluster *t)
 void pce_cluster_on_event(void *ctx, const struct pce_event *ev)
 {
 	struct pce_cluster *t = ctx;
-	size_t n;
+	size_t n, hashed;
+	uint32_t level = 0;
 	struct pce__op *op;
+	int router;
 
 	if (!t || !ev)
 		return;
 	n = ev->len / t->cfg.chunk_tokens;
-	if (n == 0)
-		return; /* no whole chunk: never published */
+	/* A router's events carry no entry id (a cache's never 0): they tell
+	 * what an owner holds, or from which depth it lost it. */
+	router = ev->id == 0;
+	if (ev->kind == PCE_EVENT_STORED || !router) {
+		if (n == 0)
+			return; /* no whole chunk: never published */
+		hashed = ev->kind == PCE_EVENT_STORED ? n : 0;
+	} else {
+		if (ev->len == 0)
+			return;
+		/* The chunk holding the removed block's last token (chunk_tokens
+		 * is a multiple of the block size): it and its extensions go;
+		 * the path above it is known when the event has tokens. */
+		level = (uint32_t)((ev->len - 1) / t->cfg.chunk_tokens);
+		hashed = ev->tokens ? (n < (size_t)level + 1 ? n : (size_t)level + 1) : 0;
+	}
 	if (!(op = calloc(1, sizeof(*op)))) {
 		PCE__ADD(t, events_dropped, 1);
 		return;
 	}
 	op->stored = ev->kind == PCE_EVENT_STORED;
+	op->router = router;
 	op->id = ev->id;
 	op->ns = ev->ns;
-	if (op->stored) {
-		if (!ev->tokens || !(op->ids = malloc(n * sizeof(*op->ids)))) {
+	op->owner = ev->owner;
+	op->level = level;
+	if (hashed) {
+		if (!ev->tokens || !(op->ids = malloc(hashed * sizeof(*op->ids)))) {
 			free(op);
 			PCE__ADD(t, events_dropped, 1);
 			return;
 		}
-		op->n = n;
-		pce__chunk_chain(&t->hasher, ev->ns, ev->tokens, n, t->cfg.chunk_tokens, op->ids);
+		op->n = hashed;
+		pce__chunk_chain(&t->hasher, ev->ns, ev->tokens, hashed, t->cfg.chunk_tokens,
+				 op->ids);
 	}
 	pthread_mutex_lock(&t->mu);
 	if (t->wq_len >= t->cfg.queue_limit) {
@@ -199,16 +224,31 @@ void pce_cluster_on_event(void *ctx, const struct pce_event *ev)
 	pthread_mutex_unlock(&t->mu);
 }
 
-int pce_cluster_attach_cache(struct pce_cluster *t, struct pce_cache *cache)
+/* A tier serves one index: the first attach wins. */
+static int attach(struct pce_cluster *t, void *index)
 {
-	struct pce_cache *none = NULL;
+	void *none = NULL;
 
-	if (!t || !cache)
-		return PCE_EINVAL;
-	return __atomic_compare_exchange_n(&t->cache, &none, cache, 0, __ATOMIC_RELEASE,
+	return __atomic_compare_exchange_n(&t->attached, &none, index, 0, __ATOMIC_ACQ_REL,
 					   __ATOMIC_RELAXED)
 		       ? 0
 		       : PCE_EINVAL;
+}
+
+int pce_cluster_attach_cache(struct pce_cluster *t, struct pce_cache *cache)
+{
+	if (!t || !cache || attach(t, cache))
+		return PCE_EINVAL;
+	__atomic_store_n(&t->cache, cache, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int pce_cluster_attach_router(struct pce_cluster *t, struct pce_router *router)
+{
+	if (!t || !router || attach(t, router))
+		return PCE_EINVAL;
+	__atomic_store_n(&t->router, router, __ATOMIC_RELEASE);
+	return 0;
 }
 
 static void deadline_after_us(struct timespec *ts, uint64_t us)
@@ -270,13 +310,111 @@ static int deeper_first(const void *a, const void *b)
 	return x->owner < y->owner ? -1 : x->owner > y->owner;
 }
 
+/* Keeps @d's owner among @owners[0..out->n_owners) at @tok tokens: a
+ * deeper answer replaces a shallower one of the same owner; a new owner
+ * takes a free place, or the shallowest kept if it is deeper. */
+static void merge_owner(struct pce_overlap *owners, size_t max_owners,
+			struct pce_cluster_result *out, uint32_t owner, size_t tok)
+{
+	struct pce_overlap *o = NULL;
+
+	for (size_t j = 0; j < out->n_owners; j++)
+		if (owners[j].owner == owner)
+			o = &owners[j];
+	if (o) {
+		if (o->tokens >= tok)
+			return;
+	} else {
+		out->total_owners++;
+		if (out->n_owners < max_owners) {
+			o = &owners[out->n_owners++];
+		} else if (max_owners) {
+			o = &owners[0];
+			for (size_t j = 1; j < max_owners; j++)
+				if (owners[j].tokens < o->tokens)
+					o = &owners[j];
+			if (o->tokens >= tok)
+				return;
+		} else {
+			return;
+		}
+	}
+	o->owner = owner;
+	o->tier = PCE_TIER_REMOTE;
+	o->tokens = tok;
+	o->score = (double)tok;
+}
+
+/*
+ * L2's half of a tiered lookup, for a cache's and a router's: asks L2 when
+ * @local_tokens (the local answer's depth) is shorter than the query's
+ * whole chunks, and merges its owners into @owners[0..out->n_owners), which
+ * hold the local answer's owners (@skip_self: none; this node's own fields
+ * are left out, L1 answers for them).  Sets out->flags; counts.
+ */
+static void ask_owners(struct pce_cluster *t, uint64_t ns, const uint32_t *tokens, size_t len,
+		       size_t local_tokens, int skip_self, struct pce_overlap *owners,
+		       size_t max_owners, struct pce_cluster_result *out)
+{
+	struct pce__lreq *q;
+	size_t whole, n, deepest = 0;
+
+	PCE__ADD(t, lookups, 1);
+	whole = len / t->cfg.chunk_tokens;
+	if (whole == 0 || local_tokens >= whole * t->cfg.chunk_tokens) {
+		out->flags = PCE_CLUSTER_LOCAL;
+		PCE__ADD(t, local, 1);
+		return;
+	}
+	PCE__ADD(t, l2_lookups, 1);
+	if (!__atomic_load_n(&t->st.connected, __ATOMIC_RELAXED)) {
+		out->flags = PCE_CLUSTER_UNAVAILABLE;
+		PCE__ADD(t, l2_unavailable, 1);
+		return;
+	}
+	n = whole < t->cfg.max_lookup_chunks ? whole : t->cfg.max_lookup_chunks;
+	if (!(q = calloc(1, sizeof(*q) + n * sizeof(q->ids[0])))) {
+		out->flags = PCE_CLUSTER_UNAVAILABLE;
+		PCE__ADD(t, l2_unavailable, 1);
+		return;
+	}
+	q->ns = ns;
+	q->n = n;
+	pce__chunk_chain(&t->hasher, ns, tokens, n, t->cfg.chunk_tokens, q->ids);
+	if (!(q = ask_l2(t, q)) || q->rc) {
+		out->flags = PCE_CLUSTER_UNAVAILABLE;
+		PCE__ADD(t, l2_unavailable, 1);
+		if (q)
+			free(q->ans.d), free(q);
+		return;
+	}
+	for (size_t i = 0; i < q->ans.n; i++) {
+		const struct pce__depth *d = &q->ans.d[i];
+		if ((skip_self && d->node == t->cfg.node_id) || d->chunks == 0)
+			continue;
+		if (d->chunks > deepest)
+			deepest = d->chunks;
+		merge_owner(owners, max_owners, out, d->node, (size_t)d->chunks * t->cfg.chunk_tokens);
+	}
+	if (out->n_owners > 1) /* owners may be NULL: qsort wants an array */
+		qsort(owners, out->n_owners, sizeof(*owners), deeper_first);
+	/* Cut by the chunk cap: an owner that held every chunk asked about
+	 * may hold more. */
+	if (q->ans.partial || (n < whole && deepest == n))
+		out->flags |= PCE_CLUSTER_PARTIAL;
+	if (out->flags & PCE_CLUSTER_PARTIAL)
+		PCE__ADD(t, l2_partial, 1);
+	if (deepest)
+		PCE__ADD(t, l2_hits, 1);
+	free(q->ans.d);
+	free(q);
+}
+
 int pce_cluster_lookup(struct pce_cluster *t, uint64_t ns, const uint32_t *tokens, size_t len,
 		       const struct pce_lookup_opts *opts, struct pce_overlap *owners,
 		       size_t max_owners, struct pce_cluster_result *out)
 {
 	struct pce_cache *cache;
-	struct pce__lreq *q;
-	size_t whole, n, deepest = 0;
 	int rc;
 
 	if (!t || !out || (max_owners && !owners))
@@ -287,75 +425,33 @@ int pce_cluster_lookup(struct pce_cluster *t, uint64_t ns, const uint32_t *token
 	rc = pce_cache_lookup(cache, ns, tokens, len, opts, &out->local);
 	if (rc && rc != PCE_ENOPINS)
 		return rc;
-	PCE__ADD(t, lookups, 1);
-	whole = len / t->cfg.chunk_tokens;
-	if (whole == 0 || out->local.tokens >= whole * t->cfg.chunk_tokens) {
-		out->flags = PCE_CLUSTER_LOCAL;
-		PCE__ADD(t, local, 1);
-		return rc;
-	}
-	PCE__ADD(t, l2_lookups, 1);
-	if (!__atomic_load_n(&t->st.connected, __ATOMIC_RELAXED)) {
-		out->flags = PCE_CLUSTER_UNAVAILABLE;
-		PCE__ADD(t, l2_unavailable, 1);
-		return rc;
-	}
-	n = whole < t->cfg.max_lookup_chunks ? whole : t->cfg.max_lookup_chunks;
-	if (!(q = calloc(1, sizeof(*q) + n * sizeof(q->ids[0])))) {
-		out->flags = PCE_CLUSTER_UNAVAILABLE;
-		PCE__ADD(t, l2_unavailable, 1);
-		return rc;
-	}
-	q->ns = ns;
-	q->n = n;
-	pce__chunk_chain(&t->hasher, ns, tokens, n, t->cfg.chunk_tokens, q->ids);
-	if (!(q = ask_l2(t, q)) || q->rc) {
-		out->flags = PCE_CLUSTER_UNAVAILABLE;
-		PCE__ADD(t, l2_unavailable, 1);
-		if (q)
-			free(q->ans.d), free(q);
-		return rc;
-	}
-	for (size_t i = 0; i < q->ans.n; i++) {
-		const struct pce__depth *d = &q->ans.d[i];
-		if (d->node == t->cfg.node_id || d->chunks == 0)
-			continue;
-		if (d->chunks > deepest)
-			deepest = d->chunks;
-		if (out->n_owners < max_owners) {
-			struct pce_overlap *o = &owners[out->n_owners++];
-			o->owner = d->node;
-			o->tier = PCE_TIER_REMOTE;
-			o->tokens = (size_t)d->chunks * t->cfg.chunk_tokens;
-			o->score = (double)o->tokens;
-		} else if (max_owners) {
-			/* Keep the deepest: replace the shallowest kept. */
-			size_t lo = 0;
-			for (size_t j = 1; j < max_owners; j++)
-				if (owners[j].tokens < owners[lo].tokens)
-					lo = j;
-			size_t tok = (size_t)d->chunks * t->cfg.chunk_tokens;
-			if (tok > owners[lo].tokens) {
-				owners[lo].owner = d->node;
-				owners[lo].tokens = tok;
-				owners[lo].score = (double)tok;
-			}
-		}
-		out->total_owners++;
-	}
-	if (out->n_owners > 1) /* owners may be NULL: qsort wants an array */
-		qsort(owners, out->n_owners, sizeof(*owners), deeper_first);
-	/* Cut by the chunk cap: an owner that held every chunk asked about
-	 * may hold more. */
-	if (q->ans.partial || (n < whole && deepest == n))
-		out->flags |= PCE_CLUSTER_PARTIAL;
-	if (out->flags & PCE_CLUSTER_PARTIAL)
-		PCE__ADD(t, l2_partial, 1);
-	if (out->total_owners)
-		PCE__ADD(t, l2_hits, 1);
-	free(q->ans.d);
-	free(q);
+	ask_owners(t, ns, tokens, len, out->local.tokens, 1, owners, max_owners, out);
 	return rc;
+}
+
+int pce_cluster_match(struct pce_cluster *t, uint64_t ns, const uint32_t *tokens, size_t len,
+		      unsigned flags, struct pce_overlap *owners, size_t max_owners,
+		      struct pce_cluster_result *out)
+{
+	struct pce_router *router;
+	size_t n = 0, left = 0;
+	int rc;
+
+	if (!t || !out || (max_owners && !owners))
+		return PCE_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!(router = __atomic_load_n(&t->router, __ATOMIC_ACQUIRE)))
+		return PCE_EINVAL;
+	rc = pce_router_match(router, ns, tokens, len, flags, owners, max_owners, &n, &left);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (owners[i].tokens > out->local.tokens)
+			out->local.tokens = owners[i].tokens;
+	out->n_owners = n;
+	out->total_owners = n + left;
+	ask_owners(t, ns, tokens, len, out->local.tokens, 0, owners, max_owners, out);
+	return 0;
 }
 
 int pce_cluster_sync(struct pce_cluster *t, uint32_t timeout_ms)

@@ -5,9 +5,9 @@
  * A tier sits beside one pce_cache (L1, in this process).  It mirrors what
  * the cache stores into Redis as chained chunk ids (see docs/cluster.md):
  * every whole chunk of chunk_tokens tokens of a stored entry becomes a Redis
- * hash field "node_id -> epoch"; other nodes' tiers look a prompt's chunk ids
- * up in one round trip and learn, per live node, how many leading chunks it
- * holds.  L1 stays authoritative: L2 is a hint that may be stale (a node may
+ * hash field "node_id/node_id -> epoch" (publisher/owner); other nodes'
+ * tiers look a prompt's chunk ids up in one round trip and learn, per
+ * owner, how many leading chunks it holds.  L1 stays authoritative: L2 is a hint that may be stale (a node may
  * have evicted since), never a source of a wrong local answer.
  *
  * Wiring: create the tier, then create the cache with
@@ -15,6 +15,14 @@
  * and hand the cache to pce_cluster_attach_cache() for tiered lookups.  The
  * tier must outlive the cache (destroy the cache first: its REMOVED events
  * retract what the node published).
+ *
+ * A gateway wires a router index (pce/router.h) the same way, with
+ * pce_cluster_attach_router() and pce_cluster_match(): the node then
+ * publishes, for every owner (worker) its router knows, the chunks the
+ * owner holds, as fields "node/owner"; several gateways that know the same
+ * workers each publish their own fields (own epoch, lease, boot token), and
+ * a lookup gives each owner the deepest depth any live gateway published.
+ * A tier serves one index: a cache or a router.
  *
  * Failure model: all Redis I/O runs on one worker thread per tier (hiredis'
  * blocking API with connect and socket timeouts).  A caller of
@@ -36,6 +44,7 @@
 #include "pce/cache.h"
 #include "pce/errors.h"
 #include "pce/overlap.h"
+#include "pce/router.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,19 +118,37 @@ PCE_API int pce_cluster_create(const struct pce_cluster_config *cfg, struct pce_
 PCE_API void pce_cluster_destroy(struct pce_cluster *tier);
 
 /*
- * pce_cluster_on_event - The cache's on_event callback (event_ctx = the
- * tier).  STORED: hashes the entry's whole chunks and queues their publish;
- * REMOVED: queues the retract of the chunks no other entry of the node
- * holds, deepest first.  Never blocks on I/O; drops (and counts) events
- * beyond queue_limit.
+ * pce_cluster_on_event - The on_event callback of the cache or router
+ * (event_ctx = the tier).  A cache's STORED: hashes the entry's whole
+ * chunks and queues their publish; REMOVED: queues the retract of the
+ * chunks no other entry of the node holds, deepest first.  A router's: see
+ * pce_cluster_attach_router().  Never blocks on I/O; drops (and counts)
+ * events beyond queue_limit.
  */
 PCE_API void pce_cluster_on_event(void *tier, const struct pce_event *event);
 
 /*
  * pce_cluster_attach_cache - The cache pce_cluster_lookup() asks first.
- * Return: 0; PCE_EINVAL (NULL argument, or a cache already attached).
+ * Return: 0; PCE_EINVAL (NULL argument, or a cache or router already
+ * attached).
  */
 PCE_API int pce_cluster_attach_cache(struct pce_cluster *tier, struct pce_cache *cache);
+
+/*
+ * pce_cluster_attach_router - The router index pce_cluster_match() asks
+ * first.  The router is created with on_event = pce_cluster_on_event and
+ * event_ctx = the tier; its block_size must divide chunk_tokens.  What the
+ * tier publishes follows the router's events: STORED publishes the owner's
+ * new whole chunks; a REMOVED event with tokens (pce_router_remove)
+ * retracts the chunk of the removed block and its extensions on that path;
+ * one without tokens (clears, expiries, evictions) retracts the owner's
+ * chunks of the namespace from that depth on, on every path (exact for a
+ * clear; after an expiry or eviction mid-chain L2 may show the owner
+ * holding less than it does until the router stores it again).
+ * Return: 0; PCE_EINVAL (NULL argument, or a cache or router already
+ * attached).
+ */
+PCE_API int pce_cluster_attach_router(struct pce_cluster *tier, struct pce_router *router);
 
 /* Flags of a tiered lookup. */
 #define PCE_CLUSTER_LOCAL (1u << 0)       /* L1 covered every whole chunk: L2 not asked */
@@ -155,6 +182,27 @@ PCE_API int pce_cluster_lookup(struct pce_cluster *tier, uint64_t ns, const uint
 			       struct pce_cluster_result *out);
 
 /*
+ * pce_cluster_match - Tiered match of a gateway: pce_router_match() of the
+ * attached router first, then L2, merged.
+ * @flags: passed to pce_router_match().
+ * @owners: receives up to @max_owners owners, deepest first, each once:
+ * the local answer's (tier and score as the router gave them) and L2's
+ * (tokens: whole chunks, tier = PCE_TIER_REMOTE, score = tokens); an owner
+ * both know takes the deeper answer.  L2 is asked only when the deepest
+ * local owner holds less than the query's whole chunks (else flag
+ * PCE_CLUSTER_LOCAL); the wait is bounded by budget_us.
+ * @out: local.tokens = the deepest local owner's tokens (the other fields
+ * of local are 0); n_owners; total_owners = owners known (the router's
+ * count of holders of the first block, plus L2's owners it did not list);
+ * flags as for pce_cluster_lookup().
+ * Return: 0; pce_router_match()'s errors; PCE_EINVAL (NULL tier/out, no
+ * router attached, NULL @owners with @max_owners > 0).
+ */
+PCE_API int pce_cluster_match(struct pce_cluster *tier, uint64_t ns, const uint32_t *tokens,
+			      size_t len, unsigned flags, struct pce_overlap *owners,
+			      size_t max_owners, struct pce_cluster_result *out);
+
+/*
  * pce_cluster_sync - Wait until the worker is connected, has registered,
  * and has sent every event queued before this call.
  * Return: 0; PCE_ETIMEDOUT after @timeout_ms; PCE_EINVAL.
@@ -176,7 +224,7 @@ PCE_API int pce_cluster_chunk_ids(struct pce_cluster *tier, uint64_t ns, const u
 				  size_t n, struct pce_chunk_id *ids);
 
 struct pce_cluster_stats {
-	uint64_t lookups;          /* pce_cluster_lookup() calls */
+	uint64_t lookups;          /* pce_cluster_lookup() and pce_cluster_match() calls */
 	uint64_t local;            /* ... answered by L1 alone (PCE_CLUSTER_LOCAL) */
 	uint64_t l2_lookups;       /* ... that asked L2 */
 	uint64_t l2_hits;          /* ... where L2 named at least one other owner */
@@ -193,7 +241,8 @@ struct pce_cluster_stats {
 	uint64_t redirects;        /* MOVED/ASK replies followed */
 	uint64_t script_loads;     /* SCRIPT LOAD after NOSCRIPT (or at connect) */
 	uint64_t mirror_entries;   /* entries of this node the tier mirrors */
-	uint64_t mirror_chunks;    /* distinct chunks of this node */
+	uint64_t mirror_chunks;    /* chunk fields of this node: distinct chunks of its
+	                            * cache, or (chunk, owner) pairs of its router */
 	uint64_t rtt_p50_us;       /* L2 lookup round trips (worker side), upper */
 	uint64_t rtt_p99_us;       /* bounds of power-of-two buckets */
 	uint64_t rtt_max_us;

@@ -4,6 +4,7 @@
  * key TTLs, retract order under a killed connection, NOSCRIPT, OOM, the
  * scripting-free fallback.  Each test starts its own server (redis_proc.h).
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cluster.h"
@@ -273,11 +276,11 @@ static void test_hole_stops_the_scan(void **state)
 	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 16);
 	/* Chunk 2 goes missing: chunks 3 and 4 do not count. */
 	chunk_key(&a, q, 1, key, sizeof(key));
-	assert_int_equal(raw_int(raw, "HDEL %s 1", key), 1);
+	assert_int_equal(raw_int(raw, "HDEL %s 1/1", key), 1);
 	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 4);
 	/* A hole in chunk 1: nothing. */
 	chunk_key(&a, q, 0, key, sizeof(key));
-	assert_int_equal(raw_int(raw, "HDEL %s 1", key), 1);
+	assert_int_equal(raw_int(raw, "HDEL %s 1/1", key), 1);
 	assert_int_equal(node_depth_of(&c, q, 16, 1, NULL), 0);
 	redisFree(raw);
 	node_close(&c);
@@ -315,6 +318,59 @@ static void test_new_epoch_hides_old_life(void **state)
 	node_close(&c);
 }
 
+/*
+ * Two publishing nodes (gateways 9 and 10, written by hand) publish the same
+ * owner 5 at different depths: a lookup gives the owner once, at the
+ * deepest live publisher's depth; one publisher's new epoch leaves the
+ * other's view of the owner; its retract removes the owner.  Script and
+ * fallback agree; a malformed field is ignored.
+ */
+static void test_publishers_collapse_per_owner(void **state)
+{
+	struct redis_proc *p = *state;
+	struct pce_cluster_config cfg;
+	struct node c[2];
+	uint32_t q[12];
+	char key[3][128];
+	redisContext *raw = redis_client(p);
+
+	seq(q, 12, 5000);
+	for (int s = 0; s < 2; s++) {
+		node_config(&cfg, p->port, 3);
+		cfg.flags = s ? PCE_CLUSTER_NO_SCRIPT : 0;
+		node_open(&c[s], &cfg, 1);
+		node_sync(&c[s]);
+	}
+	raw_ok(raw, "HSET pce:{%016llx}:r 9 77:%lld 10 88:%lld", 0ull, 1ll << 50, 1ll << 50);
+	for (size_t i = 0; i < 3; i++) {
+		chunk_key(&c[0], q, i, key[i], sizeof(key[i]));
+		raw_ok(raw, "HSET %s 9/5 77 junk 77", key[i]);
+		if (i == 0)
+			raw_ok(raw, "HSET %s 10/5 88 10/6 88", key[i]);
+	}
+	for (int s = 0; s < 2; s++) {
+		assert_int_equal(node_depth_of(&c[s], q, 12, 5, NULL), 12);
+		assert_int_equal(node_depth_of(&c[s], q, 12, 6, NULL), 4);
+	}
+	struct pce_overlap o[4];
+	struct pce_cluster_result r;
+	assert_int_equal(pce_cluster_lookup(c[0].tier, 0, q, 12, NULL, o, 4, &r), 0);
+	assert_int_equal(r.total_owners, 2);
+	/* Gateway 9 restarts (new epoch): gateway 10's view of owner 5 stays. */
+	raw_ok(raw, "HSET pce:{%016llx}:r 9 78:%lld", 0ull, 1ll << 50);
+	for (int s = 0; s < 2; s++)
+		assert_int_equal(node_depth_of(&c[s], q, 12, 5, NULL), 4);
+	/* Gateway 10 retracts owner 5: nobody publishes it any more. */
+	assert_int_equal(raw_int(raw, "HDEL %s 10/5", key[0]), 1);
+	for (int s = 0; s < 2; s++) {
+		assert_int_equal(node_depth_of(&c[s], q, 12, 5, NULL), 0);
+		assert_int_equal(node_depth_of(&c[s], q, 12, 6, NULL), 4);
+	}
+	redisFree(raw);
+	node_close(&c[0]);
+	node_close(&c[1]);
+}
+
 static void test_lease_lapse(void **state)
 {
 	struct redis_proc *p = *state;
@@ -336,7 +392,7 @@ static void test_lease_lapse(void **state)
 	raw_ok(raw, "HSET pce:{%016llx}:r 9 77:%lld", 0ull, now_ms + 300);
 	for (size_t i = 0; i < 2; i++) {
 		chunk_key(&c, q, i, key, sizeof(key));
-		raw_ok(raw, "HSET %s 9 77", key);
+		raw_ok(raw, "HSET %s 9/9 77", key);
 	}
 	assert_int_equal(node_depth_of(&c, q, 8, 9, NULL), 8);
 	sleep_ms(400);
@@ -458,7 +514,7 @@ static void test_retract_order_with_killed_connection(void **state)
 		for (size_t i = 0; i < CHUNKS; i++) {
 			char key[128];
 			chunk_key(&a, q[e], i, key, sizeof(key));
-			redisAppendCommand(raw, "HEXISTS %s 1", key);
+			redisAppendCommand(raw, "HEXISTS %s 1/1", key);
 		}
 		for (size_t i = 0; i < CHUNKS; i++) {
 			redisReply *r;
@@ -712,6 +768,222 @@ static void test_moved_and_ask(void **state)
 	redis_stop(&y);
 }
 
+/* ---- three masters, a slot migration under load -------------------------- */
+
+/* redis-cli --cluster create over @n nodes, masters only; 0 on success. */
+static int cluster_create(struct redis_proc *p, int n)
+{
+	char addr[3][32];
+	const char *argv[10] = {"redis-cli", "--cluster", "create"};
+	int argc = 3, st;
+	pid_t pid;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%d", p[i].port);
+		argv[argc++] = addr[i];
+	}
+	argv[argc++] = "--cluster-yes";
+	argv[argc] = NULL;
+	if ((pid = fork()) == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* The index of the node in @c[0..n) that serves namespace 0's slot. */
+static int slot_owner(redisContext **c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		redisReply *r = redisCommand(c[i], "EXISTS pce:{%016llx}:r", 0ull);
+		int mine = r && r->type == REDIS_REPLY_INTEGER;
+		if (r)
+			freeReplyObject(r);
+		if (mine)
+			return i;
+	}
+	return -1;
+}
+
+#define MIG_BASE 16  /* entries stored before the migration */
+#define MIG_MAX 4096 /* entries stored in all */
+
+struct mig_run {
+	struct node *a, *c;
+	uint32_t (*toks)[8];
+	int stored;          /* entries of a, in toks order (publisher, atomic) */
+	int stop;            /* atomic */
+	uint64_t answers, correct, unavailable, partial, wrong;
+};
+
+static void mig_entry(uint32_t *t, int i)
+{
+	for (int j = 0; j < 8; j++)
+		t[j] = 100000u + (uint32_t)i * 8u + (uint32_t)j;
+}
+
+static void *mig_publisher(void *arg)
+{
+	struct mig_run *m = arg;
+
+	while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
+		int i = __atomic_load_n(&m->stored, __ATOMIC_RELAXED);
+		if (i == MIG_MAX)
+			break;
+		node_store(m->a, m->toks[i], 8);
+		__atomic_store_n(&m->stored, i + 1, __ATOMIC_RELEASE);
+		sleep_ms(2);
+	}
+	return NULL;
+}
+
+/* Every answer is right or flagged: owner 1 only, never deeper than the 8
+ * tokens it stored; an entry published before the migration, unflagged,
+ * at its full depth.  Counted, not asserted (cmocka asserts in the main
+ * thread only). */
+static void *mig_looker(void *arg)
+{
+	struct mig_run *m = arg;
+	struct pce_overlap o[4];
+	struct pce_cluster_result r;
+
+	for (unsigned k = 0; !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE); k++) {
+		int n = __atomic_load_n(&m->stored, __ATOMIC_ACQUIRE);
+		int i = (int)(k % (unsigned)n);
+		m->answers++;
+		if (pce_cluster_lookup(m->c->tier, 0, m->toks[i], 8, NULL, o, 4, &r)) {
+			m->wrong++;
+			continue;
+		}
+		if (r.flags & PCE_CLUSTER_UNAVAILABLE) {
+			m->unavailable++;
+			continue;
+		}
+		int bad = 0;
+		for (size_t j = 0; j < r.n_owners; j++)
+			bad |= o[j].owner != 1 || o[j].tokens > 8;
+		if (!bad && (r.flags & PCE_CLUSTER_PARTIAL)) {
+			m->partial++;
+			continue;
+		}
+		if (i < MIG_BASE)
+			bad |= r.n_owners != 1 || o[0].tokens != 8;
+		m->wrong += bad;
+		m->correct += !bad;
+	}
+	return NULL;
+}
+
+/*
+ * Three masters made by redis-cli --cluster create.  The tiers know a node
+ * that does not serve namespace 0 (MOVED at once).  Namespace 0's slot then
+ * migrates to another master, key by key, while one thread stores entries
+ * (publishes) and another looks entries up: every answer is right or
+ * flagged, redirections are counted, and afterwards every entry stored
+ * before the migration answers in full.
+ */
+static void test_three_masters_migration_under_load(void **state)
+{
+	struct redis_proc p[3] = {{0}};
+	redisContext *rc[3];
+	char id[3][64];
+	struct pce_cluster_config cfg;
+	struct node a, c;
+	struct pce_cluster_stats sa, sc;
+	struct mig_run m = {0};
+	pthread_t pub, look;
+	uint16_t slot = pce__key_ns_slot("pce", 0);
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		cluster_node(&p[i]);
+	assert_int_equal(cluster_create(p, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(rc[i] = redis_client(&p[i]));
+		node_id_of(rc[i], id[i]);
+	}
+#define READY (cluster_ok(rc[0]) && cluster_ok(rc[1]) && cluster_ok(rc[2]))
+	for (int i = 0; i < 1000 && !READY; i++)
+		sleep_ms(10);
+	assert_true(READY);
+#undef READY
+	int src = slot_owner(rc, 3), dst = (src + 1) % 3, other = (src + 2) % 3;
+	assert_true(src >= 0);
+
+	assert_non_null(m.toks = calloc(MIG_MAX, sizeof(*m.toks)));
+	for (int i = 0; i < MIG_MAX; i++)
+		mig_entry(m.toks[i], i);
+	node_config(&cfg, p[other].port, 1);
+	node_open(&a, &cfg, 1);
+	node_config(&cfg, p[other].port, 3);
+	node_open(&c, &cfg, 1);
+	for (int i = 0; i < MIG_BASE; i++)
+		node_store(&a, m.toks[i], 8);
+	node_sync(&a);
+	node_sync(&c);
+	m.a = &a;
+	m.c = &c;
+	m.stored = MIG_BASE;
+	assert_int_equal(pthread_create(&pub, NULL, mig_publisher, &m), 0);
+	assert_int_equal(pthread_create(&look, NULL, mig_looker, &m), 0);
+	sleep_ms(100);
+
+	/* The migration, as redis-cli --cluster reshard does it. */
+	raw_ok(rc[dst], "CLUSTER SETSLOT %d IMPORTING %s", slot, id[src]);
+	raw_ok(rc[src], "CLUSTER SETSLOT %d MIGRATING %s", slot, id[dst]);
+	for (;;) {
+		redisReply *keys = redisCommand(rc[src], "CLUSTER GETKEYSINSLOT %d 10", slot);
+		assert_non_null(keys);
+		size_t n = keys->elements;
+		for (size_t i = 0; i < n; i++)
+			raw_ok(rc[src], "MIGRATE 127.0.0.1 %d %s 0 5000 REPLACE", p[dst].port,
+			       keys->element[i]->str);
+		freeReplyObject(keys);
+		if (n == 0)
+			break;
+		sleep_ms(5);
+	}
+	for (int i = 0; i < 3; i++)
+		raw_ok(rc[i], "CLUSTER SETSLOT %d NODE %s", slot, id[dst]);
+	sleep_ms(200);
+	__atomic_store_n(&m.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(pub, NULL);
+	pthread_join(look, NULL);
+
+	node_sync(&a);
+	assert_int_equal(raw_int(rc[src], "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
+	assert_true(raw_int(rc[dst], "CLUSTER COUNTKEYSINSLOT %d", slot) >= 3);
+	for (int i = 0; i < MIG_BASE; i++) {
+		unsigned flags;
+		assert_int_equal(node_depth_of(&c, m.toks[i], 8, 1, &flags), 8);
+		assert_int_equal(flags, 0);
+	}
+	assert_int_equal(pce_cluster_stats_get(a.tier, &sa), 0);
+	assert_int_equal(pce_cluster_stats_get(c.tier, &sc), 0);
+	assert_true(sa.redirects >= 1);
+	assert_true(sc.redirects >= 1);
+	printf("stored %d, answers %llu: correct %llu, unavailable %llu, partial %llu, "
+	       "wrong %llu; redirects %llu + %llu\n",
+	       m.stored, (unsigned long long)m.answers, (unsigned long long)m.correct,
+	       (unsigned long long)m.unavailable, (unsigned long long)m.partial,
+	       (unsigned long long)m.wrong,
+	       (unsigned long long)sa.redirects, (unsigned long long)sc.redirects);
+	assert_int_equal(m.wrong, 0);
+	assert_true(m.correct > 0);
+	free(m.toks);
+	for (int i = 0; i < 3; i++)
+		redisFree(rc[i]);
+	node_close(&c);
+	node_close(&a);
+	for (int i = 0; i < 3; i++)
+		redis_stop(&p[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +994,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partial_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hole_stops_the_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_epoch_hides_old_life, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publishers_collapse_per_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_lapse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_order_with_killed_connection, setup,
@@ -730,6 +1003,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oom_publish_errors_lookups_answer, setup,
 						teardown),
 		cmocka_unit_test(test_moved_and_ask),
+		cmocka_unit_test(test_three_masters_migration_under_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
