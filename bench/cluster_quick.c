@@ -389,7 +389,7 @@ static void exp_down(struct redis_server *s, struct node *n, struct pce_cache *p
 
 int main(int argc, char **argv)
 {
-	struct redis_server s;
+	struct redis_server s = {0};
 	struct node owner, asker, local;
 	struct pce_cache *plain;
 	struct pce_config cfg;
@@ -405,7 +405,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Usage: bench_cluster [--seconds S]   (S per timed run, default 2)\n");
 		return 2;
 	}
-	if (redis_server_start(&s, err, sizeof err)) {
+	if (redis_server_start(&s, 0, NULL, err, sizeof err)) {
 		fprintf(stderr, "bench_cluster: %s\n", err);
 		return 1;
 	}

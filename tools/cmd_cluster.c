@@ -883,7 +883,7 @@ static int cmd_demo(int argc, char **argv)
 	if (rc)
 		goto out;
 	if (!d.o.redis) {
-		if (redis_server_start(&d.server, err, sizeof err)) {
+		if (redis_server_start(&d.server, 0, NULL, err, sizeof err)) {
 			cli_error(cmd, "%s", err);
 			rc = CLI_FAILURE;
 			goto out;

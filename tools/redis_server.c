@@ -1,8 +1,10 @@
 /*
  * redis_server.c - a private redis-server process (see redis_server.h).
  *
- * Readiness is a raw "PING" on a TCP socket, so the tool needs no Redis
- * client library of its own: the cluster tier owns hiredis.
+ * Readiness is a raw "INFO server" on a TCP socket, whose process_id must
+ * be the child's PID, so the helper needs no Redis client library of its
+ * own (the cluster tier owns hiredis) and never mistakes a foreign server
+ * for its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,12 +39,14 @@ static void sleep_ms(long ms)
 		;
 }
 
-static int free_port(void)
+/* Binds 127.0.0.1:@port (0: any); the bound port, or -1. */
+static int probe(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	port = -1;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
@@ -52,49 +56,121 @@ static int free_port(void)
 	return port;
 }
 
-int redis_server_ping(int port, int timeout_ms)
+int redis_server_free_port(void)
+{
+	return probe(0);
+}
+
+int redis_server_free_cluster_port(void)
+{
+	static unsigned calls; /* successive calls probe different ports */
+
+	/* Below 45000, so that the bus port (+10000) exists. */
+	for (int i = 0; i < 1000; i++) {
+		unsigned r = (unsigned)getpid() * 7919u + (calls++) * 104729u + (unsigned)time(NULL);
+		int p = 20000 + (int)(r % 25000u);
+
+		if (probe(p) == p && probe(p + 10000) == p + 10000)
+			return p;
+	}
+	return -1;
+}
+
+/* Whether @buf (@got bytes, NUL-terminated) holds a whole reply: a status
+ * or error line, or a bulk string "$<len>\r\n<len bytes>\r\n". */
+static int whole(const char *buf, size_t got)
+{
+	const char *eol = strstr(buf, "\r\n");
+	long len;
+
+	if (!eol)
+		return 0;
+	if (buf[0] != '$')
+		return 1;
+	len = atol(buf + 1);
+	return len < 0 || got >= (size_t)(eol - buf) + 2 + (size_t)len + 2;
+}
+
+/* Send the inline command @req to 127.0.0.1:@port and read one reply into
+ * @buf (@size bytes, NUL-terminated) within @timeout_ms.  Return: 1 if a
+ * whole reply (or a full buffer) arrived, else 0. */
+static int ask(int port, const char *req, char *buf, size_t size, int timeout_ms)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	struct pollfd p;
-	char buf[16];
-	size_t got = 0;
+	size_t got = 0, len = strlen(req);
 	double end = now_ms() + timeout_ms;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = 0;
 
+	buf[0] = '\0';
 	if (fd < 0)
 		return 0;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    write(fd, "PING\r\n", 6) != 6)
+	    write(fd, req, len) != (ssize_t)len)
 		goto out;
 	p.fd = fd;
 	p.events = POLLIN;
-	while (got < 7) {
+	while (!(ok = whole(buf, got)) && got < size - 1) {
 		int left = (int)(end - now_ms());
 		ssize_t r;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
 			goto out;
-		r = read(fd, buf + got, sizeof(buf) - 1 - got);
+		r = read(fd, buf + got, size - 1 - got);
 		if (r <= 0)
 			goto out;
 		got += (size_t)r;
+		buf[got] = '\0';
 	}
-	ok = memcmp(buf, "+PONG\r\n", 7) == 0;
+	ok = 1;
 out:
 	close(fd);
 	return ok;
 }
 
-/* Start one server on @port; 0 when it answers, -1 if it exited or
- * stayed silent (it is then stopped). */
-static int try_start(struct redis_server *s, int port, char *err, size_t n)
+int redis_server_ping(int port, int timeout_ms)
 {
+	char buf[16];
+
+	return ask(port, "PING\r\n", buf, sizeof buf, timeout_ms) && !strcmp(buf, "+PONG\r\n");
+}
+
+/* 1 if the server answering on @port within @timeout_ms is process @pid. */
+static int answers_as(int port, pid_t pid, int timeout_ms)
+{
+	char buf[8192];
+	const char *id;
+
+	if (!ask(port, "INFO server\r\n", buf, sizeof buf, timeout_ms))
+		return 0;
+	id = strstr(buf, "\r\nprocess_id:");
+	return id && atol(id + 13) == (long)pid;
+}
+
+/* Start one server on @port; 0 when it answers as itself, -1 if it exited
+ * or stayed silent (it is then killed). */
+static int try_start(struct redis_server *s, int port, const char *const *extra, char *err,
+		     size_t n)
+{
+	const char *argv[64] = {"redis-server", "--port", NULL, "--bind", "127.0.0.1",
+				"--save", "", "--appendonly", "no", "--dir", s->dir,
+				"--daemonize", "no", "--logfile", "", "--loglevel", "warning"};
+	int argc = 17;
 	char portstr[16];
 	pid_t parent = getpid(), pid;
 	double end;
 
 	snprintf(portstr, sizeof portstr, "%d", port);
+	argv[2] = portstr;
+	for (int i = 0; extra && extra[i]; i++) {
+		if (argc >= 63) {
+			snprintf(err, n, "too many redis-server arguments");
+			return -1;
+		}
+		argv[argc++] = extra[i];
+	}
+	argv[argc] = NULL;
 	pid = fork();
 	if (pid < 0) {
 		snprintf(err, n, "fork: %s", strerror(errno));
@@ -103,18 +179,16 @@ static int try_start(struct redis_server *s, int port, char *err, size_t n)
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
-		/* Only async-signal-safe calls until exec. */
+		/* Only async-signal-safe calls until exec.  stderr stays: it
+		 * says why a server could not start. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
 		if (null >= 0) {
 			dup2(null, 0);
 			dup2(null, 1);
-			dup2(null, 2);
 		}
-		execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
-		       "--save", "", "--appendonly", "no", "--dir", s->dir, "--daemonize", "no",
-		       (char *)NULL);
+		execvp("redis-server", (char *const *)argv);
 		_exit(127);
 	}
 	s->pid = pid;
@@ -130,37 +204,47 @@ static int try_start(struct redis_server *s, int port, char *err, size_t n)
 					 : "port taken?");
 			return -1;
 		}
-		if (redis_server_ping(port, 200))
+		if (answers_as(port, pid, 200))
 			return 0;
 	}
-	snprintf(err, n, "redis-server on port %d did not answer PING within 10 s", port);
+	snprintf(err, n, "redis-server on port %d did not answer within 10 s", port);
 	redis_server_signal(s, SIGKILL);
 	return -1;
 }
 
-int redis_server_start(struct redis_server *s, char *err, size_t n)
+int redis_server_start(struct redis_server *s, int port, const char *const *extra, char *err,
+		       size_t n)
 {
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof s->dir, "/tmp/pce-redis-XXXXXX");
-	if (!mkdtemp(s->dir)) {
-		snprintf(err, n, "mkdtemp: %s", strerror(errno));
-		s->dir[0] = '\0';
-		return -1;
-	}
-	for (int attempt = 0; attempt < 3; attempt++) {
-		int port = free_port();
+	char none[1];
 
-		if (port < 0) {
+	if (!err) {
+		err = none;
+		n = sizeof none;
+	}
+	s->pid = 0;
+	if (!s->dir[0]) {
+		snprintf(s->dir, sizeof s->dir, "/tmp/pce-redis-XXXXXX");
+		if (!mkdtemp(s->dir)) {
+			snprintf(err, n, "mkdtemp: %s", strerror(errno));
+			s->dir[0] = '\0';
+			return -1;
+		}
+	}
+	/* A given port is tried once; a probed one may be taken before the
+	 * server binds it, so another is probed then. */
+	for (int attempt = 0; attempt < (port ? 1 : 3); attempt++) {
+		int p = port ? port : probe(0);
+
+		if (p < 0) {
 			snprintf(err, n, "no free 127.0.0.1 port: %s", strerror(errno));
 			break;
 		}
-		if (try_start(s, port, err, n) == 0)
+		if (try_start(s, p, extra, err, n) == 0)
 			return 0;
 	}
 	redis_server_stop(s);
 	return -1;
 }
-
 void redis_server_signal(struct redis_server *s, int sig)
 {
 	if (s->pid <= 0)
@@ -196,6 +280,9 @@ void redis_server_stop(struct redis_server *s)
 		/* No save point is configured, but a client may still have
 		 * asked for a SAVE: remove what the server may have left. */
 		snprintf(path, sizeof path, "%s/dump.rdb", s->dir);
+		unlink(path);
+		/* A cluster node keeps its nodes.conf. */
+		snprintf(path, sizeof path, "%s/nodes.conf", s->dir);
 		unlink(path);
 		rmdir(s->dir);
 		s->dir[0] = '\0';

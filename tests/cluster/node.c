@@ -97,6 +97,18 @@ static redisReply *raw(redisContext *c, const char *fmt, va_list ap)
 	return r;
 }
 
+redisContext *redis_client(const struct redis_server *p)
+{
+	struct timeval tv = {1, 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", p->port, tv);
+
+	if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
+		return c;
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
 long long raw_int(redisContext *c, const char *fmt, ...)
 {
 	va_list ap;

@@ -7,9 +7,10 @@
 
 #include <stdint.h>
 
+#include <hiredis/hiredis.h>
 #include <pce/cluster.h>
 
-#include "redis_proc.h"
+#include "redis_server.h"
 
 /* Chunk size of the tests: small, so entries are short. */
 #define CHUNK 4u
@@ -37,6 +38,8 @@ size_t node_depth_of(struct node *n, const uint32_t *toks, size_t len, uint32_t 
 void node_sync(struct node *n);
 
 /* Raw helpers on the server. */
+/* A plain hiredis connection to @p (1 s timeouts); NULL on error. */
+redisContext *redis_client(const struct redis_server *p);
 long long raw_int(redisContext *c, const char *fmt, ...);
 void raw_ok(redisContext *c, const char *fmt, ...);
 /* The key of chunk @i (0-based) of @toks in namespace 0. */

@@ -2,7 +2,7 @@
  * test_cluster.c - the cluster tier against a real redis-server: golden
  * hash vectors, publish/lookup with several owners, holes, epochs, leases,
  * key TTLs, retract order under a killed connection, NOSCRIPT, OOM, the
- * scripting-free fallback.  Each test starts its own server (redis_proc.h).
+ * scripting-free fallback.  Each test starts its own server (redis_server.h).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,7 +33,7 @@ static void test_golden_vectors(void **state)
 
 	/* No server: the tier only hashes here.  These values pin the id
 	 * format: every node of a cluster, whatever its build, must agree. */
-	node_config(&cfg, redis_free_port(), 1);
+	node_config(&cfg, redis_server_free_port(), 1);
 	assert_int_equal(pce_cluster_create(&cfg, &t), 0);
 	assert_int_equal(pce_cluster_chunk_ids(t, 0, toks, 2, id), 0);
 	assert_int_equal(id[0].hi, 0xb538387dd52a8a39ull);
@@ -110,8 +110,8 @@ static void test_config_errors(void **state)
 
 static int setup(void **state)
 {
-	struct redis_proc *p = calloc(1, sizeof(*p));
-	if (!p || redis_start(p, 0, NULL))
+	struct redis_server *p = calloc(1, sizeof(*p));
+	if (!p || redis_server_start(p, 0, NULL, NULL, 0))
 		return -1;
 	*state = p;
 	return 0;
@@ -119,8 +119,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct redis_proc *p = *state;
-	redis_stop(p);
+	struct redis_server *p = *state;
+	redis_server_stop(p);
 	free(p);
 	return 0;
 }
@@ -133,7 +133,7 @@ static void seq(uint32_t *t, size_t n, uint32_t base)
 
 static void test_publish_lookup_two_owners(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a, b, c, f;
 	uint32_t q[16], other[16];
@@ -213,7 +213,7 @@ static void test_publish_lookup_two_owners(void **state)
  * (depths are then lower bounds); without owners[] the counts still come. */
 static void test_partial_answers(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a, capped, budgeted;
 	struct pce_cluster_result r;
@@ -258,7 +258,7 @@ static void test_partial_answers(void **state)
 
 static void test_hole_stops_the_scan(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a, c;
 	uint32_t q[16];
@@ -289,7 +289,7 @@ static void test_hole_stops_the_scan(void **state)
 
 static void test_new_epoch_hides_old_life(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a1, a2, c;
 	uint32_t q[8], r[8];
@@ -327,7 +327,7 @@ static void test_new_epoch_hides_old_life(void **state)
  */
 static void test_publishers_collapse_per_owner(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node c[2];
 	uint32_t q[12];
@@ -373,7 +373,7 @@ static void test_publishers_collapse_per_owner(void **state)
 
 static void test_lease_lapse(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node c;
 	uint32_t q[8];
@@ -406,7 +406,7 @@ static void test_lease_lapse(void **state)
 
 static void test_key_ttl(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a;
 	uint32_t q[4];
@@ -448,7 +448,7 @@ struct killer {
 static void *kill_loop(void *arg)
 {
 	struct killer *k = arg;
-	struct redis_proc p = {.port = k->port};
+	struct redis_server p = {.port = k->port};
 	redisContext *raw = redis_client(&p);
 	struct pce_cluster_stats st;
 	uint64_t t0 = now_us();
@@ -476,7 +476,7 @@ static void test_retract_order_with_killed_connection(void **state)
 	/* 7 chunks: the worker's pipelines (512 commands) end inside an
 	 * entry, so a kill between two of them cuts that entry. */
 	enum { ENTRIES = 2000, CHUNKS = 7 };
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a, c;
 	static uint32_t q[ENTRIES][CHUNKS * CHUNK];
@@ -548,7 +548,7 @@ static void test_retract_order_with_killed_connection(void **state)
 
 static void test_noscript_reload(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a, c;
 	uint32_t q[8];
@@ -579,7 +579,7 @@ static void test_noscript_reload(void **state)
 
 static void test_oom_publish_errors_lookups_answer(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct pce_cluster_config cfg;
 	struct node a, c;
 	uint32_t q[8], r[64];
@@ -630,15 +630,15 @@ static void test_oom_publish_errors_lookups_answer(void **state)
 
 /* ---- Redis Cluster: MOVED and ASK --------------------------------------- */
 
-static void cluster_node(struct redis_proc *p)
+static void cluster_node(struct redis_server *p)
 {
 	static const char *const args[] = {"--cluster-enabled", "yes",
 					   "--cluster-config-file", "nodes.conf",
 					   "--cluster-node-timeout", "2000", NULL};
-	int port = redis_free_cluster_port();
+	int port = redis_server_free_cluster_port();
 
 	assert_true(port > 0);
-	assert_int_equal(redis_start(p, port, args), 0);
+	assert_int_equal(redis_server_start(p, port, args, NULL, 0), 0);
 }
 
 static void node_id_of(redisContext *c, char *id)
@@ -686,7 +686,7 @@ static int knows_master(redisContext *c, const char *id)
  * after it. */
 static void test_moved_and_ask(void **state)
 {
-	struct redis_proc x = {0}, y = {0};
+	struct redis_server x = {0}, y = {0};
 	struct pce_cluster_config cfg;
 	struct node a, c;
 	struct pce_cluster_stats st;
@@ -764,14 +764,14 @@ static void test_moved_and_ask(void **state)
 	redisFree(ry);
 	node_close(&c);
 	node_close(&a);
-	redis_stop(&x);
-	redis_stop(&y);
+	redis_server_stop(&x);
+	redis_server_stop(&y);
 }
 
 /* ---- three masters, a slot migration under load -------------------------- */
 
 /* redis-cli --cluster create over @n nodes, masters only; 0 on success. */
-static int cluster_create(struct redis_proc *p, int n)
+static int cluster_create(struct redis_server *p, int n)
 {
 	char addr[3][32];
 	const char *argv[10] = {"redis-cli", "--cluster", "create"};
@@ -889,7 +889,7 @@ static void *mig_looker(void *arg)
  */
 static void test_three_masters_migration_under_load(void **state)
 {
-	struct redis_proc p[3] = {{0}};
+	struct redis_server p[3] = {{0}};
 	redisContext *rc[3];
 	char id[3][64];
 	struct pce_cluster_config cfg;
@@ -981,7 +981,7 @@ static void test_three_masters_migration_under_load(void **state)
 	node_close(&c);
 	node_close(&a);
 	for (int i = 0; i < 3; i++)
-		redis_stop(&p[i]);
+		redis_server_stop(&p[i]);
 }
 
 int main(void)

@@ -117,10 +117,10 @@ static void join_loopers(struct looper *l, volatile int *stop)
 
 static void test_never_started_then_started(void **state)
 {
-	struct redis_proc p = {0};
+	struct redis_server p = {0};
 	struct node a, c;
 	struct pce_cluster_result r;
-	int port = redis_free_port();
+	int port = redis_server_free_port();
 	(void)state;
 
 	fill();
@@ -142,7 +142,7 @@ static void test_never_started_then_started(void **state)
 	assert_int_equal(st.mirror_entries, ENTRIES);
 
 	/* A later start: the tier connects and publishes what L1 holds. */
-	assert_int_equal(redis_start(&p, port, NULL), 0);
+	assert_int_equal(redis_server_start(&p, port, NULL, NULL, 0), 0);
 	node_sync(&a);
 	node_sync(&c);
 	for (int e = 0; e < ENTRIES; e++)
@@ -152,12 +152,12 @@ static void test_never_started_then_started(void **state)
 	assert_int_equal(st.republishes, 0); /* the first publish is no republish */
 	node_close(&c);
 	node_close(&a);
-	redis_stop(&p);
+	redis_server_stop(&p);
 }
 
 static void test_sigkill_under_four_threads(void **state)
 {
-	struct redis_proc p = {0};
+	struct redis_server p = {0};
 	struct node a, c;
 	struct looper l[4];
 	volatile int stop = 0;
@@ -165,7 +165,7 @@ static void test_sigkill_under_four_threads(void **state)
 	(void)state;
 
 	fill();
-	assert_int_equal(redis_start(&p, 0, NULL), 0);
+	assert_int_equal(redis_server_start(&p, 0, NULL, NULL, 0), 0);
 	open_pair(&a, &c, p.port);
 	node_sync(&a);
 	node_sync(&c);
@@ -173,9 +173,9 @@ static void test_sigkill_under_four_threads(void **state)
 
 	run_loopers(&a, l, &stop);
 	sleep_ms(100);
-	redis_signal(&p, SIGKILL);
+	redis_server_signal(&p, SIGKILL);
 	sleep_ms(300);
-	assert_int_equal(redis_start(&p, p.port, NULL), 0);
+	assert_int_equal(redis_server_start(&p, p.port, NULL, NULL, 0), 0);
 	node_sync(&a);
 	sleep_ms(50);
 	join_loopers(l, &stop);
@@ -189,12 +189,12 @@ static void test_sigkill_under_four_threads(void **state)
 		assert_int_equal(node_depth_of(&c, q[e], LEN + CHUNK, 1, NULL), LEN);
 	node_close(&c);
 	node_close(&a);
-	redis_stop(&p);
+	redis_server_stop(&p);
 }
 
 static void test_sigstop_sigcont(void **state)
 {
-	struct redis_proc p = {0};
+	struct redis_server p = {0};
 	struct node a, c;
 	struct looper l[4];
 	volatile int stop = 0;
@@ -202,16 +202,16 @@ static void test_sigstop_sigcont(void **state)
 	(void)state;
 
 	fill();
-	assert_int_equal(redis_start(&p, 0, NULL), 0);
+	assert_int_equal(redis_server_start(&p, 0, NULL, NULL, 0), 0);
 	open_pair(&a, &c, p.port);
 	node_sync(&a);
 	node_sync(&c);
 
 	run_loopers(&a, l, &stop);
 	sleep_ms(100);
-	redis_signal(&p, SIGSTOP);
+	redis_server_signal(&p, SIGSTOP);
 	sleep_ms(400);
-	redis_signal(&p, SIGCONT);
+	redis_server_signal(&p, SIGCONT);
 	node_sync(&a);
 	sleep_ms(50);
 	join_loopers(l, &stop);
@@ -224,7 +224,7 @@ static void test_sigstop_sigcont(void **state)
 		assert_int_equal(node_depth_of(&c, q[e], LEN + CHUNK, 1, NULL), LEN);
 	node_close(&c);
 	node_close(&a);
-	redis_stop(&p);
+	redis_server_stop(&p);
 }
 
 /*
@@ -236,7 +236,7 @@ static void test_sigstop_sigcont(void **state)
 static void test_debug_sleep(void **state)
 {
 	static const char *const args[] = {"--enable-debug-command", "yes", NULL};
-	struct redis_proc p = {0};
+	struct redis_server p = {0};
 	struct node a, c, d;
 	struct looper l[4];
 	volatile int stop = 0;
@@ -247,7 +247,7 @@ static void test_debug_sleep(void **state)
 	(void)state;
 
 	fill();
-	assert_int_equal(redis_start(&p, 0, args), 0);
+	assert_int_equal(redis_server_start(&p, 0, args, NULL, 0), 0);
 	redisContext *raw = redis_client(&p);
 	assert_non_null(raw);
 	open_pair(&a, &c, p.port);
@@ -292,7 +292,7 @@ static void test_debug_sleep(void **state)
 	node_close(&d);
 	node_close(&c);
 	node_close(&a);
-	redis_stop(&p);
+	redis_server_stop(&p);
 }
 
 /* ---- soak ---------------------------------------------------------------- */
@@ -372,7 +372,7 @@ static void *soak(void *arg)
  */
 static void test_soak(void **state)
 {
-	struct redis_proc p = {0};
+	struct redis_server p = {0};
 	struct node a, c, d;
 	struct soaker s[4];
 	volatile int stop = 0;
@@ -384,7 +384,7 @@ static void test_soak(void **state)
 
 	printf("soak: %d s, seed %u\n", PCE_SOAK_SECONDS, seed);
 	fill();
-	assert_int_equal(redis_start(&p, 0, NULL), 0);
+	assert_int_equal(redis_server_start(&p, 0, NULL, NULL, 0), 0);
 	open_pair(&a, &c, p.port);
 	open_probe(&d, p.port);
 	node_sync(&a);
@@ -401,14 +401,14 @@ static void test_soak(void **state)
 			break;
 		sleep_ms(wait);
 		if (rand_r(&seed) % 2) {
-			redis_signal(&p, SIGKILL);
+			redis_server_signal(&p, SIGKILL);
 			sleep_ms(200 + rand_r(&seed) % 300);
-			assert_int_equal(redis_start(&p, p.port, NULL), 0);
+			assert_int_equal(redis_server_start(&p, p.port, NULL, NULL, 0), 0);
 			kills++;
 		} else {
-			redis_signal(&p, SIGSTOP);
+			redis_server_signal(&p, SIGSTOP);
 			sleep_ms(200 + rand_r(&seed) % 300);
-			redis_signal(&p, SIGCONT);
+			redis_server_signal(&p, SIGCONT);
 			stops++;
 		}
 		if (!rss0)
@@ -460,7 +460,7 @@ static void test_soak(void **state)
 	node_close(&d);
 	node_close(&c);
 	node_close(&a);
-	redis_stop(&p);
+	redis_server_stop(&p);
 }
 
 int main(void)

@@ -78,8 +78,8 @@ static size_t gw_depth_of(struct gateway *g, const uint32_t *toks, size_t len, u
 
 static int setup(void **state)
 {
-	struct redis_proc *p = calloc(1, sizeof(*p));
-	if (!p || redis_start(p, 0, NULL))
+	struct redis_server *p = calloc(1, sizeof(*p));
+	if (!p || redis_server_start(p, 0, NULL, NULL, 0))
 		return -1;
 	*state = p;
 	return 0;
@@ -87,8 +87,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct redis_proc *p = *state;
-	redis_stop(p);
+	struct redis_server *p = *state;
+	redis_server_stop(p);
 	free(p);
 	return 0;
 }
@@ -101,7 +101,7 @@ static void seq(uint32_t *t, size_t n, uint32_t base)
 
 static void test_two_gateways_overlapping_owners(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct gateway a, b, c;
 	uint32_t q[12], tier = 99;
 	char key[128];
@@ -165,7 +165,7 @@ static void test_two_gateways_overlapping_owners(void **state)
  * stays. */
 static void test_remove_retracts_its_path(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct gateway a, c;
 	uint32_t q[12], r[12];
 
@@ -193,7 +193,7 @@ static void test_remove_retracts_its_path(void **state)
 
 static void test_one_index_per_tier(void **state)
 {
-	struct redis_proc *p = *state;
+	struct redis_server *p = *state;
 	struct gateway a;
 	struct pce_cache *cache;
 	struct pce_config cc;

@@ -167,12 +167,12 @@ static void test_tokens_chunks(void **state)
 /* --redis: a server this test started; the demo leaves it running. */
 static void test_given_redis(void **state)
 {
-	struct redis_server s;
+	struct redis_server s = {0};
 	char args[512], e[256];
 	cJSON *o;
 	(void)state;
 
-	if (redis_server_start(&s, e, sizeof e))
+	if (redis_server_start(&s, 0, NULL, e, sizeof e))
 		fail_msg("%s", e);
 	snprintf(args, sizeof args, "cluster demo --json --redis 127.0.0.1:%d " BUDGET " " SLICE,
 		 s.port);
@@ -187,6 +187,25 @@ static void test_given_redis(void **state)
 	assert_true(redis_server_ping(s.port, 1000));
 	cJSON_Delete(o);
 	redis_server_stop(&s);
+}
+
+/* The helper's readiness check: a server already on the port answers PING
+ * but is not the helper's child, so a start on that port fails (the child
+ * cannot bind) instead of taking the foreign server for its own. */
+static void test_foreign_server_not_trusted(void **state)
+{
+	struct redis_server s = {0}, t = {0};
+	char e[256];
+	(void)state;
+
+	if (redis_server_start(&s, 0, NULL, e, sizeof e))
+		fail_msg("%s", e);
+	assert_int_equal(redis_server_start(&t, s.port, NULL, e, sizeof e), -1);
+	assert_int_equal(t.pid, 0);
+	assert_int_equal(t.dir[0], '\0');
+	assert_true(redis_server_ping(s.port, 1000));
+	redis_server_stop(&s);
+	assert_false(redis_server_ping(s.port, 200));
 }
 
 static void test_usage(void **state)
@@ -210,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_mooncake_matches_local_replay),
 		cmocka_unit_test(test_tokens_chunks),
 		cmocka_unit_test(test_given_redis),
+		cmocka_unit_test(test_foreign_server_not_trusted),
 		cmocka_unit_test(test_usage),
 	};
 
