@@ -23,6 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include "pce/cluster.h"
+#include "table.h"
 
 #if defined(__GNUC__)
 #define PCE__HIDDEN __attribute__((visibility("hidden")))
@@ -133,23 +134,6 @@ struct pce__lreq;
 PCE__HIDDEN int pce__script_lookup(struct pce_cluster *t, struct pce__lreq *q);
 
 /* ---- mirror.c ------------------------------------------------------------ */
-
-/* Open addressing (linear probing, backward-shift deletion) over 128-bit
- * keys; slot values a, b are the user's. */
-struct pce__tslot {
-	uint64_t k0, k1, a, b;
-	int used;
-};
-struct pce__table {
-	struct pce__tslot *s;
-	size_t cap, len; /* cap: 0 or a power of two */
-};
-
-PCE__HIDDEN struct pce__tslot *pce__table_find(struct pce__table *t, uint64_t k0, uint64_t k1);
-/* Finds or inserts (a = b = 0).  NULL: out of memory. */
-PCE__HIDDEN struct pce__tslot *pce__table_get(struct pce__table *t, uint64_t k0, uint64_t k1);
-PCE__HIDDEN void pce__table_del(struct pce__table *t, struct pce__tslot *slot);
-PCE__HIDDEN void pce__table_free(struct pce__table *t);
 
 /* What this node published: a cache's entries (entries, chunks), or a
  * router's holdings (held). */

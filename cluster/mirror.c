@@ -25,8 +25,7 @@
  * the owner holds (a hint too short, never one too long) until the router
  * stores them again.
  *
- * The tables are open addressing with linear probing and backward-shift
- * deletion (no tombstones), grown at 3/4 load.  Worker thread only.
+ * The tables are fleet/table.h's (128-bit keys).  Worker thread only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,87 +37,6 @@ struct mirror_entry {
 	size_t n;
 	struct pce_chunk_id *ids;
 };
-
-static uint64_t mix(uint64_t k0, uint64_t k1)
-{
-	uint64_t h = k0 * 0x9E3779B97F4A7C15ull ^ (k1 + 0x632BE59BD9B4E019ull);
-	h ^= h >> 29;
-	h *= 0xBF58476D1CE4E5B9ull;
-	return h ^ (h >> 32);
-}
-
-struct pce__tslot *pce__table_find(struct pce__table *t, uint64_t k0, uint64_t k1)
-{
-	if (!t->cap)
-		return NULL;
-	for (size_t i = mix(k0, k1) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		struct pce__tslot *s = &t->s[i];
-		if (!s->used)
-			return NULL;
-		if (s->k0 == k0 && s->k1 == k1)
-			return s;
-	}
-}
-
-static int grow(struct pce__table *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 16;
-	struct pce__tslot *s = calloc(cap, sizeof(*s));
-
-	if (!s)
-		return PCE_ENOMEM;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->s[i].used)
-			continue;
-		size_t j = mix(t->s[i].k0, t->s[i].k1) & (cap - 1);
-		while (s[j].used)
-			j = (j + 1) & (cap - 1);
-		s[j] = t->s[i];
-	}
-	free(t->s);
-	t->s = s;
-	t->cap = cap;
-	return 0;
-}
-
-struct pce__tslot *pce__table_get(struct pce__table *t, uint64_t k0, uint64_t k1)
-{
-	struct pce__tslot *s = pce__table_find(t, k0, k1);
-
-	if (s)
-		return s;
-	if ((t->len + 1) * 4 > t->cap * 3 && grow(t))
-		return NULL;
-	size_t i = mix(k0, k1) & (t->cap - 1);
-	while (t->s[i].used)
-		i = (i + 1) & (t->cap - 1);
-	t->s[i] = (struct pce__tslot){.k0 = k0, .k1 = k1, .used = 1};
-	t->len++;
-	return &t->s[i];
-}
-
-void pce__table_del(struct pce__table *t, struct pce__tslot *slot)
-{
-	size_t mask = t->cap - 1, i = (size_t)(slot - t->s);
-
-	/* Backward shift: pull later members of the probe run into the hole
-	 * when their home position allows it. */
-	for (size_t j = (i + 1) & mask; t->s[j].used; j = (j + 1) & mask) {
-		size_t home = mix(t->s[j].k0, t->s[j].k1) & mask;
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			t->s[i] = t->s[j];
-			i = j;
-		}
-	}
-	t->s[i].used = 0;
-	t->len--;
-}
-
-void pce__table_free(struct pce__table *t)
-{
-	free(t->s);
-	memset(t, 0, sizeof(*t));
-}
 
 long pce__mirror_add(struct pce__mirror *m, uint64_t id, uint64_t ns, struct pce_chunk_id *ids,
 		     size_t n, size_t *fresh)
@@ -196,7 +114,7 @@ size_t pce__mirror_remove(struct pce__mirror *m, uint64_t id, uint64_t *ns,
 /* The held table's key of (@id, @owner): one table for every owner. */
 static uint64_t held_k0(const struct pce_chunk_id *id, uint32_t owner)
 {
-	return id->lo ^ mix(owner, 0x68656c64u);
+	return id->lo ^ pce__table_hash(owner, 0x68656c64u);
 }
 
 static struct pce__held *held_find(struct pce__mirror *m, const struct pce_chunk_id *id,

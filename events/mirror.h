@@ -19,17 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct pce__map_slot {
-	uint64_t key;
-	void *val; /* NULL: empty slot */
-};
-
-/* Open addressing, linear probing, backward-shift deletion. */
-struct pce__map {
-	struct pce__map_slot *slots;
-	size_t mask; /* capacity - 1; 0 slots while empty */
-	size_t count;
-};
+#include "table.h"
 
 struct pce__block {
 	uint64_t hash;
@@ -47,8 +37,8 @@ struct pce__entry {
 };
 
 struct pce__mirror {
-	struct pce__map blocks;  /* hash -> struct pce__block */
-	struct pce__map entries; /* entry id -> struct pce__entry */
+	struct pce__table blocks;  /* (hash, 0) -> a: struct pce__block * */
+	struct pce__table entries; /* (entry id, 0) -> a: struct pce__entry * */
 	uint32_t block_size;
 	uint32_t mark;
 };

@@ -746,8 +746,8 @@ int pce_publisher_stats_get(struct pce_publisher *pub, struct pce_publisher_stat
 	pthread_mutex_lock(&pub->mu);
 	*out = pub->st;
 	out->queued = pub->queued;
-	out->blocks = pub->mirror.blocks.count;
-	out->entries = pub->mirror.entries.count;
+	out->blocks = pub->mirror.blocks.len;
+	out->entries = pub->mirror.entries.len;
 	pthread_mutex_unlock(&pub->mu);
 	return 0;
 }
