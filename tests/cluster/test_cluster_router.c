@@ -36,6 +36,9 @@ static void gw_open(struct gateway *g, int port, uint32_t id)
 	rc.event_ctx = g->n.tier;
 	assert_int_equal(pce_router_create(&rc, &g->router), 0);
 	assert_int_equal(pce_cluster_attach_router(g->n.tier, g->router), 0);
+	/* The worker connects in the background, and until it has, lookups
+	 * skip L2 (UNAVAILABLE) by design: wait for it. */
+	node_sync(&g->n);
 }
 
 /* Destroying the router sends no events: what the gateway published stays
