@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -262,7 +263,6 @@ struct pce_cluster {
 	char node_str[12], epoch_str[24], lease_str[12], ttl_str[12];
 	int connected;
 	int resync;                    /* writes were lost, or Redis lost data */
-	int ever_connected;
 	int breaker_open;
 	uint32_t backoff_ms;
 	uint64_t next_connect_ms, next_heartbeat_ms, next_refresh_ms;
@@ -275,6 +275,9 @@ struct pce_cluster {
 PCE__HIDDEN int pce__worker_start(struct pce_cluster *t);
 PCE__HIDDEN void pce__worker_stop(struct pce_cluster *t);
 PCE__HIDDEN uint64_t pce__now_ms(void);
+/* *@ts = CLOCK_MONOTONIC now + @us: the deadline of a timed wait on the
+ * tier's condition variables (created with CLOCK_MONOTONIC). */
+PCE__HIDDEN void pce__deadline_after_us(struct timespec *ts, uint64_t us);
 
 /* publish.c: worker thread only.  Each returns 0 or PCE_EUNAVAIL (the
  * connection was lost: the caller opens the breaker); with t->connected 0

@@ -251,24 +251,13 @@ int pce_cluster_attach_router(struct pce_cluster *t, struct pce_router *router)
 	return 0;
 }
 
-static void deadline_after_us(struct timespec *ts, uint64_t us)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(us / 1000000);
-	ts->tv_nsec += (long)(us % 1000000) * 1000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* Asks the worker; waits until the answer or the budget.  Return: the
  * request (DONE, the caller frees it), or NULL (no answer in time). */
 static struct pce__lreq *ask_l2(struct pce_cluster *t, struct pce__lreq *q)
 {
 	struct timespec dl;
 
-	deadline_after_us(&dl, t->cfg.budget_us);
+	pce__deadline_after_us(&dl, t->cfg.budget_us);
 	pthread_mutex_lock(&t->mu);
 	if (t->lq_tail)
 		t->lq_tail->next = q;
@@ -461,7 +450,7 @@ int pce_cluster_sync(struct pce_cluster *t, uint32_t timeout_ms)
 
 	if (!t)
 		return PCE_EINVAL;
-	deadline_after_us(&dl, (uint64_t)timeout_ms * 1000);
+	pce__deadline_after_us(&dl, (uint64_t)timeout_ms * 1000);
 	pthread_mutex_lock(&t->mu);
 	uint64_t target = t->enqueued;
 	while (!(t->ready && t->processed >= target)) {

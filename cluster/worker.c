@@ -42,6 +42,17 @@ uint64_t pce__now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void pce__deadline_after_us(struct timespec *ts, uint64_t us)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(us / 1000000);
+	ts->tv_nsec += (long)(us % 1000000) * 1000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -80,7 +91,8 @@ static int resync(struct pce_cluster *t, int lost)
 
 	if (!lost && !t->resync)
 		return 0;
-	if (t->ever_connected)
+	/* The first connect's publish is no republish. */
+	if (__atomic_load_n(&t->st.connects, __ATOMIC_RELAXED))
 		PCE__ADD(t, republishes, 1);
 	pce__publish_new_epoch(t);
 	t->resync = 0;
@@ -112,7 +124,6 @@ static void try_connect(struct pce_cluster *t)
 		went_down(t);
 		return;
 	}
-	t->ever_connected = 1;
 	t->breaker_open = 0;
 	PCE__ADD(t, connects, 1);
 	PCE__SET(t, connected, 1);
@@ -237,14 +248,7 @@ static void *worker_main(void *arg)
 							: t->next_refresh_ms)
 					     : t->next_connect_ms;
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t wait_ms = wake > now ? wake - now : 0;
-		ts.tv_sec += (time_t)(wait_ms / 1000);
-		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		pce__deadline_after_us(&ts, (wake > now ? wake - now : 0) * 1000);
 		pthread_cond_timedwait(&t->work, &t->mu, &ts);
 	}
 	pthread_mutex_unlock(&t->mu);
