@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
@@ -42,6 +43,14 @@ void node_open(struct node *n, const struct pce_cluster_config *cfg, int with_ca
 	cc.event_ctx = n->tier;
 	assert_int_equal(pce_cache_create(&cc, &n->cache), 0);
 	assert_int_equal(pce_cluster_attach_cache(n->tier, n->cache), 0);
+}
+
+void node_start(struct node *n, int port, uint32_t id)
+{
+	struct pce_cluster_config cfg;
+
+	node_config(&cfg, port, id);
+	node_open(n, &cfg, 1);
 }
 
 void node_close(struct node *n)
@@ -86,6 +95,27 @@ size_t node_depth_of(struct node *n, const uint32_t *toks, size_t len, uint32_t 
 void node_sync(struct node *n)
 {
 	assert_int_equal(pce_cluster_sync(n->tier, 10000), 0);
+}
+
+int redis_setup(void **state)
+{
+	struct redis_server *p = calloc(1, sizeof(*p));
+
+	if (!p || redis_server_start(p, 0, NULL, NULL, 0)) {
+		free(p);
+		return -1;
+	}
+	*state = p;
+	return 0;
+}
+
+int redis_teardown(void **state)
+{
+	struct redis_server *p = *state;
+
+	redis_server_stop(p);
+	free(p);
+	return 0;
 }
 
 static redisReply *raw(redisContext *c, const char *fmt, va_list ap)
@@ -139,6 +169,12 @@ void chunk_key(struct node *n, const uint32_t *toks, size_t i, char *key, size_t
 	assert_int_equal(pce_cluster_chunk_ids(n->tier, 0, toks, i + 1, ids), 0);
 	snprintf(key, keylen, "pce:{%016llx}:c:%016llx%016llx", 0ull,
 		 (unsigned long long)ids[i].hi, (unsigned long long)ids[i].lo);
+}
+
+void seq(uint32_t *t, size_t n, uint32_t base)
+{
+	for (size_t i = 0; i < n; i++)
+		t[i] = base + (uint32_t)i;
 }
 
 uint64_t now_us(void)

@@ -25,6 +25,8 @@ struct node {
 void node_config(struct pce_cluster_config *cfg, int port, uint32_t id);
 /* Creates a tier from @cfg and, if @with_cache, a cache wired to it. */
 void node_open(struct node *n, const struct pce_cluster_config *cfg, int with_cache);
+/* node_config() + node_open() with a cache: the usual node. */
+void node_start(struct node *n, int port, uint32_t id);
 void node_close(struct node *n);
 /* Stores @toks in namespace 0 of the node's cache. */
 void node_store(struct node *n, const uint32_t *toks, size_t len);
@@ -37,6 +39,10 @@ size_t node_depth_of(struct node *n, const uint32_t *toks, size_t len, uint32_t 
 /* Asserts pce_cluster_sync() within 10 s. */
 void node_sync(struct node *n);
 
+/* cmocka setup/teardown: one redis-server on a free port in *state. */
+int redis_setup(void **state);
+int redis_teardown(void **state);
+
 /* Raw helpers on the server. */
 /* A plain hiredis connection to @p (1 s timeouts); NULL on error. */
 redisContext *redis_client(const struct redis_server *p);
@@ -44,6 +50,8 @@ long long raw_int(redisContext *c, const char *fmt, ...);
 void raw_ok(redisContext *c, const char *fmt, ...);
 /* The key of chunk @i (0-based) of @toks in namespace 0. */
 void chunk_key(struct node *n, const uint32_t *toks, size_t i, char *key, size_t keylen);
+/* t[i] = base + i. */
+void seq(uint32_t *t, size_t n, uint32_t base);
 uint64_t now_us(void);
 void sleep_ms(long ms);
 

@@ -108,29 +108,6 @@ static void test_config_errors(void **state)
 
 /* ---- one server per test ------------------------------------------------- */
 
-static int setup(void **state)
-{
-	struct redis_server *p = calloc(1, sizeof(*p));
-	if (!p || redis_server_start(p, 0, NULL, NULL, 0))
-		return -1;
-	*state = p;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct redis_server *p = *state;
-	redis_server_stop(p);
-	free(p);
-	return 0;
-}
-
-static void seq(uint32_t *t, size_t n, uint32_t base)
-{
-	for (size_t i = 0; i < n; i++)
-		t[i] = base + (uint32_t)i;
-}
-
 static void test_publish_lookup_two_owners(void **state)
 {
 	struct redis_server *p = *state;
@@ -141,12 +118,9 @@ static void test_publish_lookup_two_owners(void **state)
 
 	seq(q, 16, 100);
 	seq(other, 16, 500);
-	node_config(&cfg, p->port, 1);
-	node_open(&a, &cfg, 1);
-	node_config(&cfg, p->port, 2);
-	node_open(&b, &cfg, 1);
-	node_config(&cfg, p->port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&a, p->port, 1);
+	node_start(&b, p->port, 2);
+	node_start(&c, p->port, 3);
 	node_config(&cfg, p->port, 4);
 	cfg.flags = PCE_CLUSTER_NO_SCRIPT;
 	node_open(&f, &cfg, 1);
@@ -221,8 +195,7 @@ static void test_partial_answers(void **state)
 	unsigned flags;
 
 	seq(q, 16, 800);
-	node_config(&cfg, p->port, 1);
-	node_open(&a, &cfg, 1);
+	node_start(&a, p->port, 1);
 	node_config(&cfg, p->port, 3);
 	cfg.max_lookup_chunks = 2;
 	node_open(&capped, &cfg, 1);
@@ -259,17 +232,14 @@ static void test_partial_answers(void **state)
 static void test_hole_stops_the_scan(void **state)
 {
 	struct redis_server *p = *state;
-	struct pce_cluster_config cfg;
 	struct node a, c;
 	uint32_t q[16];
 	char key[128];
 	redisContext *raw = redis_client(p);
 
 	seq(q, 16, 7);
-	node_config(&cfg, p->port, 1);
-	node_open(&a, &cfg, 1);
-	node_config(&cfg, p->port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&a, p->port, 1);
+	node_start(&c, p->port, 3);
 	node_store(&a, q, 16);
 	node_sync(&a);
 	node_sync(&c);
@@ -296,8 +266,7 @@ static void test_new_epoch_hides_old_life(void **state)
 
 	seq(q, 8, 1000);
 	seq(r, 8, 2000);
-	node_config(&cfg, p->port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&c, p->port, 3);
 	node_config(&cfg, p->port, 1);
 	node_open(&a1, &cfg, 0);
 	node_event(&a1, 1, q, 8);
@@ -374,15 +343,13 @@ static void test_publishers_collapse_per_owner(void **state)
 static void test_lease_lapse(void **state)
 {
 	struct redis_server *p = *state;
-	struct pce_cluster_config cfg;
 	struct node c;
 	uint32_t q[8];
 	char key[128];
 	redisContext *raw = redis_client(p);
 
 	seq(q, 8, 3000);
-	node_config(&cfg, p->port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&c, p->port, 3);
 	node_sync(&c);
 	/* Another node (9, epoch 77) written by hand, with a 300 ms lease on
 	 * the server's clock. */
@@ -477,7 +444,6 @@ static void test_retract_order_with_killed_connection(void **state)
 	 * entry, so a kill between two of them cuts that entry. */
 	enum { ENTRIES = 2000, CHUNKS = 7 };
 	struct redis_server *p = *state;
-	struct pce_cluster_config cfg;
 	struct node a, c;
 	static uint32_t q[ENTRIES][CHUNKS * CHUNK];
 	redisContext *raw;
@@ -486,10 +452,8 @@ static void test_retract_order_with_killed_connection(void **state)
 
 	for (size_t e = 0; e < ENTRIES; e++)
 		seq(q[e], CHUNKS * CHUNK, (uint32_t)(e * 1000 + 1));
-	node_config(&cfg, p->port, 1);
-	node_open(&a, &cfg, 1);
-	node_config(&cfg, p->port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&a, p->port, 1);
+	node_start(&c, p->port, 3);
 	for (size_t e = 0; e < ENTRIES; e++)
 		node_store(&a, q[e], CHUNKS * CHUNK);
 	node_sync(&a);
@@ -549,17 +513,14 @@ static void test_retract_order_with_killed_connection(void **state)
 static void test_noscript_reload(void **state)
 {
 	struct redis_server *p = *state;
-	struct pce_cluster_config cfg;
 	struct node a, c;
 	uint32_t q[8];
 	redisContext *raw = redis_client(p);
 	struct pce_cluster_stats st;
 
 	seq(q, 8, 5000);
-	node_config(&cfg, p->port, 1);
-	node_open(&a, &cfg, 1);
-	node_config(&cfg, p->port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&a, p->port, 1);
+	node_start(&c, p->port, 3);
 	node_store(&a, q, 8);
 	node_sync(&a);
 	node_sync(&c);
@@ -580,7 +541,6 @@ static void test_noscript_reload(void **state)
 static void test_oom_publish_errors_lookups_answer(void **state)
 {
 	struct redis_server *p = *state;
-	struct pce_cluster_config cfg;
 	struct node a, c;
 	uint32_t q[8], r[64];
 	redisContext *raw = redis_client(p);
@@ -590,10 +550,8 @@ static void test_oom_publish_errors_lookups_answer(void **state)
 
 	seq(q, 8, 6000);
 	seq(r, 64, 7000);
-	node_config(&cfg, p->port, 1);
-	node_open(&a, &cfg, 1);
-	node_config(&cfg, p->port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&a, p->port, 1);
+	node_start(&c, p->port, 3);
 	node_store(&a, q, 8);
 	node_sync(&a);
 	node_sync(&c);
@@ -687,7 +645,6 @@ static int knows_master(redisContext *c, const char *id)
 static void test_moved_and_ask(void **state)
 {
 	struct redis_server x = {0}, y = {0};
-	struct pce_cluster_config cfg;
 	struct node a, c;
 	struct pce_cluster_stats st;
 	uint32_t q[8];
@@ -714,10 +671,8 @@ static void test_moved_and_ask(void **state)
 #undef READY
 
 	seq(q, 8, 9000);
-	node_config(&cfg, x.port, 1);
-	node_open(&a, &cfg, 1);
-	node_config(&cfg, x.port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&a, x.port, 1);
+	node_start(&c, x.port, 3);
 	node_sync(&a);
 	node_store(&a, q, 8);
 	node_sync(&a);
@@ -892,7 +847,6 @@ static void test_three_masters_migration_under_load(void **state)
 	struct redis_server p[3] = {{0}};
 	redisContext *rc[3];
 	char id[3][64];
-	struct pce_cluster_config cfg;
 	struct node a, c;
 	struct pce_cluster_stats sa, sc;
 	struct mig_run m = {0};
@@ -918,10 +872,8 @@ static void test_three_masters_migration_under_load(void **state)
 	assert_non_null(m.toks = calloc(MIG_MAX, sizeof(*m.toks)));
 	for (int i = 0; i < MIG_MAX; i++)
 		mig_entry(m.toks[i], i);
-	node_config(&cfg, p[other].port, 1);
-	node_open(&a, &cfg, 1);
-	node_config(&cfg, p[other].port, 3);
-	node_open(&c, &cfg, 1);
+	node_start(&a, p[other].port, 1);
+	node_start(&c, p[other].port, 3);
 	for (int i = 0; i < MIG_BASE; i++)
 		node_store(&a, m.toks[i], 8);
 	node_sync(&a);
@@ -990,18 +942,22 @@ int main(void)
 		cmocka_unit_test(test_golden_vectors),
 		cmocka_unit_test(test_key_schema_and_slots),
 		cmocka_unit_test(test_config_errors),
-		cmocka_unit_test_setup_teardown(test_publish_lookup_two_owners, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_answers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hole_stops_the_scan, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_epoch_hides_old_life, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_publishers_collapse_per_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lease_lapse, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_ttl, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retract_order_with_killed_connection, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_noscript_reload, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oom_publish_errors_lookups_answer, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_publish_lookup_two_owners, redis_setup,
+						redis_teardown),
+		cmocka_unit_test_setup_teardown(test_partial_answers, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_hole_stops_the_scan, redis_setup,
+						redis_teardown),
+		cmocka_unit_test_setup_teardown(test_new_epoch_hides_old_life, redis_setup,
+						redis_teardown),
+		cmocka_unit_test_setup_teardown(test_publishers_collapse_per_owner, redis_setup,
+						redis_teardown),
+		cmocka_unit_test_setup_teardown(test_lease_lapse, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_key_ttl, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_retract_order_with_killed_connection, redis_setup,
+						redis_teardown),
+		cmocka_unit_test_setup_teardown(test_noscript_reload, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_oom_publish_errors_lookups_answer, redis_setup,
+						redis_teardown),
 		cmocka_unit_test(test_moved_and_ask),
 		cmocka_unit_test(test_three_masters_migration_under_load),
 	};

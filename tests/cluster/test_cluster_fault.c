@@ -37,32 +37,46 @@ static void fill(void)
 			q[e][i] = e * 10000 + i + 1;
 }
 
-static void open_pair(struct node *a, struct node *c, int port)
+/* A node with the tests' lookup budget and short I/O timeouts. */
+static void open_bounded(struct node *n, int port, uint32_t id)
 {
 	struct pce_cluster_config cfg;
 
-	node_config(&cfg, port, 1);
+	node_config(&cfg, port, id);
 	cfg.budget_us = BUDGET_US;
 	cfg.io_timeout_ms = 200;
 	cfg.connect_timeout_ms = 200;
-	node_open(a, &cfg, 1);
-	node_config(&cfg, port, 3);
-	node_open(c, &cfg, 1);
+	node_open(n, &cfg, 1);
+}
+
+/* A (node 1, bounded) holding every entry, and C (node 3) whose budget is
+ * long, for the checks after a recovery. */
+static void open_pair(struct node *a, struct node *c, int port)
+{
+	open_bounded(a, port, 1);
+	node_start(c, port, 3);
 	for (int e = 0; e < ENTRIES; e++)
 		node_store(a, q[e], LEN);
 }
 
-/* A node with an empty L1 and the tests' lookup budget (C's is long, for
- * the checks after a recovery). */
-static void open_probe(struct node *d, int port)
+/* Starts @p (extra redis-server @args, or NULL), opens A and C on it and
+ * waits until both are connected and A published. */
+static void start_pair(struct redis_server *p, const char *const *args, struct node *a,
+		       struct node *c)
 {
-	struct pce_cluster_config cfg;
+	fill();
+	assert_int_equal(redis_server_start(p, 0, args, NULL, 0), 0);
+	open_pair(a, c, p->port);
+	node_sync(a);
+	node_sync(c);
+}
 
-	node_config(&cfg, port, 4);
-	cfg.budget_us = BUDGET_US;
-	cfg.io_timeout_ms = 200;
-	cfg.connect_timeout_ms = 200;
-	node_open(d, &cfg, 1);
+/* After a recovery: once C is synced, L2 gives it A's whole entries. */
+static void assert_l2_has_all(struct node *c)
+{
+	node_sync(c);
+	for (int e = 0; e < ENTRIES; e++)
+		assert_int_equal(node_depth_of(c, q[e], LEN + CHUNK, 1, NULL), LEN);
 }
 
 struct looper {
@@ -144,9 +158,7 @@ static void test_never_started_then_started(void **state)
 	/* A later start: the tier connects and publishes what L1 holds. */
 	assert_int_equal(redis_server_start(&p, port, NULL, NULL, 0), 0);
 	node_sync(&a);
-	node_sync(&c);
-	for (int e = 0; e < ENTRIES; e++)
-		assert_int_equal(node_depth_of(&c, q[e], LEN + CHUNK, 1, NULL), LEN);
+	assert_l2_has_all(&c);
 	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
 	assert_int_equal(st.connects, 1);
 	assert_int_equal(st.republishes, 0); /* the first publish is no republish */
@@ -164,11 +176,7 @@ static void test_sigkill_under_four_threads(void **state)
 	struct pce_cluster_stats st;
 	(void)state;
 
-	fill();
-	assert_int_equal(redis_server_start(&p, 0, NULL, NULL, 0), 0);
-	open_pair(&a, &c, p.port);
-	node_sync(&a);
-	node_sync(&c);
+	start_pair(&p, NULL, &a, &c);
 	assert_int_equal(node_depth_of(&c, q[0], LEN + CHUNK, 1, NULL), LEN);
 
 	run_loopers(&a, l, &stop);
@@ -184,9 +192,7 @@ static void test_sigkill_under_four_threads(void **state)
 	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
 	assert_true(st.republishes >= 1);
 	assert_true(st.breaker_opens >= 1);
-	node_sync(&c);
-	for (int e = 0; e < ENTRIES; e++)
-		assert_int_equal(node_depth_of(&c, q[e], LEN + CHUNK, 1, NULL), LEN);
+	assert_l2_has_all(&c);
 	node_close(&c);
 	node_close(&a);
 	redis_server_stop(&p);
@@ -201,11 +207,7 @@ static void test_sigstop_sigcont(void **state)
 	struct pce_cluster_stats st;
 	(void)state;
 
-	fill();
-	assert_int_equal(redis_server_start(&p, 0, NULL, NULL, 0), 0);
-	open_pair(&a, &c, p.port);
-	node_sync(&a);
-	node_sync(&c);
+	start_pair(&p, NULL, &a, &c);
 
 	run_loopers(&a, l, &stop);
 	sleep_ms(100);
@@ -219,9 +221,7 @@ static void test_sigstop_sigcont(void **state)
 	/* Redis kept its data: no republish. */
 	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
 	assert_int_equal(st.republishes, 0);
-	node_sync(&c);
-	for (int e = 0; e < ENTRIES; e++)
-		assert_int_equal(node_depth_of(&c, q[e], LEN + CHUNK, 1, NULL), LEN);
+	assert_l2_has_all(&c);
 	node_close(&c);
 	node_close(&a);
 	redis_server_stop(&p);
@@ -246,14 +246,10 @@ static void test_debug_sleep(void **state)
 	int done = 0, unavailable = 0, calls = 0;
 	(void)state;
 
-	fill();
-	assert_int_equal(redis_server_start(&p, 0, args, NULL, 0), 0);
+	start_pair(&p, args, &a, &c);
 	redisContext *raw = redis_client(&p);
 	assert_non_null(raw);
-	open_pair(&a, &c, p.port);
-	open_probe(&d, p.port);
-	node_sync(&a);
-	node_sync(&c);
+	open_bounded(&d, p.port, 4); /* D: an empty L1 */
 	node_sync(&d);
 	assert_int_equal(node_depth_of(&c, q[0], LEN + CHUNK, 1, NULL), LEN);
 
@@ -283,9 +279,7 @@ static void test_debug_sleep(void **state)
 
 	assert_int_equal(pce_cluster_stats_get(a.tier, &st), 0);
 	assert_int_equal(st.republishes, 0);
-	node_sync(&c);
-	for (int e = 0; e < ENTRIES; e++)
-		assert_int_equal(node_depth_of(&c, q[e], LEN + CHUNK, 1, NULL), LEN);
+	assert_l2_has_all(&c);
 	assert_int_equal(pce_cluster_stats_get(d.tier, &st), 0);
 	assert_true(st.l2_unavailable >= (uint64_t)calls);
 	redisFree(raw);
@@ -383,12 +377,8 @@ static void test_soak(void **state)
 	(void)state;
 
 	printf("soak: %d s, seed %u\n", PCE_SOAK_SECONDS, seed);
-	fill();
-	assert_int_equal(redis_server_start(&p, 0, NULL, NULL, 0), 0);
-	open_pair(&a, &c, p.port);
-	open_probe(&d, p.port);
-	node_sync(&a);
-	node_sync(&c);
+	start_pair(&p, NULL, &a, &c);
+	open_bounded(&d, p.port, 4); /* D: an empty L1 */
 	node_sync(&d);
 	for (int i = 0; i < 4; i++) {
 		s[i] = (struct soaker){.n = i < 2 ? &a : &d, .storer = i < 2, .stop = &stop,
@@ -437,9 +427,7 @@ static void test_soak(void **state)
 
 	/* Redis is back: A republishes, L2 answers in full. */
 	node_sync(&a);
-	node_sync(&c);
-	for (int e = 0; e < ENTRIES; e++)
-		assert_int_equal(node_depth_of(&c, q[e], LEN + CHUNK, 1, NULL), LEN);
+	assert_l2_has_all(&c);
 	assert_int_equal(pce_cluster_stats_get(a.tier, &sa), 0);
 	assert_int_equal(pce_cluster_stats_get(d.tier, &sd), 0);
 	/* Counters add up. */

@@ -79,29 +79,6 @@ static size_t gw_depth_of(struct gateway *g, const uint32_t *toks, size_t len, u
 	return 0;
 }
 
-static int setup(void **state)
-{
-	struct redis_server *p = calloc(1, sizeof(*p));
-	if (!p || redis_server_start(p, 0, NULL, NULL, 0))
-		return -1;
-	*state = p;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct redis_server *p = *state;
-	redis_server_stop(p);
-	free(p);
-	return 0;
-}
-
-static void seq(uint32_t *t, size_t n, uint32_t base)
-{
-	for (size_t i = 0; i < n; i++)
-		t[i] = base + (uint32_t)i;
-}
-
 static void test_two_gateways_overlapping_owners(void **state)
 {
 	struct redis_server *p = *state;
@@ -219,10 +196,12 @@ static void test_one_index_per_tier(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_two_gateways_overlapping_owners, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_remove_retracts_its_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_index_per_tier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_gateways_overlapping_owners, redis_setup,
+						redis_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_retracts_its_path, redis_setup,
+						redis_teardown),
+		cmocka_unit_test_setup_teardown(test_one_index_per_tier, redis_setup,
+						redis_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
