@@ -66,26 +66,45 @@ static void id_bytes(const struct pce_chunk_id *id, unsigned char out[16])
 }
 
 #ifdef PCE_CLUSTER_HAVE_CRYPTO
-/* SHA-256(secret || a || b), first 16 bytes. */
-static void sha_id(const struct pce__hasher *h, const void *a, size_t alen, const void *b,
-		   size_t blen, struct pce_chunk_id *out)
+/* SHA-256(secret || a || b), first 16 bytes, in @ctx (one for a whole
+ * chain: a context per id cost an allocation and a digest fetch per
+ * chunk).  Only allocation can fail here; an all-zero id then matches
+ * nothing that was published, which costs a miss and no wrong answer. */
+static void sha_id(EVP_MD_CTX *ctx, const struct pce__hasher *h, const void *a, size_t alen,
+		   const void *b, size_t blen, struct pce_chunk_id *out)
 {
 	unsigned char md[32];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 	memset(md, 0, sizeof(md));
-	/* Only allocation can fail here; an all-zero id then matches nothing
-	 * that was published, which costs a miss and no wrong answer. */
-	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+	/* After the first id, a NULL type reuses the context's digest: no
+	 * fetch per chunk (OpenSSL 3). */
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_MD_CTX_get0_md(ctx) ? NULL : EVP_sha256(),
+				     NULL) == 1) {
 		EVP_DigestUpdate(ctx, h->secret, h->secret_len);
 		EVP_DigestUpdate(ctx, a, alen);
 		if (blen)
 			EVP_DigestUpdate(ctx, b, blen);
 		EVP_DigestFinal_ex(ctx, md, NULL);
 	}
-	EVP_MD_CTX_free(ctx);
 	memcpy(&out->lo, md, 8);
 	memcpy(&out->hi, md + 8, 8);
+}
+
+static void sha_chain(const struct pce__hasher *h, uint64_t ns, const uint32_t *tokens, size_t n,
+		      size_t chunk, struct pce_chunk_id *ids)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct pce_chunk_id prev;
+	unsigned char b[16];
+
+	memcpy(b, &ns, 8);
+	sha_id(ctx, h, b, 8, NULL, 0, &prev);
+	for (size_t i = 0; i < n; i++) {
+		id_bytes(&prev, b);
+		sha_id(ctx, h, b, sizeof(b), tokens + i * chunk, chunk * sizeof(*tokens), &ids[i]);
+		prev = ids[i];
+	}
+	EVP_MD_CTX_free(ctx);
 }
 #endif
 
@@ -94,12 +113,6 @@ static void root_id(const struct pce__hasher *h, uint64_t ns, struct pce_chunk_i
 	unsigned char b[8];
 
 	memcpy(b, &ns, 8);
-#ifdef PCE_CLUSTER_HAVE_CRYPTO
-	if (h->kind == PCE_CLUSTER_SHA256_128) {
-		sha_id(h, b, sizeof(b), NULL, 0, out);
-		return;
-	}
-#endif
 	XXH128_hash_t r = XXH3_128bits_withSecret(b, sizeof(b), h->secret, h->secret_len);
 	out->lo = r.low64;
 	out->hi = r.high64;
@@ -112,21 +125,18 @@ void pce__chunk_chain(const struct pce__hasher *h, uint64_t ns, const uint32_t *
 	unsigned char pb[16];
 	XXH3_state_t st;
 
+#ifdef PCE_CLUSTER_HAVE_CRYPTO
+	if (h->kind == PCE_CLUSTER_SHA256_128) {
+		sha_chain(h, ns, tokens, n, chunk, ids);
+		return;
+	}
+#endif
 	root_id(h, ns, &prev);
 	for (size_t i = 0; i < n; i++) {
-		const uint32_t *t = tokens + i * chunk;
-
 		id_bytes(&prev, pb);
-#ifdef PCE_CLUSTER_HAVE_CRYPTO
-		if (h->kind == PCE_CLUSTER_SHA256_128) {
-			sha_id(h, pb, sizeof(pb), t, chunk * sizeof(*t), &ids[i]);
-			prev = ids[i];
-			continue;
-		}
-#endif
 		XXH3_128bits_reset_withSecret(&st, h->secret, h->secret_len);
 		XXH3_128bits_update(&st, pb, sizeof(pb));
-		XXH3_128bits_update(&st, t, chunk * sizeof(*t));
+		XXH3_128bits_update(&st, tokens + i * chunk, chunk * sizeof(*tokens));
 		XXH128_hash_t r = XXH3_128bits_digest(&st);
 		ids[i].lo = r.low64;
 		ids[i].hi = r.high64;
