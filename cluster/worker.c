@@ -157,6 +157,14 @@ static void rtt_record(struct pce_cluster *t, uint64_t us)
 		PCE__SET(t, rtt_max_us, us);
 }
 
+/* Locked: publishes the worker's state to pce_cluster_sync() and wakes
+ * every caller waiting on tier->done. */
+static void set_ready(struct pce_cluster *t)
+{
+	t->ready = t->connected && !t->resync;
+	pthread_cond_broadcast(&t->done);
+}
+
 /* Locked on entry and exit. */
 static void serve_lookup(struct pce_cluster *t)
 {
@@ -186,20 +194,13 @@ static void serve_lookup(struct pce_cluster *t)
 	}
 	pthread_mutex_lock(&t->mu);
 	q->rc = rc;
-	t->ready = t->connected && !t->resync;
 	if (q->state == LREQ_ABANDONED) {
 		free(q->ans.d);
 		free(q);
 	} else {
 		q->state = LREQ_DONE;
 	}
-	pthread_cond_broadcast(&t->done);
-}
-
-static void set_ready(struct pce_cluster *t)
-{
-	t->ready = t->connected && !t->resync;
-	pthread_cond_broadcast(&t->done);
+	set_ready(t);
 }
 
 static void *worker_main(void *arg)
