@@ -108,43 +108,43 @@ int pce_cluster_create(const struct pce_cluster_config *cfg, struct pce_cluster 
 	t->cfg.host = t->host;
 	t->cfg.key_prefix = t->prefix;
 	t->cfg.secret = NULL; /* only the derived hasher is kept */
-	if ((rc = pce__hasher_init(&t->hasher, cfg->hash, cfg->secret, cfg->secret_len))) {
-		free(t);
-		return rc;
-	}
+	if ((rc = pce__hasher_init(&t->hasher, cfg->hash, cfg->secret, cfg->secret_len)))
+		goto out_free;
 	snprintf(t->node_str, sizeof(t->node_str), "%u", cfg->node_id);
 	snprintf(t->lease_str, sizeof(t->lease_str), "%u", cfg->lease_ms);
 	snprintf(t->ttl_str, sizeof(t->ttl_str), "%u", cfg->key_ttl_ms);
 	pce__publish_new_epoch(t);
 	pce__conn_init(&t->conn, t->host, cfg->port, cfg->connect_timeout_ms, cfg->io_timeout_ms,
 		       &t->st.redirects);
-	if (pthread_mutex_init(&t->mu, NULL)) {
-		free(t);
-		return PCE_ENOMEM;
-	}
+	rc = PCE_ENOMEM;
+	if (pthread_mutex_init(&t->mu, NULL))
+		goto out_free;
 	/* Callers wait with CLOCK_MONOTONIC deadlines. */
-	if (pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
-	    pthread_cond_init(&t->work, &ca)) {
-		pthread_mutex_destroy(&t->mu);
-		free(t);
-		return PCE_ENOMEM;
+	if (pthread_condattr_init(&ca))
+		goto out_mu;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&t->work, &ca)) {
+		pthread_condattr_destroy(&ca);
+		goto out_mu;
 	}
 	if (pthread_cond_init(&t->done, &ca)) {
-		pthread_cond_destroy(&t->work);
-		pthread_mutex_destroy(&t->mu);
-		free(t);
-		return PCE_ENOMEM;
+		pthread_condattr_destroy(&ca);
+		goto out_work;
 	}
 	pthread_condattr_destroy(&ca);
-	if ((rc = pce__worker_start(t))) {
-		pthread_cond_destroy(&t->done);
-		pthread_cond_destroy(&t->work);
-		pthread_mutex_destroy(&t->mu);
-		free(t);
-		return rc;
-	}
+	if ((rc = pce__worker_start(t)))
+		goto out_done;
 	*out = t;
 	return 0;
+
+out_done:
+	pthread_cond_destroy(&t->done);
+out_work:
+	pthread_cond_destroy(&t->work);
+out_mu:
+	pthread_mutex_destroy(&t->mu);
+out_free:
+	free(t);
+	return rc;
 }
 
 void pce_cluster_destroy(struct pce_cluster *t)
