@@ -33,7 +33,12 @@
  *
  * Thread safety: every function may be called from any thread, except that
  * pce_cluster_destroy() must be the last call.  pce_cluster_on_event() only
- * hashes and enqueues (it runs under the cache's shard lock).
+ * hashes, allocates one request and appends it under the tier's mutex (it
+ * runs under the cache's shard lock or the router's lock).  No thread holds
+ * that mutex across Redis I/O or while calling into the cache or router, so
+ * the order index lock -> tier mutex cannot invert.  Unlike
+ * pce_cache_lookup(), a tiered lookup that asks L2 is not wait-free: it
+ * allocates a request and waits on a condition variable, at most budget_us.
  */
 #ifndef PCE_CLUSTER_H
 #define PCE_CLUSTER_H
