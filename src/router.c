@@ -88,38 +88,49 @@
 
 /* ---- walking a trie under its lock --------------------------------------- */
 
-struct pce_node *pce__router_first_leaf_locked(struct pce_node *n)
-{
-	for (;;) {
-		struct pce_node *c, *first = NULL;
-		size_t i;
-
-		pce_ctable_for_each(n->children, i, c) {
-			first = c;
-			break;
-		}
-		if (!first)
-			return n;
-		n = first;
-	}
-}
-
-/* The live child of @p after @n in its table's slot order, or NULL. */
-static struct pce_node *next_sibling(const struct pce_node *p, const struct pce_node *n)
+/* The first live child of @p, from slot @i of its table on, whose set
+ * holds *@owner (any child if @owner is NULL), or NULL. */
+static struct pce_node *child_from(const struct pce_node *p, size_t i, const uint32_t *owner)
 {
 	const struct pce_ctable *t = p->children;
-	size_t mask = pce_ctable_cap(t) - 1;
-	size_t i = pce_ctable_home(t, n->tokens[0]);
 	struct pce_node *c;
 
-	while (t->slot[i].node != NULL && t->slot[i].key != n->tokens[0])
-		i = (i + 1) & mask;
-	for (i++; i <= mask; i++) {
+	for (; i < pce_ctable_cap(t); i++) {
 		c = t->slot[i].node;
-		if (c != NULL && c != PCE_CT_TOMB)
+		if (c != NULL && c != PCE_CT_TOMB &&
+		    (!owner || pce_ctable_find_rcu(c->owners, *owner)))
 			return c;
 	}
 	return NULL;
+}
+
+/* The first node of a post-order below @n over the nodes holding *@owner
+ * (all nodes if @owner is NULL; @n holds it): down the first such child
+ * while there is one. */
+static struct pce_node *first_leaf(struct pce_node *n, const uint32_t *owner)
+{
+	struct pce_node *c;
+
+	while (n->children && (c = child_from(n, 0, owner)) != NULL)
+		n = c;
+	return n;
+}
+
+/* The slot after that of @key, a child of @t visited since: its slot keeps
+ * the key (live, or a tombstone once the child is unhung: T1 of ctable.h). */
+static size_t slot_after(const struct pce_ctable *t, uint64_t key)
+{
+	size_t mask = pce_ctable_cap(t) - 1;
+	size_t i = pce_ctable_home(t, key);
+
+	while (t->slot[i].key != key || t->slot[i].node == NULL)
+		i = (i + 1) & mask;
+	return i + 1;
+}
+
+struct pce_node *pce__router_first_leaf_locked(struct pce_node *n)
+{
+	return first_leaf(n, NULL);
 }
 
 struct pce_node *pce__router_post_next_locked(struct pce_node *n, const struct pce_node *top)
@@ -129,8 +140,8 @@ struct pce_node *pce__router_post_next_locked(struct pce_node *n, const struct p
 	if (n == top)
 		return NULL;
 	p = n->parent;
-	sib = p->children ? next_sibling(p, n) : NULL;
-	return sib ? pce__router_first_leaf_locked(sib) : p;
+	sib = p->children ? child_from(p, slot_after(p->children, n->tokens[0]), NULL) : NULL;
+	return sib ? first_leaf(sib, NULL) : p;
 }
 
 /* ---- events and accounting ----------------------------------------------- */
@@ -899,44 +910,6 @@ static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t n
 	return 0;
 }
 
-/* The first child of @p, from slot @i of its table on, whose set holds
- * @owner, or NULL. */
-static struct pce_node *held_child(const struct pce_node *p, size_t i, uint32_t owner)
-{
-	const struct pce_ctable *t = p->children;
-	struct pce_node *c;
-
-	for (; i < pce_ctable_cap(t); i++) {
-		c = t->slot[i].node;
-		if (c != NULL && c != PCE_CT_TOMB && pce_ctable_find_rcu(c->owners, owner))
-			return c;
-	}
-	return NULL;
-}
-
-/* The first node of a post-order over the nodes holding @owner below @n
- * (which holds it): down the first holding child while there is one. */
-static struct pce_node *held_first_leaf(struct pce_node *n, uint32_t owner)
-{
-	struct pce_node *c;
-
-	while (n->children && (c = held_child(n, 0, owner)) != NULL)
-		n = c;
-	return n;
-}
-
-/* The slot after that of @key, a child of @t visited since: its slot keeps
- * the key (live, or a tombstone once the child is unhung: T1 of ctable.h). */
-static size_t slot_after(const struct pce_ctable *t, uint64_t key)
-{
-	size_t mask = pce_ctable_cap(t) - 1;
-	size_t i = pce_ctable_home(t, key);
-
-	while (t->slot[i].key != key || t->slot[i].node == NULL)
-		i = (i + 1) & mask;
-	return i + 1;
-}
-
 /*
  * Take @owner out of its nodes below @top, bottom-up (R2 for every reader),
  * and out of @top itself unless it is a root; with @cut_events, one event
@@ -953,7 +926,7 @@ static void owner_out_below_locked(struct pce_router *r, struct pce_shard *s, ui
 				   int cut_events)
 {
 	int top_is_root = top->owners == NULL;
-	struct pce_node *n = held_first_leaf(top, owner), *p, *sib;
+	struct pce_node *n = first_leaf(top, &owner), *p, *sib;
 
 	while (n != top || !top_is_root) {
 		uint64_t key = n->tokens[0];
@@ -977,8 +950,8 @@ static void owner_out_below_locked(struct pce_router *r, struct pce_shard *s, ui
 		 * other children, and a router trie never merges nodes). */
 		sib = NULL;
 		if (p->children)
-			sib = held_child(p, p->children == t ? slot_after(t, key) : 0, owner);
-		n = sib ? held_first_leaf(sib, owner) : p;
+			sib = child_from(p, p->children == t ? slot_after(t, key) : 0, &owner);
+		n = sib ? first_leaf(sib, &owner) : p;
 	}
 }
 
