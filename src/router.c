@@ -46,8 +46,20 @@
  *                           store; add, retier/extend, tomb
  *   set.live                writer (shard lock), relaxed     match (relaxed), audit
  *   set.ref                 match (relaxed, when 0)          eviction hand (lock)
- *   set.heap_idx, heap      writer (shard lock)              writer, audit
+ *   set.heap_idx, heap      writer (shard lock): expiry.c's  writer, audit
+ *                           pce_heap_* only, but for a set
+ *                           replacing a node's set, which
+ *                           takes the old one's heap_idx
  *   gauges, counters        writers, relaxed atomics         stats, budget
+ *
+ * Heap positions.  set.heap_idx shares its word with the set's retire link
+ * (ctable.h): a set leaves the heap (drop_node: pce_heap_remove()) or hands
+ * its position to the set replacing it (add_locked) before it is retired,
+ * and a retired set's heap_idx is never read.  A heap item names the node,
+ * the position lives in the node's set: a split's tail, which takes the
+ * split node's set, takes its heap item too (pce_heap_moved()).  Items that
+ * expire_locked() popped lie past the heap's end with PCE_NO_HEAP positions
+ * until pushed back, so the removals they cause treat them as out of it.
  *
  * Ordering (what a concurrent match can see).  An add updates the sets of
  * the path top-down, then publishes new nodes (with their sets built);
