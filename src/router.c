@@ -186,6 +186,19 @@ static void gauge_add(uint64_t *g, int64_t d)
 		pce_add_relaxed(g, (uint64_t)d);
 }
 
+/* Apply a committed trie change and @heap_delta bytes of expiry heap
+ * growth to the core's gauges (node, token and trie index bytes). */
+static void trie_usage_apply(struct pce_router *r, const struct pce_trie_change *ch,
+			     int64_t heap_delta)
+{
+	struct pce_delta d = { 0 };
+
+	d.index = ch->index_delta + heap_delta;
+	d.nodes = ch->nodes_delta;
+	d.tokens = ch->tokens_delta;
+	pce_usage_apply(r->core, &d);
+}
+
 /* Reserve @bytes of index (rolled back if over the budget).  0 or PCE_ENOSPC. */
 static int reserve(struct pce_router *r, int64_t bytes)
 {
@@ -484,14 +497,7 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 	}
 	if (leaf_set && ttl)
 		pce_heap_push(&s->expiry, NULL, ch.n_new, word_exp);
-	{
-		struct pce_delta d = { 0 };
-
-		d.index = ch.index_delta + heap_delta;
-		d.nodes = ch.nodes_delta;
-		d.tokens = ch.tokens_delta;
-		pce_usage_apply(r->core, &d);
-	}
+	trie_usage_apply(r, &ch, heap_delta);
 	gauge_add(&r->owner_bytes, set_delta);
 	gauge_add(&r->holdings, (int64_t)a->new_blocks);
 	a->changed |= a->new_blocks > 0;
@@ -891,7 +897,6 @@ static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t n
 	struct pce_trie_change ch;
 	struct pce_ctable *set;
 	struct pce_heap_grow grow = { NULL, 0 };
-	struct pce_delta d = { 0 };
 	uint64_t key;
 	int64_t heap_delta = 0;
 	size_t bytes;
@@ -913,12 +918,9 @@ static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t n
 	pce_heap_moved(&s->expiry, ch.n_tail);
 	if (key != PCE_NEVER)
 		pce_heap_push(&s->expiry, &grow, ch.n_head, key);
-	d.index = ch.index_delta + heap_delta;
-	d.nodes = ch.nodes_delta;
-	d.tokens = ch.tokens_delta;
-	pce_usage_apply(r->core, &d);
+	trie_usage_apply(r, &ch, heap_delta);
 	gauge_add(&r->owner_bytes, (int64_t)bytes);
-	gauge_add(&r->index_bytes, d.index + (int64_t)bytes);
+	gauge_add(&r->index_bytes, ch.index_delta + heap_delta + (int64_t)bytes);
 	return 0;
 }
 
