@@ -57,7 +57,9 @@ struct pce_ctable {
 	union {
 		struct pce_ctable *retire_next; /* retire list link (writer only) */
 		uint32_t heap_idx;  /* a live owner set: its node's position in the
-		                     * shard's expiry heap (expiry.h; shard lock) */
+		                     * shard's expiry heap (expiry.h; shard lock);
+		                     * out of the heap or handed on before the set
+		                     * is retired, which overwrites it (router.c) */
 	};
 	uint32_t log2cap;               /* immutable */
 	uint32_t used;                  /* live + tombstones (writer only) */

@@ -46,8 +46,20 @@
  *                           store; add, retier/extend, tomb
  *   set.live                writer (shard lock), relaxed     match (relaxed), audit
  *   set.ref                 match (relaxed, when 0)          eviction hand (lock)
- *   set.heap_idx, heap      writer (shard lock)              writer, audit
+ *   set.heap_idx, heap      writer (shard lock): expiry.c's  writer, audit
+ *                           pce_heap_* only, but for a set
+ *                           replacing a node's set, which
+ *                           takes the old one's heap_idx
  *   gauges, counters        writers, relaxed atomics         stats, budget
+ *
+ * Heap positions.  set.heap_idx shares its word with the set's retire link
+ * (ctable.h): a set leaves the heap (drop_node: pce_heap_remove()) or hands
+ * its position to the set replacing it (add_locked) before it is retired,
+ * and a retired set's heap_idx is never read.  A heap item names the node,
+ * the position lives in the node's set: a split's tail, which takes the
+ * split node's set, takes its heap item too (pce_heap_moved()).  Items that
+ * expire_locked() popped lie past the heap's end with PCE_NO_HEAP positions
+ * until pushed back, so the removals they cause treat them as out of it.
  *
  * Ordering (what a concurrent match can see).  An add updates the sets of
  * the path top-down, then publishes new nodes (with their sets built);
@@ -88,38 +100,49 @@
 
 /* ---- walking a trie under its lock --------------------------------------- */
 
-struct pce_node *pce__router_first_leaf_locked(struct pce_node *n)
-{
-	for (;;) {
-		struct pce_node *c, *first = NULL;
-		size_t i;
-
-		pce_ctable_for_each(n->children, i, c) {
-			first = c;
-			break;
-		}
-		if (!first)
-			return n;
-		n = first;
-	}
-}
-
-/* The live child of @p after @n in its table's slot order, or NULL. */
-static struct pce_node *next_sibling(const struct pce_node *p, const struct pce_node *n)
+/* The first live child of @p, from slot @i of its table on, whose set
+ * holds *@owner (any child if @owner is NULL), or NULL. */
+static struct pce_node *child_from(const struct pce_node *p, size_t i, const uint32_t *owner)
 {
 	const struct pce_ctable *t = p->children;
-	size_t mask = pce_ctable_cap(t) - 1;
-	size_t i = pce_ctable_home(t, n->tokens[0]);
 	struct pce_node *c;
 
-	while (t->slot[i].node != NULL && t->slot[i].key != n->tokens[0])
-		i = (i + 1) & mask;
-	for (i++; i <= mask; i++) {
+	for (; i < pce_ctable_cap(t); i++) {
 		c = t->slot[i].node;
-		if (c != NULL && c != PCE_CT_TOMB)
+		if (c != NULL && c != PCE_CT_TOMB &&
+		    (!owner || pce_ctable_find_rcu(c->owners, *owner)))
 			return c;
 	}
 	return NULL;
+}
+
+/* The first node of a post-order below @n over the nodes holding *@owner
+ * (all nodes if @owner is NULL; @n holds it): down the first such child
+ * while there is one. */
+static struct pce_node *first_leaf(struct pce_node *n, const uint32_t *owner)
+{
+	struct pce_node *c;
+
+	while (n->children && (c = child_from(n, 0, owner)) != NULL)
+		n = c;
+	return n;
+}
+
+/* The slot after that of @key, a child of @t visited since: its slot keeps
+ * the key (live, or a tombstone once the child is unhung: T1 of ctable.h). */
+static size_t slot_after(const struct pce_ctable *t, uint64_t key)
+{
+	size_t mask = pce_ctable_cap(t) - 1;
+	size_t i = pce_ctable_home(t, key);
+
+	while (t->slot[i].key != key || t->slot[i].node == NULL)
+		i = (i + 1) & mask;
+	return i + 1;
+}
+
+struct pce_node *pce__router_first_leaf_locked(struct pce_node *n)
+{
+	return first_leaf(n, NULL);
 }
 
 struct pce_node *pce__router_post_next_locked(struct pce_node *n, const struct pce_node *top)
@@ -129,8 +152,8 @@ struct pce_node *pce__router_post_next_locked(struct pce_node *n, const struct p
 	if (n == top)
 		return NULL;
 	p = n->parent;
-	sib = p->children ? next_sibling(p, n) : NULL;
-	return sib ? pce__router_first_leaf_locked(sib) : p;
+	sib = p->children ? child_from(p, slot_after(p->children, n->tokens[0]), NULL) : NULL;
+	return sib ? first_leaf(sib, NULL) : p;
 }
 
 /* ---- events and accounting ----------------------------------------------- */
@@ -161,6 +184,19 @@ static void gauge_add(uint64_t *g, int64_t d)
 {
 	if (d)
 		pce_add_relaxed(g, (uint64_t)d);
+}
+
+/* Apply a committed trie change and @heap_delta bytes of expiry heap
+ * growth to the core's gauges (node, token and trie index bytes). */
+static void trie_usage_apply(struct pce_router *r, const struct pce_trie_change *ch,
+			     int64_t heap_delta)
+{
+	struct pce_delta d = { 0 };
+
+	d.index = ch->index_delta + heap_delta;
+	d.nodes = ch->nodes_delta;
+	d.tokens = ch->tokens_delta;
+	pce_usage_apply(r->core, &d);
 }
 
 /* Reserve @bytes of index (rolled back if over the budget).  0 or PCE_ENOSPC. */
@@ -461,14 +497,7 @@ static int add_locked(struct pce_router *r, struct pce_shard *s, struct add_req 
 	}
 	if (leaf_set && ttl)
 		pce_heap_push(&s->expiry, NULL, ch.n_new, word_exp);
-	{
-		struct pce_delta d = { 0 };
-
-		d.index = ch.index_delta + heap_delta;
-		d.nodes = ch.nodes_delta;
-		d.tokens = ch.tokens_delta;
-		pce_usage_apply(r->core, &d);
-	}
+	trie_usage_apply(r, &ch, heap_delta);
 	gauge_add(&r->owner_bytes, set_delta);
 	gauge_add(&r->holdings, (int64_t)a->new_blocks);
 	a->changed |= a->new_blocks > 0;
@@ -868,7 +897,6 @@ static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t n
 	struct pce_trie_change ch;
 	struct pce_ctable *set;
 	struct pce_heap_grow grow = { NULL, 0 };
-	struct pce_delta d = { 0 };
 	uint64_t key;
 	int64_t heap_delta = 0;
 	size_t bytes;
@@ -890,51 +918,10 @@ static int split_at_locked(struct pce_router *r, struct pce_shard *s, uint64_t n
 	pce_heap_moved(&s->expiry, ch.n_tail);
 	if (key != PCE_NEVER)
 		pce_heap_push(&s->expiry, &grow, ch.n_head, key);
-	d.index = ch.index_delta + heap_delta;
-	d.nodes = ch.nodes_delta;
-	d.tokens = ch.tokens_delta;
-	pce_usage_apply(r->core, &d);
+	trie_usage_apply(r, &ch, heap_delta);
 	gauge_add(&r->owner_bytes, (int64_t)bytes);
-	gauge_add(&r->index_bytes, d.index + (int64_t)bytes);
+	gauge_add(&r->index_bytes, ch.index_delta + heap_delta + (int64_t)bytes);
 	return 0;
-}
-
-/* The first child of @p, from slot @i of its table on, whose set holds
- * @owner, or NULL. */
-static struct pce_node *held_child(const struct pce_node *p, size_t i, uint32_t owner)
-{
-	const struct pce_ctable *t = p->children;
-	struct pce_node *c;
-
-	for (; i < pce_ctable_cap(t); i++) {
-		c = t->slot[i].node;
-		if (c != NULL && c != PCE_CT_TOMB && pce_ctable_find_rcu(c->owners, owner))
-			return c;
-	}
-	return NULL;
-}
-
-/* The first node of a post-order over the nodes holding @owner below @n
- * (which holds it): down the first holding child while there is one. */
-static struct pce_node *held_first_leaf(struct pce_node *n, uint32_t owner)
-{
-	struct pce_node *c;
-
-	while (n->children && (c = held_child(n, 0, owner)) != NULL)
-		n = c;
-	return n;
-}
-
-/* The slot after that of @key, a child of @t visited since: its slot keeps
- * the key (live, or a tombstone once the child is unhung: T1 of ctable.h). */
-static size_t slot_after(const struct pce_ctable *t, uint64_t key)
-{
-	size_t mask = pce_ctable_cap(t) - 1;
-	size_t i = pce_ctable_home(t, key);
-
-	while (t->slot[i].key != key || t->slot[i].node == NULL)
-		i = (i + 1) & mask;
-	return i + 1;
 }
 
 /*
@@ -953,7 +940,7 @@ static void owner_out_below_locked(struct pce_router *r, struct pce_shard *s, ui
 				   int cut_events)
 {
 	int top_is_root = top->owners == NULL;
-	struct pce_node *n = held_first_leaf(top, owner), *p, *sib;
+	struct pce_node *n = first_leaf(top, &owner), *p, *sib;
 
 	while (n != top || !top_is_root) {
 		uint64_t key = n->tokens[0];
@@ -977,8 +964,8 @@ static void owner_out_below_locked(struct pce_router *r, struct pce_shard *s, ui
 		 * other children, and a router trie never merges nodes). */
 		sib = NULL;
 		if (p->children)
-			sib = held_child(p, p->children == t ? slot_after(t, key) : 0, owner);
-		n = sib ? held_first_leaf(sib, owner) : p;
+			sib = child_from(p, p->children == t ? slot_after(t, key) : 0, &owner);
+		n = sib ? first_leaf(sib, &owner) : p;
 	}
 }
 

@@ -8,6 +8,13 @@
  * lists, reclaimer) whose tries carry, on every non-root node, the set of
  * owners holding the node's path: a ctable (ctable.h) keyed by owner id,
  * whose "node" word is an owner word (below) instead of a pointer.
+ *
+ * Locks.  Everything here but match's reads (RCU, router_match.c) and the
+ * relaxed gauges, counters and set.ref is under the node's shard lock.  A
+ * set's heap_idx (the node's expiry heap position, expiry.h) shares its
+ * word with the set's retire link: it is written by expiry.c's pce_heap_*
+ * under the shard lock, handed to a replacing set before the old one is
+ * retired, and dead once the set is retired (router.c, "Heap positions").
  */
 #ifndef PCE_ROUTER_CORE_H
 #define PCE_ROUTER_CORE_H
