@@ -299,23 +299,32 @@ static void print_advice(const struct sim *s)
 		printf("(The smallest such capacity of those given.)\n");
 }
 
-static void print_tables(const struct sim *s)
+/* The head both reports (capacity sweep and routing) open with. */
+static void print_head(const struct sim *s, uint64_t requests, uint64_t window_start,
+		       double warmup_fraction)
 {
-	const struct pce_simulate_result *r = &s->res;
-	size_t n_caps = r->n_points / s->opts.n_policies;
-	char g1[32], g2[32], g3[32], desc[256], path[1024];
-	uint64_t refused = 0;
+	char g1[32], g2[32], desc[256], path[1024];
 
 	cli_describe_inputs(s->tr, desc, sizeof(desc));
 	printf("pce simulate: %s%s\n", cli_text(path, sizeof(path), pce_trace_input_path(s->tr, 0)),
 	       pce_trace_inputs(s->tr) > 1 ? " ..." : "");
 	printf("  input       %s\n", desc);
-	if (r->window_start)
+	if (window_start)
 		printf("  requests    %s, of which the last %s are counted (--warmup-fraction %g)\n",
-		       cli_group(r->requests, g1), cli_group(r->requests - r->window_start, g2),
-		       s->opts.warmup_fraction);
+		       cli_group(requests, g1), cli_group(requests - window_start, g2),
+		       warmup_fraction);
 	else
-		printf("  requests    %s\n", cli_group(r->requests, g1));
+		printf("  requests    %s\n", cli_group(requests, g1));
+}
+
+static void print_tables(const struct sim *s)
+{
+	const struct pce_simulate_result *r = &s->res;
+	size_t n_caps = r->n_points / s->opts.n_policies;
+	char g1[32], g2[32], g3[32];
+	uint64_t refused = 0;
+
+	print_head(s, r->requests, r->window_start, s->opts.warmup_fraction);
 	printf("  unlimited   %.2f%% token hit ratio", 100 * pce_replay_token_ratio(&r->unlimited));
 	if (s->block_size != 1)
 		printf(" (%.2f%% of blocks)", 100 * pce_replay_id_ratio(&r->unlimited));
@@ -387,25 +396,38 @@ static void json_capacity(cJSON *o, const struct sim *s, uint64_t capacity)
 		cJSON_AddNullToObject(o, "capacity_bytes");
 }
 
+/*
+ * The fields both JSON reports open with; returns the "unlimited" object
+ * so the capacity sweep can add its footprint to it.
+ */
+static cJSON *json_head(cJSON *o, const struct sim *s, uint64_t requests, uint64_t window_start,
+			double warmup_fraction, const struct pce_replay_counts *unlimited)
+{
+	cJSON *u;
+
+	cli_json_string(o, "command", "simulate");
+	cli_json_string(o, "version", pce_version_string());
+	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
+	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
+	cli_json_u64(o, "requests", requests - window_start);
+	cli_json_u64(o, "total_requests", requests);
+	cJSON_AddNumberToObject(o, "warmup_fraction", warmup_fraction);
+	cli_json_u64(o, "warmup_requests", window_start);
+	u = cJSON_AddObjectToObject(o, "unlimited");
+	cJSON_AddNumberToObject(u, "hit_ratio", pce_replay_token_ratio(unlimited));
+	cJSON_AddNumberToObject(u, "block_hit_ratio", pce_replay_id_ratio(unlimited));
+	cli_json_u64(u, "input_tokens", unlimited->tokens);
+	cli_json_u64(u, "hit_tokens", unlimited->hit_tokens);
+	return u;
+}
+
 static cJSON *json_report(const struct sim *s)
 {
 	const struct pce_simulate_result *r = &s->res;
 	const struct pce_simulate_advice *a = &s->advice;
 	cJSON *o = cJSON_CreateObject(), *u, *curve;
 
-	cli_json_string(o, "command", "simulate");
-	cli_json_string(o, "version", pce_version_string());
-	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
-	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
-	cli_json_u64(o, "requests", r->requests - r->window_start);
-	cli_json_u64(o, "total_requests", r->requests);
-	cJSON_AddNumberToObject(o, "warmup_fraction", s->opts.warmup_fraction);
-	cli_json_u64(o, "warmup_requests", r->window_start);
-	u = cJSON_AddObjectToObject(o, "unlimited");
-	cJSON_AddNumberToObject(u, "hit_ratio", pce_replay_token_ratio(&r->unlimited));
-	cJSON_AddNumberToObject(u, "block_hit_ratio", pce_replay_id_ratio(&r->unlimited));
-	cli_json_u64(u, "input_tokens", r->unlimited.tokens);
-	cli_json_u64(u, "hit_tokens", r->unlimited.hit_tokens);
+	u = json_head(o, s, r->requests, r->window_start, s->opts.warmup_fraction, &r->unlimited);
 	cli_json_u64(u, "distinct_blocks", r->footprint);
 	curve = cJSON_AddArrayToObject(o, "curve");
 	for (size_t i = 0; i < r->n_points; i++) {
@@ -599,18 +621,9 @@ static void print_routes(const struct sim *s)
 {
 	const struct pce_route_result *r = &s->routes;
 	const struct pce_route_point *rr = route_point(s, PCE_ROUTE_RR);
-	char g1[32], g2[32], desc[256], path[1024];
+	char g1[32], g2[32];
 
-	cli_describe_inputs(s->tr, desc, sizeof(desc));
-	printf("pce simulate: %s%s\n", cli_text(path, sizeof(path), pce_trace_input_path(s->tr, 0)),
-	       pce_trace_inputs(s->tr) > 1 ? " ..." : "");
-	printf("  input       %s\n", desc);
-	if (r->window_start)
-		printf("  requests    %s, of which the last %s are counted (--warmup-fraction %g)\n",
-		       cli_group(r->requests, g1), cli_group(r->requests - r->window_start, g2),
-		       s->ro.warmup_fraction);
-	else
-		printf("  requests    %s\n", cli_group(r->requests, g1));
+	print_head(s, r->requests, r->window_start, s->ro.warmup_fraction);
 	printf("  unlimited   %.2f%% token hit ratio (one cache of unlimited capacity)\n",
 	       100 * pce_replay_token_ratio(&r->unlimited));
 	printf("  workers     %s, each a %s cache of %s %s", cli_group(s->ro.workers, g1),
@@ -669,21 +682,9 @@ static void print_routes(const struct sim *s)
 static cJSON *json_routes(const struct sim *s)
 {
 	const struct pce_route_result *r = &s->routes;
-	cJSON *o = cJSON_CreateObject(), *u, *w, *pl, *arr;
+	cJSON *o = cJSON_CreateObject(), *w, *pl, *arr;
 
-	cli_json_string(o, "command", "simulate");
-	cli_json_string(o, "version", pce_version_string());
-	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
-	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
-	cli_json_u64(o, "requests", r->requests - r->window_start);
-	cli_json_u64(o, "total_requests", r->requests);
-	cJSON_AddNumberToObject(o, "warmup_fraction", s->ro.warmup_fraction);
-	cli_json_u64(o, "warmup_requests", r->window_start);
-	u = cJSON_AddObjectToObject(o, "unlimited");
-	cJSON_AddNumberToObject(u, "hit_ratio", pce_replay_token_ratio(&r->unlimited));
-	cJSON_AddNumberToObject(u, "block_hit_ratio", pce_replay_id_ratio(&r->unlimited));
-	cli_json_u64(u, "input_tokens", r->unlimited.tokens);
-	cli_json_u64(u, "hit_tokens", r->unlimited.hit_tokens);
+	json_head(o, s, r->requests, r->window_start, s->ro.warmup_fraction, &r->unlimited);
 	w = cJSON_AddObjectToObject(o, "workers");
 	cli_json_u64(w, "count", s->ro.workers);
 	json_capacity(w, s, s->ro.capacity);
