@@ -479,6 +479,20 @@ static int policies_coincide(const struct sim *s, size_t n_caps)
 	return 1;
 }
 
+/* A chart's subtitle: the input (its first file's name), and how many
+ * requests the chart counts.  Return: the subtitle's length (snprintf's). */
+static size_t chart_subtitle(const struct sim *s, uint64_t counted, char *out, size_t n)
+{
+	const char *path = pce_trace_input_path(s->tr, 0), *base = strrchr(path, '/');
+	char desc[256], g[32];
+	int len;
+
+	cli_describe_inputs(s->tr, desc, sizeof(desc));
+	len = snprintf(out, n, "%s%s: %s; %s requests counted", base && base[1] ? base + 1 : path,
+		       pce_trace_inputs(s->tr) > 1 ? " ..." : "", desc, cli_group(counted, g));
+	return len < 0 ? 0 : (size_t)len;
+}
+
 /* The chart: one line per policy, the unlimited ceiling and the
  * recommended capacity marked, the capacity axis in the units of the
  * table (blocks, tokens, KV bytes). */
@@ -489,11 +503,10 @@ static int write_svg(const struct sim *s, struct cli_output *o)
 	size_t n_caps = r->n_points / s->opts.n_policies, n_rows = 0;
 	double *x = calloc(n_caps, sizeof(*x)), *y = calloc(r->n_points, sizeof(*y));
 	struct pce_svg_series series[2];
-	char names[2][64], label[96], rec[96], xlabel[96], subtitle[320], desc[256], g[32];
+	char names[2][64], label[96], rec[96], xlabel[96], subtitle[320], g[32];
 	struct pce_svg_line lines[2];
 	struct pce_svg_ticks rows[3];
 	struct pce_svg_chart chart;
-	const char *path, *base;
 	FILE *f;
 	int rc;
 
@@ -541,12 +554,7 @@ static int write_svg(const struct sim *s, struct cli_output *o)
 			 s->block_size);
 	else
 		snprintf(xlabel, sizeof(xlabel), "capacity (distinct %s)", unit(s));
-	cli_describe_inputs(s->tr, desc, sizeof(desc));
-	path = pce_trace_input_path(s->tr, 0);
-	base = strrchr(path, '/');
-	snprintf(subtitle, sizeof(subtitle), "%s%s: %s; %s requests counted",
-		 base && base[1] ? base + 1 : path, pce_trace_inputs(s->tr) > 1 ? " ..." : "", desc,
-		 cli_group(r->requests - r->window_start, g));
+	chart_subtitle(s, r->requests - r->window_start, subtitle, sizeof(subtitle));
 	chart = (struct pce_svg_chart){
 		.title = "Prefix-hit ratio by cache capacity (libpce)",
 		.subtitle = subtitle,
@@ -749,10 +757,10 @@ static int write_route_svg(const struct sim *s, struct cli_output *o)
 	uint32_t W = s->ro.workers;
 	double *x = calloc(W, sizeof(*x)), *y = calloc((size_t)W * r->n_points, sizeof(*y));
 	struct pce_svg_series series[PCE_ROUTE_POLICIES];
-	char names[PCE_ROUTE_POLICIES][64], fair[64], subtitle[320], desc[256], g[32];
+	char names[PCE_ROUTE_POLICIES][64], fair[64], subtitle[320];
 	struct pce_svg_line line;
 	struct pce_svg_chart chart;
-	const char *path, *base;
+	size_t len;
 	FILE *f;
 	int rc;
 
@@ -780,12 +788,9 @@ static int write_route_svg(const struct sim *s, struct cli_output *o)
 	}
 	snprintf(fair, sizeof(fair), "fair share: %.1f%%", 100.0 / W);
 	line = (struct pce_svg_line){1.0 / W, fair, PCE_SVG_HORIZONTAL};
-	cli_describe_inputs(s->tr, desc, sizeof(desc));
-	path = pce_trace_input_path(s->tr, 0);
-	base = strrchr(path, '/');
-	snprintf(subtitle, sizeof(subtitle), "%s%s: %s; %s requests counted, %u workers",
-		 base && base[1] ? base + 1 : path, pce_trace_inputs(s->tr) > 1 ? " ..." : "", desc,
-		 cli_group(r->requests - r->window_start, g), W);
+	len = chart_subtitle(s, r->requests - r->window_start, subtitle, sizeof(subtitle));
+	if (len < sizeof(subtitle))
+		snprintf(subtitle + len, sizeof(subtitle) - len, ", %u workers", W);
 	chart = (struct pce_svg_chart){
 		.title = "Requests per worker by routing policy (libpce router)",
 		.subtitle = subtitle,
