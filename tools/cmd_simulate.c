@@ -611,11 +611,6 @@ static double over_mean(const struct sim *s, uint64_t max, uint64_t total)
 	return total ? (double)max * s->ro.workers / (double)total : 0;
 }
 
-static double share(const struct pce_route_point *pt)
-{
-	return pt->window.requests ? (double)pt->max_requests / (double)pt->window.requests : 0;
-}
-
 static const struct pce_route_point *route_point(const struct sim *s, enum pce_route_policy p)
 {
 	for (size_t i = 0; i < s->routes.n_points; i++) {
@@ -662,7 +657,8 @@ static void print_routes(const struct sim *s)
 		const struct pce_route_point *pt = &r->points[i];
 		char busiest[32];
 
-		snprintf(busiest, sizeof(busiest), "%u (%.1f%%)", pt->busiest, 100 * share(pt));
+		snprintf(busiest, sizeof(busiest), "%u (%.1f%%)", pt->busiest,
+			 100 * pce_route_busiest_share(pt));
 		printf("  %-12s %8.2f%% %9.2f %9.2f %16s %8.2f / %6.2f / %7.2f\n",
 		       pce_route_policy_name(pt->policy), 100 * pce_replay_token_ratio(&pt->window),
 		       over_mean(s, pt->max_requests, pt->window.requests),
@@ -676,8 +672,8 @@ static void print_routes(const struct sim *s)
 		if (!pce_route_collapsed(pt, s->ro.workers))
 			continue;
 		printf("\nWarning: %s collapsed: it sent %.1f%% of the requests to worker %u (fair "
-		       "share %.1f%%)", pce_route_policy_name(pt->policy), 100 * share(pt),
-		       pt->busiest, 100.0 / s->ro.workers);
+		       "share %.1f%%)", pce_route_policy_name(pt->policy),
+		       100 * pce_route_busiest_share(pt), pt->busiest, 100.0 / s->ro.workers);
 		if (rr && pt != rr &&
 		    pce_replay_token_ratio(&pt->window) < pce_replay_token_ratio(&rr->window))
 			printf(", and hits less than rr (%.2f%% against %.2f%%)",
@@ -720,7 +716,7 @@ static cJSON *json_routes(const struct sim *s)
 		cJSON_AddNumberToObject(e, "tokens_max_over_mean",
 					over_mean(s, pt->max_tokens, pt->window.tokens));
 		cli_json_u64(e, "busiest_worker", pt->busiest);
-		cJSON_AddNumberToObject(e, "busiest_share", share(pt));
+		cJSON_AddNumberToObject(e, "busiest_share", pce_route_busiest_share(pt));
 		cJSON_AddBoolToObject(e, "collapsed", pce_route_collapsed(pt, s->ro.workers));
 		cli_json_u64(e, "balanced_requests", pt->balanced);
 		cli_json_u64(e, "evictions", pt->evictions);
