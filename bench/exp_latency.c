@@ -43,11 +43,6 @@
 	"workload|index|condition|query tokens|lookups|p50|p99|p99.9|max|" \
 	"lookup thread on a CPU|background threads' CPU"
 
-static double q_ns(const struct hist *h, double q)
-{
-	return ticks_to_ns(hist_quantile(h, q));
-}
-
 /* The latency curve of a workload: quantiles of each contender alone and
  * of libpce evicting. */
 static const double curve_q[] = {0.5, 0.9, 0.99, 0.999, 0.9999};
@@ -64,7 +59,7 @@ static void curve_add(struct curve *cv, int line, const struct hist *h)
 	if (!h->count)
 		return;
 	for (size_t i = 0; i < CURVE_POINTS; i++)
-		cv->y[line][i] = q_ns(h, curve_q[i]);
+		cv->y[line][i] = hist_quantile_ns(h, curve_q[i]);
 	cv->have[line] = 1;
 }
 
@@ -107,7 +102,8 @@ static void merged(const struct hist *lat, unsigned upto, struct hist *out)
 static void emit(struct suite *s, struct table *t, const char *wl, const char *index,
 		 const char *cond, const char *cls, const struct hist *h, double ran, double bg)
 {
-	double p50 = q_ns(h, 0.50), p99 = q_ns(h, 0.99), p999 = q_ns(h, 0.999);
+	double p50 = hist_quantile_ns(h, 0.50), p99 = hist_quantile_ns(h, 0.99);
+	double p999 = hist_quantile_ns(h, 0.999);
 	char ran_cell[16] = "", bg_cell[16] = "";
 
 	if (!isnan(ran))
@@ -209,7 +205,7 @@ int spin_control(const struct suite *s, const struct hist *lookups, struct hist 
 		return -1;
 	*j = (struct spin_job){.duration_ns = s->p->latency_ns, .cpus = s->cpus, .h = h};
 	for (size_t i = 0; i < SPIN_OPS; i++) {
-		double ns = q_ns(lookups, ((double)i + 0.5) / SPIN_OPS * SPIN_UPTO);
+		double ns = hist_quantile_ns(lookups, ((double)i + 0.5) / SPIN_OPS * SPIN_UPTO);
 		j->iters[i] = per_iter > 0 ? (uint64_t)(ns / per_iter) : 0;
 	}
 	rng_seed(&r, 20261128);
@@ -351,14 +347,14 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 					pce_alone = h;
 				if (k == MEMCMP_CTL) {
 					merged(lat, CLASSES_LE_8K, &le8k);
-					if (le8k.count && q_ns(&le8k, 0.999) > worst_ctl)
-						worst_ctl = q_ns(&le8k, 0.999);
+					if (le8k.count && hist_quantile_ns(&le8k, 0.999) > worst_ctl)
+						worst_ctl = hist_quantile_ns(&le8k, 0.999);
 				}
 			}
 		}
 		if (pce_alone.count && spin_control(s, &pce_alone, &h) == 0) {
 			emit(s, t, wl, "busy loop", "alone", "-", &h, NAN, NAN);
-			spin_p999 = q_ns(&h, 0.999);
+			spin_p999 = hist_quantile_ns(&h, 0.999);
 		}
 		if (run_evicting(s, &sets[w]->wl, lat, &r, &rr) != 0) {
 			plot_curve(s, wl, &cv);
@@ -389,8 +385,8 @@ void exp_latency(struct suite *s, struct wl_set *const *sets, size_t n)
 		merged(lat, CLASSES_LE_8K, &le8k);
 		if (le8k.count)
 			emit(s, tc, wl, "libpce", "evicting", "<= 8K (all of them)", &le8k, NAN, NAN);
-		if (le8k.count && q_ns(&le8k, 0.999) > worst) {
-			worst = q_ns(&le8k, 0.999);
+		if (le8k.count && hist_quantile_ns(&le8k, 0.999) > worst) {
+			worst = hist_quantile_ns(&le8k, 0.999);
 			worst_spin = spin_p999;
 			snprintf(worst_wl, sizeof(worst_wl), "%s", wl);
 		}

@@ -127,11 +127,6 @@ static void replay_fn(void *arg)
 	j->ops->destroy(ix);
 }
 
-static double q_ns(const struct hist *h, double q)
-{
-	return ticks_to_ns(hist_quantile(h, q));
-}
-
 static double mean_ns(const struct hist *h)
 {
 	return h->count ? ticks_to_ns(h->sum) / (double)h->count : NAN;
@@ -218,12 +213,12 @@ static void replay_series(struct suite *s, const struct rtrace *t, const struct 
 			match_ns = mean_ns(&j->h[OP_MATCH]) * (double)t->e.n;
 			f->rps.v[k][rep] = (double)t->e.n / ((ev_ns + match_ns) / 1e9);
 			f->ops.v[k][rep] = ev_ns > 0 ? blocks / (ev_ns / 1e9) : NAN;
-			f->m50.v[k][rep] = q_ns(&j->h[OP_MATCH], 0.5);
-			f->m99.v[k][rep] = q_ns(&j->h[OP_MATCH], 0.99);
-			f->m999.v[k][rep] = q_ns(&j->h[OP_MATCH], 0.999);
-			f->a50.v[k][rep] = q_ns(&j->h[OP_ADD], 0.5);
-			f->a99.v[k][rep] = q_ns(&j->h[OP_ADD], 0.99);
-			f->a999.v[k][rep] = q_ns(&j->h[OP_ADD], 0.999);
+			f->m50.v[k][rep] = hist_quantile_ns(&j->h[OP_MATCH], 0.5);
+			f->m99.v[k][rep] = hist_quantile_ns(&j->h[OP_MATCH], 0.99);
+			f->m999.v[k][rep] = hist_quantile_ns(&j->h[OP_MATCH], 0.999);
+			f->a50.v[k][rep] = hist_quantile_ns(&j->h[OP_ADD], 0.5);
+			f->a99.v[k][rep] = hist_quantile_ns(&j->h[OP_ADD], 0.99);
+			f->a999.v[k][rep] = hist_quantile_ns(&j->h[OP_ADD], 0.999);
 			f->mean.v[k][rep] = mean_ns(&j->h[OP_MATCH]);
 			f->bytes[k] = j->u.bytes;
 			f->depth[k] = j->h[OP_MATCH].count
@@ -369,8 +364,8 @@ static int sweep_one(struct suite *s, const struct route_ops *ops, const struct 
 	pthread_barrier_wait(&r->gate);
 	pthread_join(rd, NULL);
 	pthread_join(wr, NULL);
-	*p99 = q_ns(&r->h, 0.99);
-	*p99_call = q_ns(&r->service, 0.99);
+	*p99 = hist_quantile_ns(&r->h, 0.99);
+	*p99_call = hist_quantile_ns(&r->service, 0.99);
 	*achieved = (double)window / ((double)(r->reader_end - r->t0) / 1e9);
 	rc = r->errors ? -1 : 0;
 out_gate:
@@ -766,13 +761,14 @@ static void run_trace(struct suite *s, const struct rtrace *t, struct goals *g)
 					    "libpce-router's matches (its distribution below p99), "
 					    "alone on a pinned CPU: p99 %.2f us, p99.9 %.2f us "
 					    "(the router: p99 %.2f us, p99.9 %.2f us).",
-					    W, q_ns(&h, 0.99) / 1e3, q_ns(&h, 0.999) / 1e3,
-					    q_ns(&f->match_last, 0.99) / 1e3,
-					    q_ns(&f->match_last, 0.999) / 1e3);
+					    W, hist_quantile_ns(&h, 0.99) / 1e3,
+					    hist_quantile_ns(&h, 0.999) / 1e3,
+					    hist_quantile_ns(&f->match_last, 0.99) / 1e3,
+					    hist_quantile_ns(&f->match_last, 0.999) / 1e3);
 				jl_begin(&s->jl, "router_busy_loop_control");
 				jl_int(&s->jl, "workers", W);
-				jl_num(&s->jl, "p99_ns", q_ns(&h, 0.99));
-				jl_num(&s->jl, "p999_ns", q_ns(&h, 0.999));
+				jl_num(&s->jl, "p99_ns", hist_quantile_ns(&h, 0.99));
+				jl_num(&s->jl, "p999_ns", hist_quantile_ns(&h, 0.999));
 				jl_end(&s->jl);
 			}
 		}

@@ -2,6 +2,7 @@
  * hist.c - merging and quantiles of hist.h histograms.
  */
 #include "hist.h"
+#include "timing.h"
 
 #include <string.h>
 
@@ -49,4 +50,9 @@ uint64_t hist_quantile(const struct hist *h, double q)
 		}
 	}
 	return h->max;
+}
+
+double hist_quantile_ns(const struct hist *h, double q)
+{
+	return ticks_to_ns(hist_quantile(h, q));
 }

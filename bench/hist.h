@@ -56,5 +56,7 @@ void hist_merge(struct hist *dst, const struct hist *src);
 /* The value at quantile @q in [0, 1] (bucket upper bound, capped at max);
  * 0 for an empty histogram. */
 uint64_t hist_quantile(const struct hist *h, double q);
+/* hist_quantile() of a histogram of ticks() differences, in ns. */
+double hist_quantile_ns(const struct hist *h, double q);
 
 #endif /* BENCH_HIST_H */

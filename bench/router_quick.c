@@ -24,22 +24,13 @@
 #include <string.h>
 
 #include "pce/pce.h"
+#include "rng.h"
 #include "timing.h"
 
 #define BS 16u
 #define SYS_BLOCKS 4u   /* the shared system prompt */
 #define CONV_BLOCKS 8u  /* each worker's own conversation below it */
 #define QLEN ((SYS_BLOCKS + CONV_BLOCKS + 2) * BS)
-
-static uint64_t rng_state = 88172645463325252ull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 /* Worker @w's conversation: the shared prompt, then tokens of its own. */
 static void conversation(uint32_t w, uint32_t *q)
@@ -64,7 +55,9 @@ static void bench_match(uint32_t workers)
 	enum { N = 200000 };
 	static uint64_t lat[N];
 	double tpn;
+	struct rng g;
 
+	rng_seed(&g, 1);
 	pce_router_config_init(&cfg);
 	cfg.block_size = BS;
 	cfg.background_reclaim = 0;
@@ -82,7 +75,7 @@ static void bench_match(uint32_t workers)
 		size_t n, left;
 		uint64_t t0;
 
-		conversation((uint32_t)(rng() % workers), q);
+		conversation((uint32_t)rng_below(&g, workers), q);
 		t0 = ticks();
 		pce_router_match(r, 0, q, QLEN, 0, out, 8, &n, &left);
 		lat[i] = ticks() - t0;

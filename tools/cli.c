@@ -521,9 +521,9 @@ int cli_flush(const char *cmd)
 	return CLI_FAILURE;
 }
 
-int cli_print_json(const char *cmd, cJSON *root)
+static int print_json(const char *cmd, cJSON *root, int formatted)
 {
-	char *text = root ? cJSON_Print(root) : NULL;
+	char *text = !root ? NULL : formatted ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
 	int rc;
 
 	if (!text) {
@@ -536,4 +536,14 @@ int cli_print_json(const char *cmd, cJSON *root)
 	cJSON_free(text);
 	cJSON_Delete(root);
 	return rc;
+}
+
+int cli_print_json(const char *cmd, cJSON *root)
+{
+	return print_json(cmd, root, 1);
+}
+
+int cli_print_json_line(const char *cmd, cJSON *root)
+{
+	return print_json(cmd, root, 0);
 }

@@ -133,6 +133,8 @@ void cli_output_discard(struct cli_output *o);
 int cli_flush(const char *cmd);
 /* Print @root as JSON on stdout, then free it.  Return: the exit status. */
 int cli_print_json(const char *cmd, cJSON *root);
+/* The same on one line (a record of a JSON Lines stream). */
+int cli_print_json_line(const char *cmd, cJSON *root);
 /* Name @s (of a file, of a namespace) as the tables and messages print
  * it, in @out (@n > 0 bytes, truncated if need be): each control
  * character (C0, DEL, C1) and each byte that is not valid UTF-8 as the

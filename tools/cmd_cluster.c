@@ -270,14 +270,6 @@ static double samples_quantile(struct samples *s, double q)
 	return s->v[i ? i - 1 : 0];
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 /* ---- one node (pce cluster node) ---- */
 
 static int hexval(int c)
@@ -389,13 +381,13 @@ static int node_replay_one(struct node *n, const struct pce_trace_request *r)
 	struct pce_cluster_result res;
 	struct pce_replay_hit hit;
 	uint64_t local, remote = 0;
-	double t0 = now_us();
+	double t0 = cli_seconds();
 	int rc;
 
 	rc = pce_cluster_lookup(n->tier, r->ns, r->ids, r->len, NULL, owners, 8, &res);
 	if (rc)
 		return node_fail(n, rc, "tiered lookup");
-	if (!(res.flags & PCE_CLUSTER_LOCAL) && samples_add(&n->lookup_us, now_us() - t0))
+	if (!(res.flags & PCE_CLUSTER_LOCAL) && samples_add(&n->lookup_us, (cli_seconds() - t0) * 1e6))
 		return node_fail(n, PCE_ENOMEM, "latency samples");
 	local = pce_trace_tokens_for(r, res.local.tokens);
 	if (res.n_owners)
@@ -542,11 +534,11 @@ fail:
 static int read_child(struct child *c, char *buf, size_t n, const char *line, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->out, .events = POLLIN};
-	double end = now_us() + timeout_ms * 1e3;
+	double end = cli_seconds() + timeout_ms / 1e3;
 	size_t got = 0;
 
 	for (;;) {
-		int left = (int)((end - now_us()) / 1e3);
+		int left = (int)((end - cli_seconds()) * 1e3);
 		ssize_t r;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
@@ -569,7 +561,7 @@ static int read_child(struct child *c, char *buf, size_t n, const char *line, in
  * Return: its exit status, or -1 if it died of a signal. */
 static int reap(struct child *c, int timeout_ms)
 {
-	double end = now_us() + timeout_ms * 1e3;
+	double end = cli_seconds() + timeout_ms / 1e3;
 	int st = 0;
 
 	if (c->in >= 0)
@@ -580,7 +572,7 @@ static int reap(struct child *c, int timeout_ms)
 	if (c->pid <= 0)
 		return -1;
 	while (waitpid(c->pid, &st, WNOHANG) == 0) {
-		if (now_us() > end) {
+		if (cli_seconds() > end) {
 			kill(c->pid, SIGKILL);
 			waitpid(c->pid, &st, 0);
 			break;

@@ -365,10 +365,9 @@ static cJSON *json_sums(const struct sums *s)
 static int print_json(const struct report *rp, const struct target *tg)
 {
 	cJSON *o = cJSON_CreateObject(), *arr;
-	char *text;
 
 	if (!o)
-		return CLI_FAILURE;
+		return cli_print_json_line("events", NULL); /* says: out of memory */
 	cli_json_string(o, "type", rp->summary ? "summary" : "interval");
 	cJSON_AddNumberToObject(o, "t", rp->t);
 	cli_json_u64(o, "holdings", rp->holdings);
@@ -428,15 +427,7 @@ static int print_json(const struct report *rp, const struct target *tg)
 		cli_json_u64(x, "dropped", dropped(&e->c));
 		cJSON_AddItemToArray(arr, x);
 	}
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (!text) {
-		cli_error("events", "out of memory");
-		return CLI_FAILURE;
-	}
-	puts(text);
-	cJSON_free(text);
-	return fflush(stdout) ? CLI_FAILURE : CLI_OK;
+	return cli_print_json_line("events", o);
 }
 
 static const char *pct(double v, char *buf)
@@ -582,17 +573,15 @@ static int report(struct run *r, int summary)
 		if (r->lines)
 			printf("\033[%dA\033[J", r->lines);
 		r->lines = print_text(stdout, &rp);
-		rc = fflush(stdout) ? CLI_FAILURE : CLI_OK;
+		rc = cli_flush("events");
 	} else {
 		if (r->tty && r->lines)
 			printf("\033[%dA\033[J", r->lines);
 		print_text(stdout, &rp);
-		rc = fflush(stdout) ? CLI_FAILURE : CLI_OK;
+		rc = cli_flush("events");
 	}
 	free(rp.rows);
 	free(rp.eps);
-	if (rc)
-		cli_error("events", "cannot write the output: %s", strerror(errno));
 	return rc;
 }
 

@@ -299,23 +299,32 @@ static void print_advice(const struct sim *s)
 		printf("(The smallest such capacity of those given.)\n");
 }
 
-static void print_tables(const struct sim *s)
+/* The head both reports (capacity sweep and routing) open with. */
+static void print_head(const struct sim *s, uint64_t requests, uint64_t window_start,
+		       double warmup_fraction)
 {
-	const struct pce_simulate_result *r = &s->res;
-	size_t n_caps = r->n_points / s->opts.n_policies;
-	char g1[32], g2[32], g3[32], desc[256], path[1024];
-	uint64_t refused = 0;
+	char g1[32], g2[32], desc[256], path[1024];
 
 	cli_describe_inputs(s->tr, desc, sizeof(desc));
 	printf("pce simulate: %s%s\n", cli_text(path, sizeof(path), pce_trace_input_path(s->tr, 0)),
 	       pce_trace_inputs(s->tr) > 1 ? " ..." : "");
 	printf("  input       %s\n", desc);
-	if (r->window_start)
+	if (window_start)
 		printf("  requests    %s, of which the last %s are counted (--warmup-fraction %g)\n",
-		       cli_group(r->requests, g1), cli_group(r->requests - r->window_start, g2),
-		       s->opts.warmup_fraction);
+		       cli_group(requests, g1), cli_group(requests - window_start, g2),
+		       warmup_fraction);
 	else
-		printf("  requests    %s\n", cli_group(r->requests, g1));
+		printf("  requests    %s\n", cli_group(requests, g1));
+}
+
+static void print_tables(const struct sim *s)
+{
+	const struct pce_simulate_result *r = &s->res;
+	size_t n_caps = r->n_points / s->opts.n_policies;
+	char g1[32], g2[32], g3[32];
+	uint64_t refused = 0;
+
+	print_head(s, r->requests, r->window_start, s->opts.warmup_fraction);
 	printf("  unlimited   %.2f%% token hit ratio", 100 * pce_replay_token_ratio(&r->unlimited));
 	if (s->block_size != 1)
 		printf(" (%.2f%% of blocks)", 100 * pce_replay_id_ratio(&r->unlimited));
@@ -387,25 +396,38 @@ static void json_capacity(cJSON *o, const struct sim *s, uint64_t capacity)
 		cJSON_AddNullToObject(o, "capacity_bytes");
 }
 
+/*
+ * The fields both JSON reports open with; returns the "unlimited" object
+ * so the capacity sweep can add its footprint to it.
+ */
+static cJSON *json_head(cJSON *o, const struct sim *s, uint64_t requests, uint64_t window_start,
+			double warmup_fraction, const struct pce_replay_counts *unlimited)
+{
+	cJSON *u;
+
+	cli_json_string(o, "command", "simulate");
+	cli_json_string(o, "version", pce_version_string());
+	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
+	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
+	cli_json_u64(o, "requests", requests - window_start);
+	cli_json_u64(o, "total_requests", requests);
+	cJSON_AddNumberToObject(o, "warmup_fraction", warmup_fraction);
+	cli_json_u64(o, "warmup_requests", window_start);
+	u = cJSON_AddObjectToObject(o, "unlimited");
+	cJSON_AddNumberToObject(u, "hit_ratio", pce_replay_token_ratio(unlimited));
+	cJSON_AddNumberToObject(u, "block_hit_ratio", pce_replay_id_ratio(unlimited));
+	cli_json_u64(u, "input_tokens", unlimited->tokens);
+	cli_json_u64(u, "hit_tokens", unlimited->hit_tokens);
+	return u;
+}
+
 static cJSON *json_report(const struct sim *s)
 {
 	const struct pce_simulate_result *r = &s->res;
 	const struct pce_simulate_advice *a = &s->advice;
 	cJSON *o = cJSON_CreateObject(), *u, *curve;
 
-	cli_json_string(o, "command", "simulate");
-	cli_json_string(o, "version", pce_version_string());
-	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
-	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
-	cli_json_u64(o, "requests", r->requests - r->window_start);
-	cli_json_u64(o, "total_requests", r->requests);
-	cJSON_AddNumberToObject(o, "warmup_fraction", s->opts.warmup_fraction);
-	cli_json_u64(o, "warmup_requests", r->window_start);
-	u = cJSON_AddObjectToObject(o, "unlimited");
-	cJSON_AddNumberToObject(u, "hit_ratio", pce_replay_token_ratio(&r->unlimited));
-	cJSON_AddNumberToObject(u, "block_hit_ratio", pce_replay_id_ratio(&r->unlimited));
-	cli_json_u64(u, "input_tokens", r->unlimited.tokens);
-	cli_json_u64(u, "hit_tokens", r->unlimited.hit_tokens);
+	u = json_head(o, s, r->requests, r->window_start, s->opts.warmup_fraction, &r->unlimited);
 	cli_json_u64(u, "distinct_blocks", r->footprint);
 	curve = cJSON_AddArrayToObject(o, "curve");
 	for (size_t i = 0; i < r->n_points; i++) {
@@ -457,6 +479,20 @@ static int policies_coincide(const struct sim *s, size_t n_caps)
 	return 1;
 }
 
+/* A chart's subtitle: the input (its first file's name), and how many
+ * requests the chart counts.  Return: the subtitle's length (snprintf's). */
+static size_t chart_subtitle(const struct sim *s, uint64_t counted, char *out, size_t n)
+{
+	const char *path = pce_trace_input_path(s->tr, 0), *base = strrchr(path, '/');
+	char desc[256], g[32];
+	int len;
+
+	cli_describe_inputs(s->tr, desc, sizeof(desc));
+	len = snprintf(out, n, "%s%s: %s; %s requests counted", base && base[1] ? base + 1 : path,
+		       pce_trace_inputs(s->tr) > 1 ? " ..." : "", desc, cli_group(counted, g));
+	return len < 0 ? 0 : (size_t)len;
+}
+
 /* The chart: one line per policy, the unlimited ceiling and the
  * recommended capacity marked, the capacity axis in the units of the
  * table (blocks, tokens, KV bytes). */
@@ -467,11 +503,10 @@ static int write_svg(const struct sim *s, struct cli_output *o)
 	size_t n_caps = r->n_points / s->opts.n_policies, n_rows = 0;
 	double *x = calloc(n_caps, sizeof(*x)), *y = calloc(r->n_points, sizeof(*y));
 	struct pce_svg_series series[2];
-	char names[2][64], label[96], rec[96], xlabel[96], subtitle[320], desc[256], g[32];
+	char names[2][64], label[96], rec[96], xlabel[96], subtitle[320], g[32];
 	struct pce_svg_line lines[2];
 	struct pce_svg_ticks rows[3];
 	struct pce_svg_chart chart;
-	const char *path, *base;
 	FILE *f;
 	int rc;
 
@@ -519,12 +554,7 @@ static int write_svg(const struct sim *s, struct cli_output *o)
 			 s->block_size);
 	else
 		snprintf(xlabel, sizeof(xlabel), "capacity (distinct %s)", unit(s));
-	cli_describe_inputs(s->tr, desc, sizeof(desc));
-	path = pce_trace_input_path(s->tr, 0);
-	base = strrchr(path, '/');
-	snprintf(subtitle, sizeof(subtitle), "%s%s: %s; %s requests counted",
-		 base && base[1] ? base + 1 : path, pce_trace_inputs(s->tr) > 1 ? " ..." : "", desc,
-		 cli_group(r->requests - r->window_start, g));
+	chart_subtitle(s, r->requests - r->window_start, subtitle, sizeof(subtitle));
 	chart = (struct pce_svg_chart){
 		.title = "Prefix-hit ratio by cache capacity (libpce)",
 		.subtitle = subtitle,
@@ -581,11 +611,6 @@ static double over_mean(const struct sim *s, uint64_t max, uint64_t total)
 	return total ? (double)max * s->ro.workers / (double)total : 0;
 }
 
-static double share(const struct pce_route_point *pt)
-{
-	return pt->window.requests ? (double)pt->max_requests / (double)pt->window.requests : 0;
-}
-
 static const struct pce_route_point *route_point(const struct sim *s, enum pce_route_policy p)
 {
 	for (size_t i = 0; i < s->routes.n_points; i++) {
@@ -599,18 +624,9 @@ static void print_routes(const struct sim *s)
 {
 	const struct pce_route_result *r = &s->routes;
 	const struct pce_route_point *rr = route_point(s, PCE_ROUTE_RR);
-	char g1[32], g2[32], desc[256], path[1024];
+	char g1[32], g2[32];
 
-	cli_describe_inputs(s->tr, desc, sizeof(desc));
-	printf("pce simulate: %s%s\n", cli_text(path, sizeof(path), pce_trace_input_path(s->tr, 0)),
-	       pce_trace_inputs(s->tr) > 1 ? " ..." : "");
-	printf("  input       %s\n", desc);
-	if (r->window_start)
-		printf("  requests    %s, of which the last %s are counted (--warmup-fraction %g)\n",
-		       cli_group(r->requests, g1), cli_group(r->requests - r->window_start, g2),
-		       s->ro.warmup_fraction);
-	else
-		printf("  requests    %s\n", cli_group(r->requests, g1));
+	print_head(s, r->requests, r->window_start, s->ro.warmup_fraction);
 	printf("  unlimited   %.2f%% token hit ratio (one cache of unlimited capacity)\n",
 	       100 * pce_replay_token_ratio(&r->unlimited));
 	printf("  workers     %s, each a %s cache of %s %s", cli_group(s->ro.workers, g1),
@@ -641,7 +657,8 @@ static void print_routes(const struct sim *s)
 		const struct pce_route_point *pt = &r->points[i];
 		char busiest[32];
 
-		snprintf(busiest, sizeof(busiest), "%u (%.1f%%)", pt->busiest, 100 * share(pt));
+		snprintf(busiest, sizeof(busiest), "%u (%.1f%%)", pt->busiest,
+			 100 * pce_route_busiest_share(pt));
 		printf("  %-12s %8.2f%% %9.2f %9.2f %16s %8.2f / %6.2f / %7.2f\n",
 		       pce_route_policy_name(pt->policy), 100 * pce_replay_token_ratio(&pt->window),
 		       over_mean(s, pt->max_requests, pt->window.requests),
@@ -655,8 +672,8 @@ static void print_routes(const struct sim *s)
 		if (!pce_route_collapsed(pt, s->ro.workers))
 			continue;
 		printf("\nWarning: %s collapsed: it sent %.1f%% of the requests to worker %u (fair "
-		       "share %.1f%%)", pce_route_policy_name(pt->policy), 100 * share(pt),
-		       pt->busiest, 100.0 / s->ro.workers);
+		       "share %.1f%%)", pce_route_policy_name(pt->policy),
+		       100 * pce_route_busiest_share(pt), pt->busiest, 100.0 / s->ro.workers);
 		if (rr && pt != rr &&
 		    pce_replay_token_ratio(&pt->window) < pce_replay_token_ratio(&rr->window))
 			printf(", and hits less than rr (%.2f%% against %.2f%%)",
@@ -669,21 +686,9 @@ static void print_routes(const struct sim *s)
 static cJSON *json_routes(const struct sim *s)
 {
 	const struct pce_route_result *r = &s->routes;
-	cJSON *o = cJSON_CreateObject(), *u, *w, *pl, *arr;
+	cJSON *o = cJSON_CreateObject(), *w, *pl, *arr;
 
-	cli_json_string(o, "command", "simulate");
-	cli_json_string(o, "version", pce_version_string());
-	cJSON_AddItemToObject(o, "inputs", cli_inputs_json(s->tr));
-	cJSON_AddBoolToObject(o, "approximate_tokens", cli_has_text(s->tr));
-	cli_json_u64(o, "requests", r->requests - r->window_start);
-	cli_json_u64(o, "total_requests", r->requests);
-	cJSON_AddNumberToObject(o, "warmup_fraction", s->ro.warmup_fraction);
-	cli_json_u64(o, "warmup_requests", r->window_start);
-	u = cJSON_AddObjectToObject(o, "unlimited");
-	cJSON_AddNumberToObject(u, "hit_ratio", pce_replay_token_ratio(&r->unlimited));
-	cJSON_AddNumberToObject(u, "block_hit_ratio", pce_replay_id_ratio(&r->unlimited));
-	cli_json_u64(u, "input_tokens", r->unlimited.tokens);
-	cli_json_u64(u, "hit_tokens", r->unlimited.hit_tokens);
+	json_head(o, s, r->requests, r->window_start, s->ro.warmup_fraction, &r->unlimited);
 	w = cJSON_AddObjectToObject(o, "workers");
 	cli_json_u64(w, "count", s->ro.workers);
 	json_capacity(w, s, s->ro.capacity);
@@ -711,7 +716,7 @@ static cJSON *json_routes(const struct sim *s)
 		cJSON_AddNumberToObject(e, "tokens_max_over_mean",
 					over_mean(s, pt->max_tokens, pt->window.tokens));
 		cli_json_u64(e, "busiest_worker", pt->busiest);
-		cJSON_AddNumberToObject(e, "busiest_share", share(pt));
+		cJSON_AddNumberToObject(e, "busiest_share", pce_route_busiest_share(pt));
 		cJSON_AddBoolToObject(e, "collapsed", pce_route_collapsed(pt, s->ro.workers));
 		cli_json_u64(e, "balanced_requests", pt->balanced);
 		cli_json_u64(e, "evictions", pt->evictions);
@@ -748,10 +753,10 @@ static int write_route_svg(const struct sim *s, struct cli_output *o)
 	uint32_t W = s->ro.workers;
 	double *x = calloc(W, sizeof(*x)), *y = calloc((size_t)W * r->n_points, sizeof(*y));
 	struct pce_svg_series series[PCE_ROUTE_POLICIES];
-	char names[PCE_ROUTE_POLICIES][64], fair[64], subtitle[320], desc[256], g[32];
+	char names[PCE_ROUTE_POLICIES][64], fair[64], subtitle[320];
 	struct pce_svg_line line;
 	struct pce_svg_chart chart;
-	const char *path, *base;
+	size_t len;
 	FILE *f;
 	int rc;
 
@@ -779,12 +784,9 @@ static int write_route_svg(const struct sim *s, struct cli_output *o)
 	}
 	snprintf(fair, sizeof(fair), "fair share: %.1f%%", 100.0 / W);
 	line = (struct pce_svg_line){1.0 / W, fair, PCE_SVG_HORIZONTAL};
-	cli_describe_inputs(s->tr, desc, sizeof(desc));
-	path = pce_trace_input_path(s->tr, 0);
-	base = strrchr(path, '/');
-	snprintf(subtitle, sizeof(subtitle), "%s%s: %s; %s requests counted, %u workers",
-		 base && base[1] ? base + 1 : path, pce_trace_inputs(s->tr) > 1 ? " ..." : "", desc,
-		 cli_group(r->requests - r->window_start, g), W);
+	len = chart_subtitle(s, r->requests - r->window_start, subtitle, sizeof(subtitle));
+	if (len < sizeof(subtitle))
+		snprintf(subtitle + len, sizeof(subtitle) - len, ", %u workers", W);
 	chart = (struct pce_svg_chart){
 		.title = "Requests per worker by routing policy (libpce router)",
 		.subtitle = subtitle,

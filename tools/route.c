@@ -99,9 +99,14 @@ const char *pce_route_policy_name(enum pce_route_policy p)
 	}
 }
 
+double pce_route_busiest_share(const struct pce_route_point *pt)
+{
+	return pt->window.requests ? (double)pt->max_requests / (double)pt->window.requests : 0;
+}
+
 int pce_route_collapsed(const struct pce_route_point *pt, uint32_t workers)
 {
-	double share = pt->window.requests ? (double)pt->max_requests / (double)pt->window.requests : 0;
+	double share = pce_route_busiest_share(pt);
 
 	return workers > 1 && share > 0.5 && share > 2.0 / workers;
 }

@@ -122,6 +122,10 @@ int pce_route_run(struct pce_trace *tr, const struct pce_route_opts *o,
 /* "rr", "prefix", "prefix+load". */
 const char *pce_route_policy_name(enum pce_route_policy p);
 
+/* The share of @pt's counted requests its busiest worker received (0 when
+ * none were counted). */
+double pce_route_busiest_share(const struct pce_route_point *pt);
+
 /* Whether @pt collapsed: its busiest worker received more than half of the
  * counted requests and more than twice its fair share (1/W). */
 int pce_route_collapsed(const struct pce_route_point *pt, uint32_t workers);
