@@ -5,7 +5,11 @@
  * (live batches) and, when the endpoint has one, a DEALER socket (replay).
  * It applies each batch under s->lock, which is also what status, stats and
  * export take: a reader sees the state between two batches, never inside
- * one.  Nothing else is shared between threads except s->stop (atomic).
+ * one.  pce__sub_paused() holds it across its caller's function, and
+ * pce_subscriber_snapshot_write() writes the whole file in that function:
+ * no batch is applied, and status and stats calls wait, during the file
+ * I/O (events/sub_snapshot.c says why).  Nothing else is shared between
+ * threads except s->stop (atomic).
  *
  * Per owner a block map (events/blockmap.h) from the engine's block hash to
  * the block: BlockStored under a known parent extends the parent's path and
