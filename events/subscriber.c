@@ -5,7 +5,11 @@
  * (live batches) and, when the endpoint has one, a DEALER socket (replay).
  * It applies each batch under s->lock, which is also what status, stats and
  * export take: a reader sees the state between two batches, never inside
- * one.  Nothing else is shared between threads except s->stop (atomic).
+ * one.  pce__sub_paused() holds it across its caller's function, and
+ * pce_subscriber_snapshot_write() writes the whole file in that function:
+ * no batch is applied, and status and stats calls wait, during the file
+ * I/O (events/sub_snapshot.c says why).  Nothing else is shared between
+ * threads except s->stop (atomic).
  *
  * Per owner a block map (events/blockmap.h) from the engine's block hash to
  * the block: BlockStored under a known parent extends the parent's path and
@@ -515,7 +519,13 @@ static void apply_removed(struct pce_subscriber *s, struct endpoint *ep, struct 
 /* ---- batches and sequence numbers ------------------------------------------ */
 
 /* Every owner of @ep that is known: degrade (and clear) them. */
-static void lose(struct pce_subscriber *s, struct endpoint *ep, int clear)
+/*
+ * set_owners - Every owner of @ep (and those first seen there later)
+ * becomes DEGRADED when @degraded, known again otherwise; @clear empties
+ * them first.  A loss degrades (clearing when what they hold may be
+ * wrong); a new engine life applied from 0 clears and knows them again.
+ */
+static void set_owners(struct pce_subscriber *s, struct endpoint *ep, int clear, int degraded)
 {
 	uint32_t e = (uint32_t)(ep - s->ep);
 
@@ -523,29 +533,14 @@ static void lose(struct pce_subscriber *s, struct endpoint *ep, int clear)
 		if (s->own[i].ep == e) {
 			if (clear)
 				owner_clear(s, &s->own[i]);
-			s->own[i].degraded = 1;
+			s->own[i].degraded = degraded;
 		}
-	ep->lost = 1;
+	ep->lost = degraded;
 }
 
-static void clear_all(struct pce_subscriber *s, struct endpoint *ep)
+static void lose(struct pce_subscriber *s, struct endpoint *ep, int clear)
 {
-	uint32_t e = (uint32_t)(ep - s->ep);
-
-	for (size_t i = 0; i < s->n_own; i++)
-		if (s->own[i].ep == e)
-			owner_clear(s, &s->own[i]);
-}
-
-/* The endpoint's view equals its engine's: a new life applied from 0. */
-static void exact_again(struct pce_subscriber *s, struct endpoint *ep)
-{
-	uint32_t e = (uint32_t)(ep - s->ep);
-
-	for (size_t i = 0; i < s->n_own; i++)
-		if (s->own[i].ep == e)
-			s->own[i].degraded = 0;
-	ep->lost = 0;
+	set_owners(s, ep, clear, 1);
 }
 
 static void apply_batch(struct pce_subscriber *s, struct endpoint *ep, uint64_t seq,
@@ -649,6 +644,23 @@ static void start_recovery(struct pce_subscriber *s, struct endpoint *ep, uint64
 }
 
 /*
+ * apply_next - Apply batch @seq (at or above next) and move next past it.
+ * A hole before it is a failed recovery: the endpoint's owners are lost,
+ * and cleared when @clear.
+ */
+static void apply_next(struct pce_subscriber *s, struct endpoint *ep, uint64_t seq,
+		       const void *p, size_t len, int replayed, int clear)
+{
+	if (seq > ep->next) {
+		ep->c.recoveries_failed++;
+		lose(s, ep, clear);
+		ep->lost_now = 1;
+	}
+	apply_batch(s, ep, seq, p, len, replayed);
+	ep->next = seq + 1;
+}
+
+/*
  * finish_recovery - A replay round ended (@end: its END marker; else a
  * timeout or a full buffer): apply what is buffered, in order.  A hole left
  * before a buffered batch is asked for again after an END that made
@@ -660,20 +672,12 @@ static void finish_recovery(struct pce_subscriber *s, struct endpoint *ep, int e
 	while (ep->nbuf) {
 		struct buffered *b = &ep->buf[ep->head];
 
-		if (b->seq > ep->next) {
-			if (end && ep->next != ep->round_start) {
-				start_recovery(s, ep, ep->next);
-				return;
-			}
-			ep->c.recoveries_failed++;
-			lose(s, ep, !ep->lost_now);
-			ep->lost_now = 1;
-			ep->next = b->seq;
+		if (b->seq > ep->next && end && ep->next != ep->round_start) {
+			start_recovery(s, ep, ep->next);
+			return;
 		}
-		if (b->seq == ep->next) {
-			apply_batch(s, ep, b->seq, b->p, b->len, 0);
-			ep->next = b->seq + 1;
-		}
+		if (b->seq >= ep->next)
+			apply_next(s, ep, b->seq, b->p, b->len, 0, !ep->lost_now);
 		buf_drop_head(ep);
 	}
 	ep->recovering = 0;
@@ -732,8 +736,7 @@ static void take_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t se
 		 */
 		ep->started = 1;
 		ep->next = 0;
-		clear_all(s, ep);
-		exact_again(s, ep);
+		set_owners(s, ep, 1, 0);
 		if (seq != 0) {
 			ep->c.gaps++;
 			start_recovery(s, ep, 0);
@@ -743,8 +746,7 @@ static void take_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t se
 		if (seq < ep->next)
 			return; /* a replay applied it already */
 		if (seq == ep->next) {
-			apply_batch(s, ep, seq, p, len, 0);
-			ep->next = seq + 1;
+			apply_next(s, ep, seq, p, len, 0, 0);
 			return;
 		}
 		ep->c.gaps++;
@@ -754,14 +756,8 @@ static void take_live(struct pce_subscriber *s, struct endpoint *ep, uint64_t se
 		/* the buffer is full (or memory is): the replay has failed, and
 		 * what lies between the buffer and this batch is lost too */
 		give_up(s, ep);
-		if (seq < ep->next)
-			return;
-		if (seq > ep->next) {
-			ep->c.recoveries_failed++;
-			lose(s, ep, 1);
-		}
-		apply_batch(s, ep, seq, p, len, 0);
-		ep->next = seq + 1;
+		if (seq >= ep->next)
+			apply_next(s, ep, seq, p, len, 0, 1);
 	}
 }
 
@@ -796,16 +792,9 @@ static void on_replay(struct pce_subscriber *s, struct endpoint *ep, uint64_t se
 		finish_recovery(s, ep, 1);
 		return;
 	}
-	if (seq < ep->next)
-		return;
-	if (seq > ep->next) {
-		/* the engine's replay buffer no longer reaches back to next */
-		ep->c.recoveries_failed++;
-		lose(s, ep, !ep->lost_now);
-		ep->lost_now = 1;
-	}
-	apply_batch(s, ep, seq, p, len, 1);
-	ep->next = seq + 1;
+	/* above next: the engine's replay buffer no longer reaches back to it */
+	if (seq >= ep->next)
+		apply_next(s, ep, seq, p, len, 1, !ep->lost_now);
 }
 
 /* ---- the thread ------------------------------------------------------------ */

@@ -254,20 +254,27 @@ static const enum field stored_order[] = {F_HASHES, F_PARENT, F_TOKENS, F_BLOCK_
 					  F_MEDIUM, F_LORA_NAME, F_EXTRA_KEYS, F_GROUP};
 static const enum field removed_order[] = {F_HASHES, F_MEDIUM, F_GROUP};
 
+/* The field string @k names.  Once per key of every map-encoded event: the
+ * names' lengths are stored, not measured (a strlen() per name tried was 4%
+ * of decoding). */
 static enum field field_of(const struct val *k)
 {
+#define NAME(s, f) {s, sizeof(s) - 1, f}
 	static const struct {
 		const char *name;
+		uint32_t len;
 		enum field f;
 	} names[] = {
-		{"block_hashes", F_HASHES}, {"parent_block_hash", F_PARENT},
-		{"token_ids", F_TOKENS}, {"block_size", F_BLOCK_SIZE}, {"lora_id", F_LORA_ID},
-		{"medium", F_MEDIUM}, {"lora_name", F_LORA_NAME}, {"extra_keys", F_EXTRA_KEYS},
-		{"group_idx", F_GROUP},
+		NAME("block_hashes", F_HASHES), NAME("parent_block_hash", F_PARENT),
+		NAME("token_ids", F_TOKENS), NAME("block_size", F_BLOCK_SIZE),
+		NAME("lora_id", F_LORA_ID), NAME("medium", F_MEDIUM),
+		NAME("lora_name", F_LORA_NAME), NAME("extra_keys", F_EXTRA_KEYS),
+		NAME("group_idx", F_GROUP),
 	};
+#undef NAME
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (str_is(k, names[i].name))
+		if (k->n == names[i].len && !memcmp(k->s, names[i].name, names[i].len))
 			return names[i].f;
 	return F_UNKNOWN;
 }

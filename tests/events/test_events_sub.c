@@ -487,6 +487,19 @@ static struct pce_subscriber *new_sub(struct pce_router *r, struct pub *p, int n
 	return s;
 }
 
+/* One publisher (@extra: its arguments) and a subscriber of it into @r,
+ * handshaken: the subscriber receives what is published next. */
+static struct pce_subscriber *start_one(struct pce_router *r, struct pub *p,
+					const char *const *extra)
+{
+	struct pce_subscriber *s;
+
+	pub_start(p, extra);
+	s = new_sub(r, p, 1, NULL, 0);
+	pub_handshake(p, s, 0);
+	return s;
+}
+
 #define owner_is(s, owner, state) owner_is_(s, owner, state, __LINE__)
 
 static void owner_is_(struct pce_subscriber *s, uint32_t owner, int state, int line)
@@ -514,6 +527,14 @@ static void reset(void)
 	for (uint32_t i = 0; i < 3; i++)
 		eng[i].owner = i;
 	eng[2].old = 1;
+}
+
+/* @n batches of engine 0, none lost and no AllBlocksCleared, applied by @s. */
+static void feed(struct pub *p, struct pce_subscriber *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		pub_cmd(p, gen_batch(&eng[0], 0, 0));
+	wait_settled(s, 0, p->next_seq - 1);
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -570,9 +591,7 @@ static void test_dropped_recovered(void **state)
 	(void)state;
 	srand(12);
 	reset();
-	pub_start(&p, NULL);
-	s = new_sub(r, &p, 1, NULL, 0);
-	pub_handshake(&p, s, 0);
+	s = start_one(r, &p, NULL);
 	for (int i = 0; i < 200; i++)
 		pub_cmd(&p, gen_batch(&eng[0], rand() % 10 == 0, 1));
 	pub_cmd(&p, gen_batch(&eng[0], 0, 0)); /* the last one arrives */
@@ -600,13 +619,9 @@ static void test_restart(void **state)
 	(void)state;
 	srand(13);
 	reset();
-	pub_start(&p, NULL);
-	s = new_sub(r, &p, 1, NULL, 0);
-	pub_handshake(&p, s, 0);
+	s = start_one(r, &p, NULL);
 	for (int round = 0; round < 2; round++) {
-		for (int i = 0; i < 60; i++)
-			pub_cmd(&p, gen_batch(&eng[0], 0, 0));
-		wait_settled(s, 0, p.next_seq - 1);
+		feed(&p, s, 60);
 		check_router(r, eng, 1);
 		/* the engine restarts empty */
 		pub_cmd(&p, "{\"op\": \"restart\"}");
@@ -640,12 +655,8 @@ static void test_window_too_short(void **state)
 	(void)state;
 	srand(14);
 	reset();
-	pub_start(&p, NULL);
-	s = new_sub(r, &p, 1, NULL, 0);
-	pub_handshake(&p, s, 0);
-	for (int i = 0; i < 40; i++)
-		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
-	wait_settled(s, 0, p.next_seq - 1);
+	s = start_one(r, &p, NULL);
+	feed(&p, s, 40);
 	owner_is(s, 0, PCE_EV_EXACT);
 	/* five lost, and the engine's buffer keeps only the last two */
 	for (int i = 0; i < 5; i++)
@@ -661,9 +672,7 @@ static void test_window_too_short(void **state)
 	assert_int_equal(pce_router_stats_get(r, &rs), 0);
 	assert_true(rs.holdings < model.n);
 	/* more events do not make it EXACT */
-	for (int i = 0; i < 10; i++)
-		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
-	wait_settled(s, 0, p.next_seq - 1);
+	feed(&p, s, 10);
 	owner_is(s, 0, PCE_EV_DEGRADED);
 	/* an AllBlocksCleared does */
 	{
@@ -674,9 +683,7 @@ static void test_window_too_short(void **state)
 		js(&j, "]}");
 		pub_cmd(&p, j.s);
 	}
-	for (int i = 0; i < 20; i++)
-		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
-	wait_settled(s, 0, p.next_seq - 1);
+	feed(&p, s, 20);
 	owner_is(s, 0, PCE_EV_EXACT);
 	check_router(r, eng, 1);
 	pce_subscriber_destroy(s);
@@ -780,9 +787,7 @@ static void test_malformed(void **state)
 	(void)state;
 	srand(16);
 	reset();
-	pub_start(&p, NULL);
-	s = new_sub(r, &p, 1, NULL, 0);
-	pub_handshake(&p, s, 0);
+	s = start_one(r, &p, NULL);
 	for (int i = 0; i < 20; i++) {
 		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
 		if (i < 3)
@@ -873,12 +878,8 @@ static void test_resume(void **state)
 	(void)state;
 	srand(17);
 	reset();
-	pub_start(&p, NULL);
-	s = new_sub(r, &p, 1, NULL, 0);
-	pub_handshake(&p, s, 0);
-	for (int i = 0; i < 50; i++)
-		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
-	wait_settled(s, 0, p.next_seq - 1);
+	s = start_one(r, &p, NULL);
+	feed(&p, s, 50);
 	assert_int_equal(pce_subscriber_owner_status(s, 0, &os), 0);
 	assert_int_equal(pce_subscriber_export(s, &blob, &len), 0);
 	pce_subscriber_destroy(s);
@@ -918,9 +919,7 @@ static void test_resume(void **state)
 	/* not EXACT before the engine is heard from again */
 	owner_is(s, 0, PCE_EV_RECOVERING);
 	pub_handshake(&p, s, 0);
-	for (int i = 0; i < 30; i++)
-		pub_cmd(&p, gen_batch(&eng[0], 0, 0));
-	wait_settled(s, 0, p.next_seq - 1);
+	feed(&p, s, 30);
 	owner_is(s, 0, PCE_EV_EXACT);
 	assert_int_equal(pce_subscriber_endpoint_status(s, 0, &st), 0);
 	assert_int_equal(st.c.recoveries_failed, 0);
