@@ -97,7 +97,8 @@ static inline uint64_t pce__chain_payload_locked(const struct pce__chain *c, uin
  * pce__chain_each_locked - Visit the held units as chains, each unit once,
  * every unit after its parent: @fn(@ctx, e, first) stands for units
  * first..e->n-1 of e, whose parent is unit first - 1 (none when first is
- * 0).  Stops at the first nonzero return and returns it.
+ * 0).  Stops at the first nonzero return and returns it.  @fn must not
+ * add or remove entries (the walk's marks are in the units' refcounts).
  */
 int pce__chain_each_locked(struct pce__chain *c,
 			   int (*fn)(void *ctx, const struct pce__chain_entry *e, size_t first),
