@@ -24,7 +24,7 @@
 #include <hiredis/hiredis.h>
 
 #include "pce/cluster.h"
-#include "table.h"
+#include "chain.h"
 
 #if defined(__GNUC__)
 #define PCE__HIDDEN __attribute__((visibility("hidden")))
@@ -136,11 +136,10 @@ PCE__HIDDEN int pce__script_lookup(struct pce_cluster *t, struct pce__lreq *q);
 
 /* ---- mirror.c ------------------------------------------------------------ */
 
-/* What this node published: a cache's entries (entries, chunks), or a
- * router's holdings (held). */
+/* What this node published: a cache's entries (chain: fleet/chain.h), or
+ * a router's holdings (held). */
 struct pce__mirror {
-	struct pce__table entries; /* (entry id, 0) -> a: struct mirror_entry * */
-	struct pce__table chunks;  /* (id.lo, id.hi) -> a: namespace, b: refcount */
+	struct pce__chain chain;   /* entries -> chunks (id.lo, id.hi), payload: namespace */
 	struct pce__table held;    /* (id.lo ^ mix(owner), id.hi) -> a: struct pce__held * */
 	struct pce__table ns;      /* (ns, 0) -> a: boot token seen (0: none), b: 1 */
 };
@@ -188,6 +187,7 @@ PCE__HIDDEN size_t pce__mirror_hold(struct pce__mirror *m, uint64_t ns, uint32_t
 PCE__HIDDEN long pce__mirror_release(struct pce__mirror *m, uint64_t ns, uint32_t owner,
 				     uint32_t level, const struct pce_chunk_id *path, size_t npath,
 				     struct pce_chunk_id **gone);
+PCE__HIDDEN void pce__mirror_init(struct pce__mirror *m);
 PCE__HIDDEN void pce__mirror_free(struct pce__mirror *m);
 
 /* ---- the tier (tier.c, worker.c, publish.c) ------------------------------ */

@@ -3,8 +3,8 @@
  * so that a REMOVED event (which carries no tokens) knows what to retract
  * and a republish needs no walk of the cache.
  *
- *   entries: entry id -> { ns, n, ids[n] }      (one per STORED event)
- *   chunks:  chunk id -> { ns, refcount }       (entries holding it)
+ *   chain:   entry id -> { ns, n, ids[n] }      (one per STORED event)
+ *            chunk id -> { ns, refcount }       (entries holding it)
  *   held:    (chunk id, owner) -> { ns, index, parent id }   (a router's)
  *   ns:      namespace -> boot token seen       (heartbeats, publish.c)
  *
@@ -25,89 +25,88 @@
  * the owner holds (a hint too short, never one too long) until the router
  * stores them again.
  *
- * The tables are fleet/table.h's (128-bit keys).  Worker thread only.
+ * The entries and chunks are fleet/chain.h's refcounted chains (wide keys:
+ * chunk ids), the other tables fleet/table.h's.  Worker thread only (the
+ * chain's _locked calls need no lock beyond that).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster.h"
 
+/* The chain's entry record: the ids (c.keys, malloc'd) and the namespace. */
 struct mirror_entry {
+	struct pce__chain_entry c;
 	uint64_t ns;
-	size_t n;
-	struct pce_chunk_id *ids;
 };
+
+/* A chunk newly held: its payload is its namespace (pce__publish_all). */
+static int hold_ns(void *ctx, const struct pce__chain_entry *e, size_t i, uint64_t *payload)
+{
+	(void)e;
+	(void)i;
+	*payload = *(const uint64_t *)ctx;
+	return 0;
+}
+
+static void free_entry(struct pce__chain_entry *e)
+{
+	free((void *)e->keys);
+	free(e);
+}
+
+void pce__mirror_init(struct pce__mirror *m)
+{
+	memset(m, 0, sizeof(*m));
+	pce__chain_init(&m->chain, 1);
+}
 
 long pce__mirror_add(struct pce__mirror *m, uint64_t id, uint64_t ns, struct pce_chunk_id *ids,
 		     size_t n, size_t *fresh)
 {
+	static const struct pce__chain_ops ops = { hold_ns, NULL };
 	struct mirror_entry *e = malloc(sizeof(*e));
-	struct pce__tslot *es;
-	long nf = 0;
+	long first;
 
-	if (!e || pce__table_find(&m->entries, id, 0) ||
-	    !(es = pce__table_get(&m->entries, id, 0)))
-		goto fail;
-	/* Reserve every chunk slot first, so a failure leaves no refcount
-	 * half-counted: a slot created here with b == 0 is new. */
-	for (size_t i = 0; i < n; i++) {
-		if (!pce__table_get(&m->chunks, ids[i].lo, ids[i].hi)) {
-			for (size_t j = 0; j < i; j++) {
-				struct pce__tslot *c = pce__table_find(&m->chunks, ids[j].lo, ids[j].hi);
-				if (c && c->b == 0)
-					pce__table_del(&m->chunks, c);
-			}
-			pce__table_del(&m->entries, pce__table_find(&m->entries, id, 0));
-			goto fail;
-		}
+	if (!e) {
+		free(ids);
+		return PCE_ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct pce__tslot *c = pce__table_find(&m->chunks, ids[i].lo, ids[i].hi);
-		if (c->b++ == 0) {
-			c->a = ns;
-			fresh[nf++] = i;
-		}
+	*e = (struct mirror_entry){ { id, n, ids }, ns };
+	first = pce__chain_add_locked(&m->chain, &e->c, &ops, &ns);
+	if (first < 0) {
+		free_entry(&e->c);
+		return PCE_ENOMEM;
 	}
-	e->ns = ns;
-	e->n = n;
-	e->ids = ids;
-	es = pce__table_find(&m->entries, id, 0);
-	es->a = (uint64_t)(uintptr_t)e;
-	return nf;
-fail:
-	free(e);
-	free(ids);
-	return PCE_ENOMEM;
+	/* (C2): the fresh chunks are a suffix. */
+	for (size_t i = (size_t)first; i < n; i++)
+		fresh[i - (size_t)first] = i;
+	return (long)(n - (size_t)first);
 }
 
 size_t pce__mirror_len(struct pce__mirror *m, uint64_t id)
 {
-	struct pce__tslot *es = pce__table_find(&m->entries, id, 0);
+	const struct pce__chain_entry *e = pce__chain_find_locked(&m->chain, id);
 
-	return es ? ((struct mirror_entry *)(uintptr_t)es->a)->n : 0;
+	return e ? e->n : 0;
 }
 
 size_t pce__mirror_remove(struct pce__mirror *m, uint64_t id, uint64_t *ns,
 			  struct pce_chunk_id *gone, size_t room)
 {
-	struct pce__tslot *es = pce__table_find(&m->entries, id, 0);
-	size_t ng = 0;
+	size_t first, ng = 0;
+	struct mirror_entry *e =
+		(struct mirror_entry *)pce__chain_remove_locked(&m->chain, id, &first, NULL);
+	const struct pce_chunk_id *ids;
 
-	if (!es)
+	if (!e)
 		return 0;
-	struct mirror_entry *e = (struct mirror_entry *)(uintptr_t)es->a;
-	pce__table_del(&m->entries, es);
 	*ns = e->ns;
-	for (size_t i = e->n; i-- > 0;) {
-		struct pce__tslot *c = pce__table_find(&m->chunks, e->ids[i].lo, e->ids[i].hi);
-		if (c && --c->b == 0) {
-			pce__table_del(&m->chunks, c);
-			if (ng < room)
-				gone[ng++] = e->ids[i];
-		}
-	}
-	free(e->ids);
-	free(e);
+	ids = e->c.keys;
+	/* (C2): the chunks gone are a suffix; deepest first. */
+	for (size_t i = e->c.n; i-- > first && ng < room;)
+		gone[ng++] = ids[i];
+	free_entry(&e->c);
 	return ng;
 }
 
@@ -210,18 +209,11 @@ long pce__mirror_release(struct pce__mirror *m, uint64_t ns, uint32_t owner, uin
 
 void pce__mirror_free(struct pce__mirror *m)
 {
-	for (size_t i = 0; i < m->entries.cap; i++) {
-		if (!m->entries.s[i].used)
-			continue;
-		struct mirror_entry *e = (struct mirror_entry *)(uintptr_t)m->entries.s[i].a;
-		free(e->ids);
-		free(e);
-	}
+	pce__chain_each_entry(&m->chain, free_entry);
+	pce__chain_destroy(&m->chain, NULL);
 	for (size_t i = 0; i < m->held.cap; i++)
 		if (m->held.s[i].used)
 			free((void *)(uintptr_t)m->held.s[i].a);
-	pce__table_free(&m->entries);
-	pce__table_free(&m->chunks);
 	pce__table_free(&m->held);
 	pce__table_free(&m->ns);
 }

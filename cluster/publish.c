@@ -240,8 +240,8 @@ static int ns_seen(struct pce_cluster *t, struct batch *b, uint64_t ns)
 
 static void mirror_gauges(struct pce_cluster *t)
 {
-	PCE__SET(t, mirror_entries, t->mirror.entries.len);
-	PCE__SET(t, mirror_chunks, t->mirror.chunks.len + t->mirror.held.len);
+	PCE__SET(t, mirror_entries, t->mirror.chain.entries.len);
+	PCE__SET(t, mirror_chunks, t->mirror.chain.units.len + t->mirror.held.len);
 }
 
 /* A router's holding: publish the chunks the owner did not hold, or
@@ -354,7 +354,8 @@ int pce__publish_ops(struct pce_cluster *t, struct pce__op *ops)
 
 int pce__publish_all(struct pce_cluster *t)
 {
-	struct pce__table *ns = &t->mirror.ns, *ch = &t->mirror.chunks, *hd = &t->mirror.held;
+	struct pce__table *ns = &t->mirror.ns, *hd = &t->mirror.held;
+	struct pce__table *ch = &t->mirror.chain.units; /* a: the chunk's namespace */
 	struct batch *b = batch_new(t);
 	int down;
 

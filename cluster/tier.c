@@ -102,6 +102,7 @@ int pce_cluster_create(const struct pce_cluster_config *cfg, struct pce_cluster 
 	*out = NULL;
 	if (!(t = calloc(1, sizeof(*t))))
 		return PCE_ENOMEM;
+	pce__mirror_init(&t->mirror);
 	t->cfg = *cfg;
 	strcpy(t->host, cfg->host);
 	strcpy(t->prefix, cfg->key_prefix);

@@ -1,15 +1,12 @@
 /*
  * mirror.h - the publisher's copy of a cache's block set: chained block
- * hashes, a refcount per block, and per entry the blocks it covers.
+ * hashes, a refcount per block, and per entry the blocks it covers.  The
+ * refcounted chains are fleet/chain.h's (invariants C1-C4 there, units =
+ * blocks); this module adds the hashes and each block's tokens.
  *
- * Invariants:
- *   (M1) A block is in the map iff its refs > 0, and refs is the number of
- *        entries in the entry map whose hashes[] contain it.
- *   (M2) An entry covering block i covers blocks 0..i-1, so along an
- *        entry's chain refs never increase: the blocks one entry adds (refs
- *        0 -> 1) or frees (1 -> 0) are a suffix of its chain.
- *   (M3) A block's parent is the block before it in every chain holding it
- *        (a hash fixes its whole prefix, up to 64-bit collisions).
+ * Invariants (beyond fleet/chain.h's):
+ *   (M1) Every held block's payload is its struct pce__block, whose tokens
+ *        are the block's and whose parent is the block before it (C3).
  * Not thread-safe: the publisher calls every function but pce__mirror_hash()
  * with its mutex held (the _locked suffix).
  */
@@ -19,28 +16,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "table.h"
+#include "chain.h"
 
 struct pce__block {
-	uint64_t hash;
 	uint64_t parent;
-	uint32_t refs;
-	uint32_t mark;      /* pce__mirror_each_chain_locked()'s generation */
 	int has_parent;
 	uint32_t tokens[];  /* block_size tokens */
 };
 
 struct pce__entry {
-	uint64_t id;
-	size_t nblocks;
-	uint64_t hashes[]; /* chain order, root first */
+	struct pce__chain_entry c; /* c.keys: hashes */
+	uint64_t hashes[];         /* chain order, root first */
 };
 
 struct pce__mirror {
-	struct pce__table blocks;  /* (hash, 0) -> a: struct pce__block * */
-	struct pce__table entries; /* (entry id, 0) -> a: struct pce__entry * */
+	struct pce__chain chain; /* units: (hash, 0) -> a: struct pce__block * */
 	uint32_t block_size;
-	uint32_t mark;
 };
 
 void pce__mirror_init(struct pce__mirror *m, uint32_t block_size);
@@ -52,10 +43,10 @@ void pce__mirror_hash(uint64_t seed, uint64_t ns, const uint32_t *tokens, size_t
 		      uint32_t block_size, uint64_t *out);
 
 /*
- * pce__mirror_add_locked - Record entry @e (its hashes filled, ownership
- * passes to the mirror on success) over @tokens.
- * Return: the index of its first new block (e->nblocks: none is new), or -1:
- * out of memory or @e->id already recorded (nothing changed, @e still the
+ * pce__mirror_add_locked - Record entry @e (its id, nblocks (c.n) and hashes
+ * filled, ownership passes to the mirror on success) over @tokens.
+ * Return: the index of its first new block (e->c.n: none is new), or -1:
+ * out of memory or @e->c.id already recorded (nothing changed, @e still the
  * caller's).
  */
 long pce__mirror_add_locked(struct pce__mirror *m, struct pce__entry *e, const uint32_t *tokens);
@@ -67,12 +58,16 @@ long pce__mirror_add_locked(struct pce__mirror *m, struct pce__entry *e, const u
  */
 struct pce__entry *pce__mirror_remove_locked(struct pce__mirror *m, uint64_t id, size_t *first);
 
-const struct pce__block *pce__mirror_block_locked(const struct pce__mirror *m, uint64_t hash);
+static inline const struct pce__block *pce__mirror_block_locked(const struct pce__mirror *m,
+								uint64_t hash)
+{
+	return (const struct pce__block *)(uintptr_t)pce__chain_payload_locked(&m->chain, hash, 0);
+}
 
 /*
  * pce__mirror_each_chain_locked - Visit the whole block set as chains, each
  * block once, every block after its parent: @fn(@ctx, e, first) stands for
- * e->hashes[first..nblocks), whose parent is e->hashes[first - 1] (none when
+ * e->hashes[first..c.n), whose parent is e->hashes[first - 1] (none when
  * first is 0).  Stops at the first nonzero return and returns it.
  */
 int pce__mirror_each_chain_locked(struct pce__mirror *m,

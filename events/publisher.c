@@ -175,7 +175,7 @@ static int on_stored_locked(struct pce_publisher *p, struct pce__entry *e,
 		p->st.drops++;
 		return 0;
 	}
-	n = e->nblocks - (size_t)first;
+	n = e->c.n - (size_t)first;
 	if (!n || p->lost)
 		return 0;
 	r = rec_new(REC_STORED, n, n * bs);
@@ -197,13 +197,13 @@ static int on_removed_locked(struct pce_publisher *p, uint64_t id, struct pce__e
 	*out = e;
 	if (!e)
 		return 0; /* covered no whole block */
-	n = e->nblocks - first;
+	n = e->c.n - first;
 	if (!n || p->lost)
 		return 0;
 	r = rec_new(REC_REMOVED, n, 0);
 	if (r) /* deepest first, as vLLM frees a request's blocks */
 		for (size_t i = 0; i < n; i++)
-			r->hashes[i] = e->hashes[e->nblocks - 1 - i];
+			r->hashes[i] = e->hashes[e->c.n - 1 - i];
 	return enqueue_locked(p, r);
 }
 
@@ -222,8 +222,8 @@ void pce_publisher_on_event(void *ctx, const struct pce_event *ev)
 			return;
 		e = malloc(sizeof(*e) + nb * sizeof(uint64_t));
 		if (e) {
-			e->id = ev->id;
-			e->nblocks = nb;
+			e->c.id = ev->id;
+			e->c.n = nb;
 			pce__mirror_hash(p->cfg.hash_seed, ev->ns, ev->tokens, nb,
 					 p->cfg.block_size, e->hashes);
 		}
@@ -349,7 +349,7 @@ static int resync_chain(void *ctx, const struct pce__entry *e, size_t first)
 {
 	struct resync *rs = ctx;
 	struct pce_publisher *p = rs->p;
-	size_t bs = p->cfg.block_size, n = e->nblocks - first;
+	size_t bs = p->cfg.block_size, n = e->c.n - first;
 
 	if (n * bs > rs->tcap) {
 		uint32_t *t = realloc(rs->tokens, n * bs * sizeof(*t));
@@ -746,8 +746,8 @@ int pce_publisher_stats_get(struct pce_publisher *pub, struct pce_publisher_stat
 	pthread_mutex_lock(&pub->mu);
 	*out = pub->st;
 	out->queued = pub->queued;
-	out->blocks = pub->mirror.blocks.len;
-	out->entries = pub->mirror.entries.len;
+	out->blocks = pub->mirror.chain.units.len;
+	out->entries = pub->mirror.chain.entries.len;
 	pthread_mutex_unlock(&pub->mu);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * fleet/table.h - one open-addressing hash table over 128-bit keys, shared
- * by the fleet libraries (libpce_events' publisher mirror, libpce_cluster's
- * mirror of what it published).
+ * by the fleet libraries (fleet/chain.c's refcounted chains, under both
+ * mirrors; libpce_cluster's router holdings and namespaces).
  *
  * Keys are (k0, k1); a 64-bit key is stored as (key, 0).  Each slot carries
  * a 64-bit value a and a 32-bit value b that the table never interprets (a
