@@ -30,9 +30,20 @@
  *   destroy, the batch calls; a router's add, remove, clears, reclaim,
  *   audit, destroy and match_many) releases the GIL first.  Otherwise a
  *   thread holding a shard lock inside on_event, waiting for the GIL, and
- *   the GIL holder waiting for that lock would deadlock.  Cache.busy counts calls in progress (changed with the
- *   GIL held), and close() refuses while it is non-zero, so libpce is never
- *   destroyed under a running call.
+ *   the GIL holder waiting for that lock would deadlock.
+ *
+ * Close protocol
+ *   busy counts calls in progress (changed with the GIL held), and close()
+ *   refuses while it is non-zero, so libpce is never destroyed under a
+ *   running call.  A Cache's close() runs pce_cache_destroy() with the GIL
+ *   released and can still fail (PCE_EBUSY: live pins), so it sets closing
+ *   for that time and every call on the Cache first waits, GIL released,
+ *   in wait_closing() until closing is clear (cache_enter(), and a Pin's
+ *   release), then sees the outcome: none runs on a cache being destroyed,
+ *   none is told "closed" by a close() that then fails.  Only a callback
+ *   of that destroy itself (in_hook) does not wait: it gets BusyError.  A
+ *   Router's destroy cannot fail, so its close() clears the pointer before
+ *   releasing the GIL and a concurrent call is told "closed" at once.
  *
  * Callbacks
  *   on_release, on_event and clock are Python callables that libpce calls
@@ -2245,7 +2256,8 @@ static PyStructSequence_Desc evicted_desc = {
  * Router owns one struct pce_router and its callables (on_event, clock), in a
  * struct hooks as a Cache does, with the same protocol: busy counts the calls
  * in progress, close() refuses while any runs; match and stats keep the GIL
- * (wait-free), every other call releases it (writer locks, on_event).
+ * (wait-free), every other call releases it (writer locks, on_event).  No
+ * closing flag: the destroy cannot fail (see "Close protocol" above).
  */
 typedef struct {
 	PyObject_HEAD
