@@ -611,8 +611,8 @@ static PyStructSequence_Desc released_desc = {
 	"pce.Released", "A value leaving the cache, passed to on_release exactly once.",
 	released_fields, 6};
 
-/* Fill a struct sequence from a format of 'K' (uint64), 'n' (size_t) and
- * 'O' (borrowed object) items. */
+/* Fill a struct sequence from a format of 'K' (uint64), 'n' (size_t), 'd'
+ * (double) and 'O' (borrowed object) items. */
 static PyObject *struct_seq(PyTypeObject *type, const char *fmt, ...)
 {
 	PyObject *o = PyStructSequence_New(type);
@@ -629,6 +629,9 @@ static PyObject *struct_seq(PyTypeObject *type, const char *fmt, ...)
 			break;
 		case 'n':
 			v = PyLong_FromSize_t(va_arg(ap, size_t));
+			break;
+		case 'd':
+			v = PyFloat_FromDouble(va_arg(ap, double));
 			break;
 		default:
 			v = Py_NewRef(va_arg(ap, PyObject *));
@@ -2666,17 +2669,12 @@ static PyObject *match_result(const struct pce_overlap *ov, size_t n, size_t lef
 	PyObject *list = PyList_New((Py_ssize_t)n), *res;
 
 	for (size_t i = 0; list && i < n; i++) {
-		PyObject *o = struct_seq(&OverlapType, "KnKO", (unsigned long long)ov[i].owner,
-					 ov[i].tokens, (unsigned long long)ov[i].tier, Py_None);
-		PyObject *score = o ? PyFloat_FromDouble(ov[i].score) : NULL;
-		if (!score) {
-			Py_XDECREF(o);
+		PyObject *o = struct_seq(&OverlapType, "KnKd", (unsigned long long)ov[i].owner,
+					 ov[i].tokens, (unsigned long long)ov[i].tier, ov[i].score);
+		if (!o) {
 			Py_CLEAR(list);
 			break;
 		}
-		/* PyStructSequence_SET_ITEM steals; the placeholder goes. */
-		Py_DECREF(PyStructSequence_GET_ITEM(o, 3));
-		PyStructSequence_SET_ITEM(o, 3, score);
 		PyList_SET_ITEM(list, (Py_ssize_t)i, o);
 	}
 	if (!list)
