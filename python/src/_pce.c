@@ -40,10 +40,11 @@
  *   for that time and every call on the Cache first waits, GIL released,
  *   in wait_closing() until closing is clear (cache_enter(), and a Pin's
  *   release), then sees the outcome: none runs on a cache being destroyed,
- *   none is told "closed" by a close() that then fails.  Only a callback
- *   of that destroy itself (in_hook) does not wait: it gets BusyError.  A
- *   Router's destroy cannot fail, so its close() clears the pointer before
- *   releasing the GIL and a concurrent call is told "closed" at once.
+ *   none is told "closed" by a close() that then fails.  A callback of
+ *   that destroy itself (in_hook) does not wait (it would wait for
+ *   itself); cache_enter() refuses it with BusyError.  A Router's destroy
+ *   cannot fail, so its close() clears the pointer before releasing the
+ *   GIL and a concurrent call is told "closed" at once.
  *
  * Callbacks
  *   on_release, on_event and clock are Python callables that libpce calls
