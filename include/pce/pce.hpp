@@ -495,7 +495,8 @@ struct sequence {
 /* ---- the cache ---------------------------------------------------------------------- */
 
 namespace detail {
-/* The callables of a cache, at the address the C callbacks receive. */
+/* The callables of a cache or a router, at the address the C callbacks
+ * receive. */
 struct hooks {
 	std::function<std::uint64_t()> clock;
 	std::function<void(const pce_released &)> on_release;
@@ -511,6 +512,33 @@ struct hooks {
 		static_cast<hooks *>(ctx)->on_event(*ev);
 	}
 };
+
+/* Point the callbacks of @c (a pce_config or a pce_router_config, which has
+ * no on_release) at *@h, made from @callables; none set: *@h stays empty. */
+template <class CConfig>
+std::error_code wire_hooks(CConfig &c, std::unique_ptr<hooks> &h, hooks &&callables)
+{
+	if (!callables.clock && !callables.on_release && !callables.on_event)
+		return {};
+	h.reset(new (std::nothrow) hooks{std::move(callables)});
+	if (!h)
+		return make_error_code(PCE_ENOMEM);
+	if (h->clock) {
+		c.clock = hooks::clock_fn;
+		c.clock_ctx = h.get();
+	}
+	if (h->on_event) {
+		c.on_event = hooks::event_fn;
+		c.event_ctx = h.get();
+	}
+	if constexpr (std::is_same_v<CConfig, pce_config>) {
+		if (h->on_release) {
+			c.on_release = hooks::release_fn;
+			c.release_ctx = h.get();
+		}
+	}
+	return {};
+}
 } // namespace detail
 
 /* Receives a caller section of a snapshot at restore (pce/snapshot.h):
@@ -809,24 +837,7 @@ private:
 					       std::unique_ptr<detail::hooks> &h)
 	{
 		c = cfg.c_config();
-		if (cfg.clock || cfg.on_release || cfg.on_event) {
-			h.reset(new (std::nothrow) detail::hooks{cfg.clock, cfg.on_release, cfg.on_event});
-			if (!h)
-				return make_error_code(PCE_ENOMEM);
-			if (h->clock) {
-				c.clock = detail::hooks::clock_fn;
-				c.clock_ctx = h.get();
-			}
-			if (h->on_release) {
-				c.on_release = detail::hooks::release_fn;
-				c.release_ctx = h.get();
-			}
-			if (h->on_event) {
-				c.on_event = detail::hooks::event_fn;
-				c.event_ctx = h.get();
-			}
-		}
-		return {};
+		return detail::wire_hooks(c, h, {cfg.clock, cfg.on_release, cfg.on_event});
 	}
 
 	cache(pce_cache *c, std::unique_ptr<detail::hooks> h) noexcept : c_(c), hooks_(std::move(h)) {}
@@ -1124,20 +1135,7 @@ private:
 					       std::unique_ptr<detail::hooks> &h)
 	{
 		c = cfg.c_config();
-		if (cfg.clock || cfg.on_event) {
-			h.reset(new (std::nothrow) detail::hooks{cfg.clock, {}, cfg.on_event});
-			if (!h)
-				return make_error_code(PCE_ENOMEM);
-			if (h->clock) {
-				c.clock = detail::hooks::clock_fn;
-				c.clock_ctx = h.get();
-			}
-			if (h->on_event) {
-				c.on_event = detail::hooks::event_fn;
-				c.event_ctx = h.get();
-			}
-		}
-		return {};
+		return detail::wire_hooks(c, h, {cfg.clock, {}, cfg.on_event});
 	}
 
 	router(pce_router *r, std::unique_ptr<detail::hooks> h) noexcept : r_(r), hooks_(std::move(h)) {}

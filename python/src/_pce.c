@@ -30,9 +30,21 @@
  *   destroy, the batch calls; a router's add, remove, clears, reclaim,
  *   audit, destroy and match_many) releases the GIL first.  Otherwise a
  *   thread holding a shard lock inside on_event, waiting for the GIL, and
- *   the GIL holder waiting for that lock would deadlock.  Cache.busy counts calls in progress (changed with the
- *   GIL held), and close() refuses while it is non-zero, so libpce is never
- *   destroyed under a running call.
+ *   the GIL holder waiting for that lock would deadlock.
+ *
+ * Close protocol
+ *   busy counts calls in progress (changed with the GIL held), and close()
+ *   refuses while it is non-zero, so libpce is never destroyed under a
+ *   running call.  A Cache's close() runs pce_cache_destroy() with the GIL
+ *   released and can still fail (PCE_EBUSY: live pins), so it sets closing
+ *   for that time and every call on the Cache first waits, GIL released,
+ *   in wait_closing() until closing is clear (cache_enter(), and a Pin's
+ *   release), then sees the outcome: none runs on a cache being destroyed,
+ *   none is told "closed" by a close() that then fails.  A callback of
+ *   that destroy itself (in_hook) does not wait (it would wait for
+ *   itself); cache_enter() refuses it with BusyError.  A Router's destroy
+ *   cannot fail, so its close() clears the pointer before releasing the
+ *   GIL and a concurrent call is told "closed" at once.
  *
  * Callbacks
  *   on_release, on_event and clock are Python callables that libpce calls
@@ -600,8 +612,8 @@ static PyStructSequence_Desc released_desc = {
 	"pce.Released", "A value leaving the cache, passed to on_release exactly once.",
 	released_fields, 6};
 
-/* Fill a struct sequence from a format of 'K' (uint64), 'n' (size_t) and
- * 'O' (borrowed object) items. */
+/* Fill a struct sequence from a format of 'K' (uint64), 'n' (size_t), 'd'
+ * (double) and 'O' (borrowed object) items. */
 static PyObject *struct_seq(PyTypeObject *type, const char *fmt, ...)
 {
 	PyObject *o = PyStructSequence_New(type);
@@ -618,6 +630,9 @@ static PyObject *struct_seq(PyTypeObject *type, const char *fmt, ...)
 			break;
 		case 'n':
 			v = PyLong_FromSize_t(va_arg(ap, size_t));
+			break;
+		case 'd':
+			v = PyFloat_FromDouble(va_arg(ap, double));
 			break;
 		default:
 			v = Py_NewRef(va_arg(ap, PyObject *));
@@ -869,14 +884,13 @@ static const struct cfg_word {
 	{"kv_mode", "per_token", PCE_KV_PER_TOKEN},
 };
 
-static int cfg_set(struct pce_config *cfg, struct hooks *h, PyObject *key, PyObject *val)
+/* Set the integer field @k of the config @cfg (a Cache's or a Router's, described
+ * by @fields) from @val: 1 done, 0 no such field, -1 error. */
+static int cfg_field_set(void *cfg, const struct cfg_field *fields, size_t n, const char *k,
+			 PyObject *val)
 {
-	const char *k = PyUnicode_AsUTF8(key);
-
-	if (!k)
-		return -1;
-	for (size_t i = 0; i < sizeof(cfg_fields) / sizeof(cfg_fields[0]); i++) {
-		const struct cfg_field *f = &cfg_fields[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_field *f = &fields[i];
 		uint64_t v;
 		if (strcmp(k, f->name))
 			continue;
@@ -886,8 +900,33 @@ static int cfg_set(struct pce_config *cfg, struct hooks *h, PyObject *key, PyObj
 			*(uint32_t *)((char *)cfg + f->off) = (uint32_t)v;
 		else
 			*(uint64_t *)((char *)cfg + f->off) = v;
-		return 0;
+		return 1;
 	}
+	return 0;
+}
+
+/* Set the callable @slot (keyword @k) of a struct hooks from @val (None: unset). */
+static int hook_set(PyObject **slot, const char *k, PyObject *val)
+{
+	if (val != Py_None && !PyCallable_Check(val)) {
+		PyErr_Format(PyExc_TypeError, "%s must be callable or None", k);
+		return -1;
+	}
+	Py_XSETREF(*slot, val == Py_None ? NULL : Py_NewRef(val));
+	return 0;
+}
+
+static int cfg_set(void *cfgp, struct hooks *h, PyObject *key, PyObject *val)
+{
+	struct pce_config *cfg = cfgp;
+	const char *k = PyUnicode_AsUTF8(key);
+	int rc;
+
+	if (!k)
+		return -1;
+	rc = cfg_field_set(cfg, cfg_fields, sizeof(cfg_fields) / sizeof(cfg_fields[0]), k, val);
+	if (rc)
+		return rc < 0 ? -1 : 0;
 	if (!strcmp(k, "policy") || !strcmp(k, "kv_mode")) {
 		for (size_t i = 0; i < sizeof(cfg_words) / sizeof(cfg_words[0]); i++) {
 			const struct cfg_word *w = &cfg_words[i];
@@ -906,15 +945,9 @@ static int cfg_set(struct pce_config *cfg, struct hooks *h, PyObject *key, PyObj
 	}
 	if (!strcmp(k, "background_reclaim"))
 		return get_bool(val, &cfg->background_reclaim);
-	if (!strcmp(k, "on_release") || !strcmp(k, "on_event") || !strcmp(k, "clock")) {
-		PyObject **slot = k[0] == 'c' ? &h->clock : k[3] == 'r' ? &h->on_release : &h->on_event;
-		if (val != Py_None && !PyCallable_Check(val)) {
-			PyErr_Format(PyExc_TypeError, "%s must be callable or None", k);
-			return -1;
-		}
-		Py_XSETREF(*slot, val == Py_None ? NULL : Py_NewRef(val));
-		return 0;
-	}
+	if (!strcmp(k, "on_release") || !strcmp(k, "on_event") || !strcmp(k, "clock"))
+		return hook_set(k[0] == 'c' ? &h->clock : k[3] == 'r' ? &h->on_release : &h->on_event,
+				k, val);
 	PyErr_Format(PyExc_TypeError, "Cache() got an unexpected keyword argument '%s'", k);
 	return -1;
 }
@@ -929,14 +962,39 @@ static void hooks_free(struct hooks *h)
 	PyMem_RawFree(h);
 }
 
+/* The keyword arguments of Cache() or Router() (@what), set by @set into
+ * @cfg (already initialized) and into the returned hooks; NULL with an
+ * exception on a bad argument. */
+static struct hooks *open_args(const char *what, PyObject *args, PyObject *kwds, void *cfg,
+			       int (*set)(void *, struct hooks *, PyObject *, PyObject *))
+{
+	struct hooks *h;
+	PyObject *key, *val;
+	Py_ssize_t pos = 0;
+
+	if (PyTuple_GET_SIZE(args)) {
+		PyErr_Format(PyExc_TypeError, "%s() takes keyword arguments only", what);
+		return NULL;
+	}
+	h = PyMem_RawCalloc(1, sizeof(*h));
+	if (!h) {
+		PyErr_NoMemory();
+		return NULL;
+	}
+	while (kwds && PyDict_Next(kwds, &pos, &key, &val))
+		if (set(cfg, h, key, val) < 0) {
+			hooks_free(h);
+			return NULL;
+		}
+	return h;
+}
+
 /* Cache(**config), or with @path Cache.restore(path, **config): the cache
  * restored from the snapshot at @path instead of an empty one. */
 static int cache_open(CacheObject *self, PyObject *args, PyObject *kwds, const char *path)
 {
 	struct pce_config cfg;
 	struct hooks *h;
-	PyObject *key, *val;
-	Py_ssize_t pos = 0;
 	const char *why;
 	int rc;
 
@@ -944,21 +1002,10 @@ static int cache_open(CacheObject *self, PyObject *args, PyObject *kwds, const c
 		PyErr_SetString(PyExc_RuntimeError, "Cache.__init__ called twice");
 		return -1;
 	}
-	if (PyTuple_GET_SIZE(args)) {
-		PyErr_SetString(PyExc_TypeError, "Cache() takes keyword arguments only");
-		return -1;
-	}
-	h = PyMem_RawCalloc(1, sizeof(*h));
-	if (!h) {
-		PyErr_NoMemory();
-		return -1;
-	}
 	pce_config_init(&cfg);
-	while (kwds && PyDict_Next(kwds, &pos, &key, &val))
-		if (cfg_set(&cfg, h, key, val) < 0) {
-			hooks_free(h);
-			return -1;
-		}
+	h = open_args("Cache", args, kwds, &cfg, cfg_set);
+	if (!h)
+		return -1;
 	if (h->on_release) {
 		cfg.on_release = release_cb;
 		cfg.release_ctx = h;
@@ -2245,7 +2292,8 @@ static PyStructSequence_Desc evicted_desc = {
  * Router owns one struct pce_router and its callables (on_event, clock), in a
  * struct hooks as a Cache does, with the same protocol: busy counts the calls
  * in progress, close() refuses while any runs; match and stats keep the GIL
- * (wait-free), every other call releases it (writer locks, on_event).
+ * (wait-free), every other call releases it (writer locks, on_event).  No
+ * closing flag: the destroy cannot fail (see "Close protocol" above).
  */
 typedef struct {
 	PyObject_HEAD
@@ -2332,39 +2380,24 @@ static int tier_weights_set(double *w, PyObject *val)
 	return 0;
 }
 
-static int router_cfg_set(struct pce_router_config *cfg, struct hooks *h, PyObject *key,
-			  PyObject *val)
+static int router_cfg_set(void *cfgp, struct hooks *h, PyObject *key, PyObject *val)
 {
+	struct pce_router_config *cfg = cfgp;
 	const char *k = PyUnicode_AsUTF8(key);
+	int rc;
 
 	if (!k)
 		return -1;
-	for (size_t i = 0; i < sizeof(router_cfg_fields) / sizeof(router_cfg_fields[0]); i++) {
-		const struct cfg_field *f = &router_cfg_fields[i];
-		uint64_t v;
-		if (strcmp(k, f->name))
-			continue;
-		if (get_uint(val, f->max, 0, f->name, &v) < 0)
-			return -1;
-		if (f->size == 4)
-			*(uint32_t *)((char *)cfg + f->off) = (uint32_t)v;
-		else
-			*(uint64_t *)((char *)cfg + f->off) = v;
-		return 0;
-	}
+	rc = cfg_field_set(cfg, router_cfg_fields,
+			   sizeof(router_cfg_fields) / sizeof(router_cfg_fields[0]), k, val);
+	if (rc)
+		return rc < 0 ? -1 : 0;
 	if (!strcmp(k, "tier_weight"))
 		return tier_weights_set(cfg->tier_weight, val);
 	if (!strcmp(k, "background_reclaim"))
 		return get_bool(val, &cfg->background_reclaim);
-	if (!strcmp(k, "on_event") || !strcmp(k, "clock")) {
-		PyObject **slot = k[0] == 'c' ? &h->clock : &h->on_event;
-		if (val != Py_None && !PyCallable_Check(val)) {
-			PyErr_Format(PyExc_TypeError, "%s must be callable or None", k);
-			return -1;
-		}
-		Py_XSETREF(*slot, val == Py_None ? NULL : Py_NewRef(val));
-		return 0;
-	}
+	if (!strcmp(k, "on_event") || !strcmp(k, "clock"))
+		return hook_set(k[0] == 'c' ? &h->clock : &h->on_event, k, val);
 	PyErr_Format(PyExc_TypeError, "Router() got an unexpected keyword argument '%s'", k);
 	return -1;
 }
@@ -2374,8 +2407,6 @@ static int router_open(RouterObject *self, PyObject *args, PyObject *kwds, const
 {
 	struct pce_router_config cfg;
 	struct hooks *h;
-	PyObject *key, *val;
-	Py_ssize_t pos = 0;
 	const char *why;
 	int rc;
 
@@ -2383,21 +2414,10 @@ static int router_open(RouterObject *self, PyObject *args, PyObject *kwds, const
 		PyErr_SetString(PyExc_RuntimeError, "Router.__init__ called twice");
 		return -1;
 	}
-	if (PyTuple_GET_SIZE(args)) {
-		PyErr_SetString(PyExc_TypeError, "Router() takes keyword arguments only");
-		return -1;
-	}
-	h = PyMem_RawCalloc(1, sizeof(*h));
-	if (!h) {
-		PyErr_NoMemory();
-		return -1;
-	}
 	pce_router_config_init(&cfg);
-	while (kwds && PyDict_Next(kwds, &pos, &key, &val))
-		if (router_cfg_set(&cfg, h, key, val) < 0) {
-			hooks_free(h);
-			return -1;
-		}
+	h = open_args("Router", args, kwds, &cfg, router_cfg_set);
+	if (!h)
+		return -1;
 	if (h->on_event) {
 		cfg.on_event = event_cb;
 		cfg.event_ctx = h;
@@ -2650,17 +2670,12 @@ static PyObject *match_result(const struct pce_overlap *ov, size_t n, size_t lef
 	PyObject *list = PyList_New((Py_ssize_t)n), *res;
 
 	for (size_t i = 0; list && i < n; i++) {
-		PyObject *o = struct_seq(&OverlapType, "KnKO", (unsigned long long)ov[i].owner,
-					 ov[i].tokens, (unsigned long long)ov[i].tier, Py_None);
-		PyObject *score = o ? PyFloat_FromDouble(ov[i].score) : NULL;
-		if (!score) {
-			Py_XDECREF(o);
+		PyObject *o = struct_seq(&OverlapType, "KnKd", (unsigned long long)ov[i].owner,
+					 ov[i].tokens, (unsigned long long)ov[i].tier, ov[i].score);
+		if (!o) {
 			Py_CLEAR(list);
 			break;
 		}
-		/* PyStructSequence_SET_ITEM steals; the placeholder goes. */
-		Py_DECREF(PyStructSequence_GET_ITEM(o, 3));
-		PyStructSequence_SET_ITEM(o, 3, score);
 		PyList_SET_ITEM(list, (Py_ssize_t)i, o);
 	}
 	if (!list)

@@ -230,6 +230,10 @@ def test_errors():
         pce.Router(cache_size=1)
     with pytest.raises(TypeError):
         pce.Router(on_event=1)
+    with pytest.raises(TypeError):
+        pce.Router(16)
+    with pytest.raises(ValueError):
+        pce.Router(block_size=2**32)
     r = pce.Router(block_size=2)
     with pytest.raises(pce.InvalidArgumentError):
         r.add(1, [1, 2], tier=pce.TIERS)

@@ -43,19 +43,8 @@
 #define MAX_EVENTS 4096
 #define RECENT 16
 
-/* Report a difference and crash, so that libFuzzer keeps the input. */
-#define FAIL(...)                                                              \
-	do {                                                                   \
-		fprintf(stderr, "fuzz_cache: op %u: ", op_index);              \
-		fprintf(stderr, __VA_ARGS__);                                  \
-		fputc('\n', stderr);                                           \
-		abort();                                                       \
-	} while (0)
-#define CHECK(cond, ...)                  \
-	do {                                  \
-		if (!(cond))                  \
-			FAIL(__VA_ARGS__);    \
-	} while (0)
+#define FUZZ_NAME "fuzz_cache"
+#include "fuzz.h"
 
 static unsigned op_index;
 static int trace; /* PCE_FUZZ_TRACE=1: print every call (to turn a crash into a test) */
@@ -81,19 +70,6 @@ static size_t max_z(size_t a, size_t b)
 }
 
 /* ---- input decoding --------------------------------------------------------- */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
 static uint64_t u64(struct input *in)
 {

@@ -24,35 +24,12 @@
 
 #define MAX_OPS 400
 
-#define FAIL(...)                                                          \
-	do {                                                               \
-		fprintf(stderr, "fuzz_router: op %u: ", op_index);         \
-		fprintf(stderr, __VA_ARGS__);                              \
-		fputc('\n', stderr);                                       \
-		abort();                                                   \
-	} while (0)
-#define CHECK(cond, ...)                  \
-	do {                                  \
-		if (!(cond))                  \
-			FAIL(__VA_ARGS__);    \
-	} while (0)
+#define FUZZ_NAME "fuzz_router"
+#include "fuzz.h"
 
 static unsigned op_index;
 static uint64_t clock_now;
 static struct rm_model model;
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static unsigned byte(struct input *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 static uint64_t fclock(void *ctx)
 {
@@ -85,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size};
 	struct pce_router_config cfg;
 	struct pce_router *r;
-	unsigned c = byte(&in);
+	unsigned c = u8(&in);
 
 	pce_router_config_init(&cfg);
 	cfg.block_size = 1 + c % 3;
@@ -93,26 +70,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.background_reclaim = 0;
 	cfg.clock = fclock;
 	for (unsigned t = 0; t < PCE_TIERS; t++)
-		cfg.tier_weight[t] = (double)(byte(&in) % 4) / 2.0;
+		cfg.tier_weight[t] = (double)(u8(&in) % 4) / 2.0;
 	clock_now = 1024;
 	memset(&model, 0, sizeof(model));
 	model.bs = cfg.block_size;
 	op_index = 0;
 	if (pce_router_create(&cfg, &r) != 0)
 		abort();
-	while (in.left && op_index < MAX_OPS) {
-		unsigned op = byte(&in) % 16, owner = byte(&in) % RM_OWNERS;
-		uint64_t ns = byte(&in) % 2;
+	while (in.n && op_index < MAX_OPS) {
+		unsigned op = u8(&in) % 16, owner = u8(&in) % RM_OWNERS;
+		uint64_t ns = u8(&in) % 2;
 		uint32_t q[RM_MAXLEN];
-		size_t len = byte(&in) % (RM_MAXLEN + 1);
+		size_t len = u8(&in) % (RM_MAXLEN + 1);
 		int rc;
 
 		for (size_t i = 0; i < len; i++)
-			q[i] = byte(&in) % 3;
+			q[i] = u8(&in) % 3;
 		op_index++;
 		switch (op) {
 		case 0: case 1: case 2: case 3: case 4: case 5: {
-			unsigned f = byte(&in);
+			unsigned f = u8(&in);
 			uint32_t tier = f % 4;
 			uint64_t ttl = (f >> 2) % 3 == 0 ? 16 * (uint64_t)(1 + (f >> 4)) : PCE_NEVER;
 			struct pce_router_add_opts o = {(f >> 3) % 4 == 0 ? PCE_ROUTER_ADD_RETIER : 0u,
@@ -152,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 11:
-			clock_now += 16 * (uint64_t)(byte(&in) % 8);
+			clock_now += 16 * (uint64_t)(u8(&in) % 8);
 			break;
 		case 12:
 			CHECK(pce_router_reclaim(r) == 0, "reclaim");
@@ -173,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		default: {
 			struct pce_overlap out[RM_OWNERS + 1];
-			size_t k = byte(&in) % (RM_OWNERS + 2), n, left;
+			size_t k = u8(&in) % (RM_OWNERS + 2), n, left;
 			const char *why;
 
 			rc = pce_router_match(r, ns, len ? q : NULL, len, 0, out, k, &n, &left);
